@@ -1,0 +1,50 @@
+# cim: city information model pipeline. `make run` and `make test` work from a clean clone.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STORE ?= cim-data
+CONFIG ?= sample_models/cim.toml
+
+export UV_PYTHON_DOWNLOADS := never
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+export PREFECT_LOGGING_EXTRA_LOGGERS := cim
+
+.PHONY: run install test serve query bench lint clean samples review
+
+run: install ## ingest the sample city into ./cim-data with the nightly flow (once)
+	$(PY) -m flows.nightly run --config $(CONFIG) --store $(STORE)
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+test: install ## run the test suite
+	$(PY) -m pytest -q
+
+serve: install ## run the nightly flow on a cron schedule against a local Prefect server
+	$(PY) -m flows.nightly serve --config $(CONFIG) --store $(STORE)
+
+query: install ## run read-only SQL: make query Q="SELECT * FROM models"
+	$(VENV)/bin/cim query "$(Q)" --store $(STORE)
+
+samples: install ## regenerate sample_models/ (byte-identical)
+	$(VENV)/bin/cim samples sample_models
+
+bench: install ## run the benchmarks (figures go to bench/out/)
+	$(PY) -m bench.run_all
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+
+clean: ## remove the store, Prefect state and caches (keeps .venv)
+	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out

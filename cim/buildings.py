@@ -1,0 +1,103 @@
+"""LoD1 buildings from element rows: footprint, base and top, storeys, a gross floor area estimate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyarrow as pa
+import shapely
+
+NOT_BUILT = ("IfcOpeningElement", "IfcSpace", "IfcSite", "IfcBuilding", "IfcBuildingStorey", "IfcAnnotation",
+             "IfcGrid", "IfcDistributionPort", "IfcVirtualElement", "IfcAlignment", "IfcReferent",
+             "IfcFacility", "IfcFacilityPart", "IfcBridge", "IfcRoad", "IfcRailway", "IfcMarineFacility",
+             "IfcSpatialZone", "IfcExternalSpatialElement")
+FLOOR_OUTLINE = ("IfcSlab", "IfcWall", "IfcWallStandardCase", "IfcColumn", "IfcCurtainWall")
+GROUND_TOLERANCE = 0.05  # m: a storey within this of the ground floor counts as at ground level
+
+
+def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) -> list[dict]:
+    """``storey_z``: storey GlobalId -> (world height, elevation in the model)."""
+    rows = elements.select(["global_id", "ifc_class", "predefined_type", "name", "building_global_id",
+                            "storey_global_id", "footprint", "zmin", "zmax"]).to_pylist()
+    # find_ancestor counts the element itself, so a building or facility is its own building.
+    buildings = {r["global_id"]: r for r in rows if r["global_id"] == r["building_global_id"]}
+    members: dict[str, list[dict]] = defaultdict(list)
+    storeys: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        b = r["building_global_id"]
+        if not b:
+            continue
+        if r["ifc_class"] == "IfcBuildingStorey":
+            storeys[b].add(r["global_id"])
+        elif r["ifc_class"] not in NOT_BUILT and r["footprint"] is not None:
+            members[b].append(r)
+    out = []
+    for gid, building in buildings.items():
+        built = members.get(gid, [])
+        if not built:
+            continue
+        out.append(_lod1(building, built, sorted(storeys.get(gid, ())), storey_z))
+    return out
+
+
+def _lod1(building: dict, built: list[dict], storey_ids: list[str],
+          storey_z: dict[str, tuple[float, float]]) -> dict:
+    levels = [storey_z[s] for s in storey_ids if s in storey_z]
+    ground = _ground_level(levels)
+    zs = [world for world, _ in levels]
+    above = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
+    outline = _outline([r["footprint"] for r in above])
+    base = min(r["zmin"] for r in built)
+    top = max(r["zmax"] for r in built)
+    storeys_above = sum(1 for z in zs if ground is not None and z >= ground - GROUND_TOLERANCE)
+    return {
+        "global_id": building["global_id"],
+        "name": building["name"],
+        "ifc_class": building["ifc_class"],
+        "footprint": shapely.to_wkb(outline) if outline is not None else None,
+        "footprint_area_m2": outline.area if outline is not None else None,
+        "base_elevation_m": base,
+        "top_elevation_m": top,
+        "height_m": top - base,
+        "storeys": len(storey_ids),
+        "storeys_above_ground": storeys_above,
+        "gross_floor_area_m2": _gross_floor_area(built, storey_ids),
+        "n_elements": len(built),
+    }
+
+
+def _ground_level(storeys: list[tuple[float, float]]) -> float | None:
+    """World height of the ground floor: by IFC convention the storey at local elevation 0."""
+    if not storeys:
+        return None
+    return min(storeys, key=lambda s: abs(s[1]))[0]
+
+
+def _outline(wkbs: list[bytes]) -> shapely.Geometry | None:
+    geoms = shapely.from_wkb(wkbs)
+    shape = shapely.union_all(geoms, grid_size=1e-4)
+    if shape.is_empty:
+        return None
+    return _fill_holes(shape)
+
+
+def _fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
+    polys = shapely.get_parts(shape)
+    filled = [shapely.Polygon(p.exterior) for p in polys if isinstance(p, shapely.Polygon)]
+    return shapely.union_all(filled) if filled else shape
+
+
+def _gross_floor_area(built: list[dict], storey_ids: list[str]) -> float | None:
+    """Per storey with walls, the filled outline of its slabs and walls; roof slabs excluded."""
+    by_storey: dict[str, list[dict]] = defaultdict(list)
+    for r in built:
+        if r["storey_global_id"] in storey_ids:
+            by_storey[r["storey_global_id"]].append(r)
+    total = 0.0
+    for rows in by_storey.values():
+        if not any(r["ifc_class"].startswith("IfcWall") for r in rows):
+            continue
+        parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r["predefined_type"] != "ROOF"]
+        outline = _outline(parts) if parts else None
+        total += outline.area if outline is not None else 0.0
+    return total if by_storey else None

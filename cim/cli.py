@@ -1,0 +1,192 @@
+"""The `cim` command line: thin wrappers that parse options, call cim functions and report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cim.errors import CimError
+
+app = typer.Typer(help="City information model: ingest IFC and GIS into a Delta Lake city model and query it.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+StoreOpt = Annotated[Path, typer.Option("--store", envvar="CIM_STORE", help="Store folder (env CIM_STORE).")]
+DEFAULT_STORE = Path("cim-data")
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _fail(exc: CimError, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show library log messages.")] = False):
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="IFC files and GIS files (GeoPackage, GeoJSON, zipped "
+                                                     "Shapefile, GeoParquet) to ingest.")],
+    store: StoreOpt = DEFAULT_STORE,
+    crs: Annotated[str | None, typer.Option(help="City CRS for a new store, e.g. EPSG:4549.")] = None,
+    phase: Annotated[str, typer.Option(help="Lifecycle phase recorded for these files: plan, build or manage.")]
+    = "manage",
+    config: Annotated[Path | None, typer.Option(help="City config (cim.toml) for CRS, phases and placements.")]
+    = None,
+    workers: Annotated[int, typer.Option(help="Processes for tessellation (0 = one per core).")] = 0,
+    force: Annotated[bool, typer.Option(help="Ingest even when the file is unchanged.")] = False,
+):
+    """Ingest files into the store; each IFC model becomes a new version. Exit 1 if any file was refused."""
+    from cim.config import default_config, load_config
+    from cim.geometry.tessellate import default_workers
+    from cim.ingest.run import ingest_file
+    from cim.store import Store
+
+    try:
+        cfg = load_config(config) if config else None
+        city_crs = crs or (cfg.crs if cfg else None) or _existing_crs(store)
+        if city_crs is None:
+            raise CimError(store, "a new store needs a city CRS", "pass --crs EPSG:NNNN or --config cim.toml")
+        cfg = cfg or default_config(city_crs, phase)
+        st = Store(store, city_crs)
+    except CimError as exc:
+        _fail(exc)
+    n_workers = workers or default_workers()
+    outcomes = []
+    with _progress() as bar:
+        for path in paths:
+            task = bar.add_task(path.name, total=None)
+
+            def advance(n: int, task=task) -> None:
+                bar.update(task, advance=n)
+
+            outcome = ingest_file(st, cfg, path, workers=n_workers, force=force, progress=advance)
+            bar.update(task, total=1, completed=1) if outcome.action != "ingested" else bar.update(task, total=None)
+            bar.remove_task(task)
+            outcomes.append(outcome)
+    _print_outcomes(outcomes)
+    raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
+
+
+def _existing_crs(store: Path) -> str | None:
+    meta = store / "_cim" / "store.json"
+    return json.loads(meta.read_text())["crs"] if meta.exists() else None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+
+
+def _print_outcomes(outcomes) -> None:
+    table = Table("file", "result", "model", "version", "rows", "seconds", "message", show_lines=False)
+    for o in outcomes:
+        colour = {"ingested": "green", "unchanged": "dim", "quarantined": "red"}[o.action]
+        table.add_row(Path(o.path).name, f"[{colour}]{o.action}[/]", ", ".join(o.model_ids),
+                      ", ".join(map(str, o.versions)), str(o.n_elements or ""), f"{o.seconds:.1f}",
+                      (o.message or "").splitlines()[0] if o.message else "")
+    out.print(table)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only SQL statement. Tables: see `cim tables`.")],
+    store: StoreOpt = DEFAULT_STORE,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (needed for parquet).")]
+    = None,
+    limit: Annotated[int, typer.Option(help="Rows shown in table format (0 = all).")] = 200,
+):
+    """Run read-only SQL (DuckDB with spatial) over the current city model."""
+    from cim.query import open_store_for_query, run_query
+    from cim.query_output import write_result
+
+    try:
+        st = open_store_for_query(store)
+        rel = run_query(st, sql)
+        write_result(rel, fmt.value, output, limit, out)
+    except CimError as exc:
+        _fail(exc)
+
+
+@app.command()
+def tables(store: StoreOpt = DEFAULT_STORE):
+    """List the store's tables with row counts and what they hold."""
+    from cim.query import connect, open_store_for_query
+    from cim.store.schema import documented_tables
+
+    try:
+        st = open_store_for_query(store)
+    except CimError as exc:
+        _fail(exc)
+    con = connect(st)
+    docs = documented_tables()["tables"]
+    table = Table("table", "rows", "description")
+    views = [r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+    for name in views:
+        count = con.sql(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        base = name.removesuffix("_history")
+        desc = docs.get(base, {}).get("description", "GIS layer" if base not in docs else "")
+        if name.endswith("_history"):
+            desc = f"all versions of {base}"
+        elif name == "current_models":
+            desc = "the newest version of each model"
+        table.add_row(name, str(count), desc)
+    out.print(table)
+
+
+@app.command()
+def export(
+    geoparquet: Annotated[Path, typer.Option("--geoparquet", help="Folder to write GeoParquet 1.1 files into.")],
+    store: StoreOpt = DEFAULT_STORE,
+):
+    """Write GeoParquet copies of every table (current versions) for QGIS and geopandas."""
+    from cim.export import export_geoparquet
+    from cim.query import open_store_for_query
+
+    try:
+        written = export_geoparquet(open_store_for_query(store), geoparquet)
+    except CimError as exc:
+        _fail(exc)
+    for path in written:
+        out.print(str(path))
+
+
+@app.command()
+def samples(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample city into.")] = Path("sample_models"),
+):
+    """Regenerate the demo city (GIS layers, IFC models, submissions); byte-identical each time."""
+    from cim.samples.generate import generate_all
+
+    for path in generate_all(out_dir):
+        out.print(str(path))
+
+
+def run() -> None:  # pragma: no cover - console entry point alias
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,108 @@
+"""The city config (cim.toml): read once at the edge and passed down as values."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cim.errors import ConfigError
+
+PHASES = ("plan", "build", "manage")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How one input file is ingested."""
+
+    model_id: str | None = None  # None: the file stem (IFC) or the layer names (GIS)
+    phase: str = "manage"
+    placement: dict | None = None  # for IFC models without LoGeoRef 50
+    crs: str | None = None  # for GIS sources without a CRS
+    layers: tuple[str, ...] | None = None  # GIS: which layers of a multi-layer source
+
+    def fingerprint(self, city_crs: str) -> str:
+        payload = json.dumps({"crs": city_crs, "model_id": self.model_id, "phase": self.phase,
+                              "placement": self.placement, "layer_crs": self.crs, "layers": self.layers},
+                             sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    path: Path | None
+    name: str
+    crs: str
+    height_datum: str | None = None
+    ground_elevation_m: float = 0.0
+    default_phase: str = "manage"
+    inbox: tuple[Path, ...] = ()
+    exclude: tuple[str, ...] = ()
+    models: dict[str, dict] = field(default_factory=dict)  # relative path -> options
+    gis: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def relative(self, file: Path) -> str:
+        try:
+            return file.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return file.name
+
+    def is_excluded(self, file: Path) -> bool:
+        rel = self.relative(file)
+        return any(fnmatch.fnmatch(rel, pattern) for pattern in self.exclude)
+
+    def settings_for(self, file: Path, kind: str) -> ModelSettings:
+        rel = self.relative(file)
+        table = self.models if kind == "ifc" else self.gis
+        opts = table.get(rel) or table.get(file.name) or {}
+        phase = opts.get("phase", self.default_phase)
+        if phase not in PHASES:
+            raise ConfigError(self.path, f"phase {phase!r} for {rel} is not one of {', '.join(PHASES)}")
+        layers = opts.get("layers")
+        return ModelSettings(model_id=opts.get("model_id"), phase=phase, placement=opts.get("placement"),
+                             crs=opts.get("crs"), layers=tuple(layers) if layers else None)
+
+
+def load_config(path: str | Path) -> CityConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "city config not found", "pass --config path/to/cim.toml")
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"not valid TOML: {exc}", "fix the syntax at the position given") from exc
+    city = doc.get("city") or {}
+    if "crs" not in city:
+        raise ConfigError(path, "[city] crs is missing", 'add crs = "EPSG:4549" (the city\'s projected CRS)')
+    default_phase = city.get("default_phase", "manage")
+    if default_phase not in PHASES:
+        raise ConfigError(path, f"default_phase {default_phase!r} is not one of {', '.join(PHASES)}")
+    inbox = city.get("inbox", ["."])
+    inbox = [inbox] if isinstance(inbox, str) else inbox
+    return CityConfig(
+        path=path,
+        name=city.get("name", path.parent.name),
+        crs=city["crs"],
+        height_datum=city.get("height_datum"),
+        ground_elevation_m=float(city.get("ground_elevation_m", 0.0)),
+        default_phase=default_phase,
+        inbox=tuple((path.parent / p) for p in inbox),
+        exclude=tuple(city.get("exclude", [])),
+        models=doc.get("models", {}),
+        gis=doc.get("gis", {}),
+    )
+
+
+def default_config(crs: str, phase: str = "manage") -> CityConfig:
+    """For `cim ingest` without a config file: one CRS, one phase for everything."""
+    if phase not in PHASES:
+        raise ConfigError(None, f"phase {phase!r} is not one of {', '.join(PHASES)}")
+    return CityConfig(path=None, name="city", crs=crs, default_phase=phase)

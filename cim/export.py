@@ -1,0 +1,50 @@
+"""GeoParquet 1.1 copies of the store for QGIS, geopandas and anything else that reads Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+
+from cim.query import geometry_columns
+from cim.store import VERSIONED_TABLES, Store
+
+
+def current_table(store: Store, name: str) -> pa.Table:
+    """A table as `cim query` shows it: the current version of each model for versioned tables."""
+    table = store.read(name)
+    if name not in VERSIONED_TABLES or table.num_rows == 0:
+        return table
+    current = store.current_models().select(["model_id", "version"])
+    keys = set(zip(current["model_id"].to_pylist(), current["version"].to_pylist(), strict=True))
+    mask = [(m, v) in keys for m, v in zip(table["model_id"].to_pylist(), table["version"].to_pylist(), strict=True)]
+    return table.filter(pa.array(mask, pa.bool_()))
+
+
+def to_geodataframe(table: pa.Table, crs: str, geometries: list[str]) -> gpd.GeoDataFrame:
+    """WKB columns decoded; the first is the active geometry (QGIS shows that one)."""
+    frame = table.to_pandas()
+    for g in geometries:
+        frame[g] = gpd.GeoSeries(shapely.from_wkb(frame[g].to_numpy()), index=frame.index, crs=crs)
+    return gpd.GeoDataFrame(frame, geometry=geometries[0], crs=crs)
+
+
+def export_geoparquet(store: Store, out_dir: str | Path) -> list[Path]:
+    """One file per table: GeoParquet 1.1 (with bbox covering) where it has geometry, plain Parquet else."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in store.table_names():
+        table = current_table(store, name)
+        target = out / f"{name}.parquet"
+        geoms = [g for g in geometry_columns(store, name) if g in table.column_names]
+        if geoms:
+            frame = to_geodataframe(table, store.crs, geoms)
+            frame.to_parquet(target, schema_version="1.1.0", write_covering_bbox=True)
+        else:
+            pq.write_table(table, target)
+        written.append(target)
+    return written

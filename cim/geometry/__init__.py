@@ -1,0 +1,1 @@
+"""Geometry: the only place that calls the tessellator; everything else reads stored meshes."""

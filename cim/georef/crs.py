@@ -1,0 +1,128 @@
+"""pyproj helpers: parse CRS names, their units, areas of use and cached transformers.
+
+Kept apart so the math in :mod:`cim.georef.model` stays pure numpy and these lookups are cached
+per process (CRS parsing and transformer creation cost milliseconds; per-point work must not).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+# Degrees of slack around a CRS's published area of use: areas are often "onshore" polygons, and a
+# coastal or border project may sit just outside them. Real mistakes (mm Eastings, another
+# continent) land thousands of kilometres away.
+AREA_MARGIN_DEG = 0.25
+
+
+@lru_cache(maxsize=64)
+def parse_crs(text: str) -> CRS:
+    """Parse an EPSG code, URN, name or WKT; raises pyproj's CRSError when unknown."""
+    if not text or not text.strip():
+        raise CRSError("empty CRS name")
+    return CRS.from_user_input(text.strip())
+
+
+def try_parse_crs(text: str | None) -> CRS | None:
+    """Like :func:`parse_crs` but returns None for missing or unknown names."""
+    if not text:
+        return None
+    try:
+        return parse_crs(text)
+    except CRSError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def crs_unit_scale(text: str) -> float:
+    """Metres per unit of the CRS's first (easting) axis."""
+    axes = parse_crs(text).axis_info
+    if not axes:
+        return 1.0
+    return float(axes[0].unit_conversion_factor or 1.0)
+
+
+@lru_cache(maxsize=64)
+def same_crs(a: str, b: str) -> bool:
+    """True when no pyproj transformation is needed between the two CRSs."""
+    if a == b:
+        return True
+    return parse_crs(a) == parse_crs(b)
+
+
+@lru_cache(maxsize=64)
+def transformer(source: str, target: str) -> Transformer:
+    """Cached always_xy transformer: EPSG:4549 declares north/east axes, and we always want x = easting."""
+    return Transformer.from_crs(parse_crs(source), parse_crs(target), always_xy=True)
+
+
+@lru_cache(maxsize=64)
+def _to_lonlat(source: str) -> Transformer:
+    return Transformer.from_crs(parse_crs(source), parse_crs(source).geodetic_crs, always_xy=True)
+
+
+@lru_cache(maxsize=64)
+def _from_lonlat(target: str) -> Transformer:
+    return Transformer.from_crs(parse_crs(target).geodetic_crs, parse_crs(target), always_xy=True)
+
+
+def to_lonlat(source: str, easting: float, northing: float) -> tuple[float, float]:
+    """(lon, lat) degrees of a point in ``source`` (CRS units); inf when it is nowhere on Earth."""
+    lon, lat = _to_lonlat(source).transform(easting, northing)
+    return float(lon), float(lat)
+
+
+def lonlat_to(target: str, lon: float, lat: float) -> tuple[float, float]:
+    """(E, N) in ``target`` of a geographic point given in degrees on the target's own datum."""
+    e, n = _from_lonlat(target).transform(lon, lat)
+    return float(e), float(n)
+
+
+def wgs84_to(target: str, lon: float, lat: float) -> tuple[float, float]:
+    """(E, N) in ``target`` of a WGS 84 (EPSG:4326) point: IfcSite lat/lon carry no datum."""
+    e, n = transformer("EPSG:4326", target).transform(lon, lat)
+    return float(e), float(n)
+
+
+def area_problem(crs_text: str, lon: float, lat: float, role: str = "") -> str | None:
+    """Why (lon, lat) is outside the CRS's area of use, or None when it is inside (or unknown)."""
+    crs = parse_crs(crs_text)
+    name = f"{role} {crs.name}".strip()
+    area = crs.area_of_use
+    if area is None:
+        if math.isfinite(lon) and math.isfinite(lat):
+            return None
+        return f"does not correspond to any point on Earth in {name} (which declares no area of use)"
+    west, south, east, north = area.bounds
+    described = f"{area.name.rstrip('.')}: lon {west:g}..{east:g}, lat {south:g}..{north:g}"
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return f"does not correspond to any point on Earth, far outside the area of use of {name} ({described})"
+    m = AREA_MARGIN_DEG
+    lat_ok = south - m <= lat <= north + m
+    # west > east: the area crosses the antimeridian
+    lon_ok = west - m <= lon <= east + m if west <= east else lon >= west - m or lon <= east + m
+    if lat_ok and lon_ok:
+        return None
+    return f"lands at lat {lat:.5f}, lon {lon:.5f}, outside the area of use of {name} ({described})"
+
+
+def grid_angle_of_true_north(crs_text: str, lon: float, lat: float) -> float:
+    """Direction of true north in the CRS grid, degrees counter-clockwise from grid east.
+
+    90 minus this is the meridian convergence. Measured numerically (a small step north) so no
+    sign convention has to be trusted.
+    """
+    step = 1e-5 if lat < 89.0 else -1e-5
+    e0, n0 = lonlat_to(crs_text, lon, lat)
+    e1, n1 = lonlat_to(crs_text, lon, lat + step)
+    angle = math.degrees(math.atan2(n1 - n0, e1 - e0))
+    return angle if step > 0 else angle + 180.0
+
+
+def horizontal_distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Plain Euclidean distance in the plane of a projected CRS."""
+    return float(np.hypot(a[0] - b[0], a[1] - b[1]))

@@ -1,0 +1,1 @@
+"""Reading IFC files: open and validate, product attributes, relationships."""

@@ -1,0 +1,1 @@
+"""Turning input files into store commits: IFC models and GIS layers."""

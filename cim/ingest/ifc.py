@@ -1,0 +1,124 @@
+"""Ingest one IFC file: open, georeference, mesh and describe every product, build LoD1 buildings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import ifcopenshell.util.placement
+import ifcopenshell.util.unit
+import numpy as np
+import pyarrow as pa
+
+from cim.buildings import building_rows
+from cim.config import ModelSettings
+from cim.georef import Georef, resolve_georef
+from cim.ifc.elements import products
+from cim.ifc.reader import OpenedIfc, open_ifc
+from cim.ifc.relations import build_index, relation_rows
+from cim.ingest.ifc_chunks import process_chunk, process_chunk_in_worker
+from cim.store import ModelCommit
+
+Progress = Callable[[int], None]
+CHUNKS_PER_WORKER = 4
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, workers: int = 1,
+                progress: Progress | None = None, sha256: str | None = None) -> ModelCommit:
+    """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input."""
+    path = Path(path)
+    opened = open_ifc(path)
+    unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
+    georef = resolve_georef(opened.file, path, city_crs, settings.placement)
+    step_ids = [p.id() for p in products(opened.file)]
+    elements, meshes = _process(opened, step_ids, georef, unit_scale, workers, progress)
+    idx = build_index(opened.file)
+    relations = pa.Table.from_pylist(
+        [{"rel_type": t, "relating_global_id": a, "related_global_id": b} for t, a, b in relation_rows(opened.file, idx)],
+        schema=pa.schema([("rel_type", pa.string()), ("relating_global_id", pa.string()),
+                          ("related_global_id", pa.string())]))
+    storeys = storey_heights(opened, georef, unit_scale)
+    buildings = pa.Table.from_pylist(building_rows(elements, storeys))
+    warnings = [*opened.warnings, *georef.warnings]
+    record = {
+        "kind": "ifc",
+        "phase": settings.phase,
+        "source_path": str(path),
+        "source_layer": None,
+        "sha256": sha256 or file_sha256(path),
+        "settings_hash": settings.fingerprint(city_crs),
+        "size_bytes": path.stat().st_size,
+        "schema": opened.schema,
+        "authoring_application": opened.authoring_application,
+        "crs": city_crs,
+        "source_crs": georef.source_crs,
+        "georef_level": georef.level,
+        "georef_method": georef.method,
+        "georef": _json(georef.as_record()),
+        "status": "warning" if warnings else "ok",
+        "message": "\n".join(warnings) or None,
+        "n_elements": elements.num_rows,
+        "n_meshes": meshes.num_rows,
+    }
+    tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations}
+    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables)
+
+
+def _process(opened: OpenedIfc, step_ids: list[int], georef: Georef, unit_scale: float, workers: int,
+             progress: Progress | None) -> tuple[pa.Table, pa.Table]:
+    if workers <= 1 or len(step_ids) < 200:
+        idx = build_index(opened.file)
+        parts = []
+        for chunk in _chunks(step_ids, max(1, len(step_ids) // 20 or 1)):
+            parts.append(process_chunk(opened, idx, chunk, georef, unit_scale))
+            if progress:
+                progress(len(chunk))
+        return _concat(parts)
+    chunks = list(_chunks(step_ids, max(1, len(step_ids) // (workers * CHUNKS_PER_WORKER))))
+    path = str(Path(opened.path).resolve())
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
+        parts = []
+        for chunk, fut in zip(chunks, futures, strict=True):
+            parts.append(fut.result())
+            if progress:
+                progress(len(chunk))
+    return _concat(parts)
+
+
+def _chunks(ids: list[int], size: int):
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _concat(parts: list[tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+    elements = pa.concat_tables([p[0] for p in parts], promote_options="permissive")
+    meshes = pa.concat_tables([p[1] for p in parts], promote_options="permissive")
+    return elements, meshes
+
+
+def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float) -> dict[str, tuple[float, float]]:
+    """(world height above the city datum, height in the model) of each storey, by GlobalId."""
+    out = {}
+    for storey in opened.file.by_type("IfcBuildingStorey"):
+        if storey.ObjectPlacement is None:
+            continue
+        matrix = ifcopenshell.util.placement.get_local_placement(storey.ObjectPlacement)
+        local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
+        out[storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
+    return out
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
