@@ -142,8 +142,12 @@ TRAYS: tuple[tuple[str, float, float], ...] = (
 )
 VALVE_CHAINAGES = (200.0, 400.0, 600.0, 800.0)  # isolating valves; other 50 m joints get couplings
 
-ESCAPE_CHAINAGES = (100.0, 300.0, 500.0, 700.0, 900.0)  # 200 m apart, 100 m from each end
-HOISTING_CHAINAGES = (250.0, 750.0)
+ESCAPE_CHAINAGES = (90.0, 290.0, 490.0, 690.0, 890.0)  # 200 m apart, 90 / 110 m from the ends
+ESCAPE_SIZE = (1.0, 1.0)  # clear length along the axis x width (m)
+HOISTING_CHAINAGES = (260.0, 740.0)
+HOISTING_SIZE = (7.0, 1.0)  # long enough for a 6 m pipe length
+# Walkway line of each compartment (y): where ceiling equipment, lights and roof openings sit.
+WALKWAY_Y = {"GAS": -3.45, "HEAT": -0.9, "WT": 1.2, "PWR": 3.2}
 LIGHT_SPACING = 10.0
 
 # Deliberate rule breaks (documented in sample_models/tunnel/README.md).

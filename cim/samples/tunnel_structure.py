@@ -95,8 +95,8 @@ def _part(m: Model, name: str, object_type: str, rel_to: Entity) -> Entity:
     return part
 
 
-def build_structure(m: Model, s: Spatial) -> int:
-    """Walls and slabs per 50 m segment, contained in the facility. Returns the number of elements."""
+def build_structure(m: Model, s: Spatial) -> list[Entity]:
+    """Walls and slabs per 50 m segment, contained in the facility. Returns the roof slabs in chainage order."""
     concrete = ifcopenshell.api.material.add_material(m.f, name="C40 P8 reinforced concrete", category="concrete")
     wall_type = m.element_type("IfcWallType", "Cast-in-place tunnel wall 300", "SOLIDWALL")
     slab_type = m.element_type("IfcSlabType", "Cast-in-place tunnel slab 300", "FLOOR")
@@ -128,4 +128,4 @@ def build_structure(m: Model, s: Spatial) -> int:
                                                "InstallationDate": m.date("2024-06-30"), "ExpectedLifeYears": 100})
     for el in walls + slabs:
         s.contain(s.facility, el)
-    return len(walls) + len(slabs)
+    return [slab for slab in slabs if slab.PredefinedType == "ROOF"]
