@@ -62,26 +62,27 @@ def new_model(schema: str, project_name: str, site_name: str, building_name: str
     history: Entity | None = None
     if schema == "IFC2X3":
         history = _owner_history(f)
-    project = _create(f, history, "IfcProject", project_name)
-    if millimetres:
-        length = ifcopenshell.api.unit.add_si_unit(f, unit_type="LENGTHUNIT", prefix="MILLI")
-    else:
-        length = ifcopenshell.api.unit.add_si_unit(f, unit_type="LENGTHUNIT")
-    area = ifcopenshell.api.unit.add_si_unit(f, unit_type="AREAUNIT")
-    volume = ifcopenshell.api.unit.add_si_unit(f, unit_type="VOLUMEUNIT")
-    angle = ifcopenshell.api.unit.add_si_unit(f, unit_type="PLANEANGLEUNIT")
-    ifcopenshell.api.unit.assign_unit(f, units=[length, area, volume, angle])
-    model_ctx = ifcopenshell.api.context.add_context(f, context_type="Model")
-    body = ifcopenshell.api.context.add_context(f, context_type="Model", context_identifier="Body",
-                                                target_view="MODEL_VIEW", parent=model_ctx)
-    site = _create(f, history, "IfcSite", site_name)
-    building = _create(f, history, "IfcBuilding", building_name)
-    m = Model(f=f, per_metre=1000.0 if millimetres else 1.0, body=body, project=project, site=site,
-              building=building, _history=history)
-    site.ObjectPlacement = placement(m, 0, 0, 0)
-    building.ObjectPlacement = placement(m, 0, 0, 0, relative_to=site.ObjectPlacement)
-    ifcopenshell.api.aggregate.assign_object(f, products=[site], relating_object=project)
-    ifcopenshell.api.aggregate.assign_object(f, products=[building], relating_object=site)
+    with shared_owner_history(history):
+        project = _create(f, history, "IfcProject", project_name)
+        if millimetres:
+            length = ifcopenshell.api.unit.add_si_unit(f, unit_type="LENGTHUNIT", prefix="MILLI")
+        else:
+            length = ifcopenshell.api.unit.add_si_unit(f, unit_type="LENGTHUNIT")
+        area = ifcopenshell.api.unit.add_si_unit(f, unit_type="AREAUNIT")
+        volume = ifcopenshell.api.unit.add_si_unit(f, unit_type="VOLUMEUNIT")
+        angle = ifcopenshell.api.unit.add_si_unit(f, unit_type="PLANEANGLEUNIT")
+        ifcopenshell.api.unit.assign_unit(f, units=[length, area, volume, angle])
+        model_ctx = ifcopenshell.api.context.add_context(f, context_type="Model")
+        body = ifcopenshell.api.context.add_context(f, context_type="Model", context_identifier="Body",
+                                                    target_view="MODEL_VIEW", parent=model_ctx)
+        site = _create(f, history, "IfcSite", site_name)
+        building = _create(f, history, "IfcBuilding", building_name)
+        m = Model(f=f, per_metre=1000.0 if millimetres else 1.0, body=body, project=project, site=site,
+                  building=building, _history=history)
+        site.ObjectPlacement = placement(m, 0, 0, 0)
+        building.ObjectPlacement = placement(m, 0, 0, 0, relative_to=site.ObjectPlacement)
+        ifcopenshell.api.aggregate.assign_object(f, products=[site], relating_object=project)
+        ifcopenshell.api.aggregate.assign_object(f, products=[building], relating_object=site)
     return m
 
 
@@ -186,7 +187,9 @@ def cylinder(m: Model, start: tuple[float, float, float], axis: str, length: flo
     f = m.f
     z_dir = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}[axis]
     x_dir = {"x": (0.0, 1.0, 0.0), "y": (0.0, 0.0, 1.0), "z": (1.0, 0.0, 0.0)}[axis]
-    profile = f.create_entity("IfcCircleProfileDef", ProfileType="AREA", Radius=m.L(radius))
+    centre = f.create_entity("IfcAxis2Placement2D", Location=f.create_entity("IfcCartesianPoint",
+                                                                            Coordinates=[0.0, 0.0]))
+    profile = f.create_entity("IfcCircleProfileDef", ProfileType="AREA", Radius=m.L(radius), Position=centre)
     return f.create_entity("IfcExtrudedAreaSolid", SweptArea=profile,
                            Position=_axis3d(m, *start, z_dir=z_dir, x_dir=x_dir),
                            ExtrudedDirection=f.create_entity("IfcDirection", DirectionRatios=[0.0, 0.0, 1.0]),
@@ -313,9 +316,15 @@ def finalise(m: Model, model_id: str, file_name: str, description: str) -> None:
     """Make the file byte-identical on every run: GlobalIds from the step ids, fixed header values."""
     f = m.f
     for element in f.by_type("IfcRoot"):
+        if m._history is not None and element.OwnerHistory != m._history:
+            element.OwnerHistory = m._history  # e.g. IfcRelFillsElement, which the API leaves without one
         element.GlobalId = ifcopenshell.guid.compress(uuid.uuid5(GUID_NAMESPACE, f"{model_id}/{element.id()}").hex)
+    if m._history is not None:
+        for history in f.by_type("IfcOwnerHistory"):
+            if history != m._history:
+                f.remove(history)
     stamp = datetime.fromtimestamp(layout.TIMESTAMP, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    header = f.wrapped_data.header
+    header = f.header
     header.file_name.name = file_name
     header.file_name.time_stamp = stamp
     header.file_name.author = (layout.AUTHOR,)

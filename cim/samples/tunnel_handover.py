@@ -39,8 +39,9 @@ class Handover:
             actor = m.f.createIfcActor(stable_guid(f"actor/{party.key}"), None, party.name, None, None, org)
             self.actors[party.key] = actor
         src = m.f.createIfcClassification(
-            Source="NBS", Edition="2015", Name="Uniclass 2015", Location="https://uniclass.thenbs.com"
+            Source="NBS", Edition="2015", Name="Uniclass 2015", Specification="https://uniclass.thenbs.com"
         )
+        m.f.createIfcRelAssociatesClassification(ifcopenshell.guid.new(), None, "Uniclass 2015", None, [m.project], src)
         self.classification = src
         self._references: dict[str, Entity] = {}
         self._serial = 0

@@ -16,6 +16,7 @@ import ifcopenshell
 import ifcopenshell.api.alignment
 import ifcopenshell.api.context
 import ifcopenshell.api.geometry
+import ifcopenshell.api.material
 import ifcopenshell.api.project
 import ifcopenshell.api.root
 import ifcopenshell.api.unit
@@ -57,6 +58,11 @@ class Model:
         self.project = ifcopenshell.api.root.create_entity(self.f, ifc_class="IfcProject", name="Binhai Utility Tunnel")
         self.project.GlobalId = stable_guid("project")
         ifcopenshell.api.unit.assign_unit(self.f, length={"is_metric": True, "raw": "METERS"})
+        extra = [
+            ifcopenshell.api.unit.add_si_unit(self.f, unit_type=unit_type)
+            for unit_type in ("PLANEANGLEUNIT", "PRESSUREUNIT", "ELECTRICVOLTAGEUNIT", "THERMODYNAMICTEMPERATUREUNIT")
+        ]
+        ifcopenshell.api.unit.assign_unit(self.f, units=extra)
         model = ifcopenshell.api.context.add_context(self.f, context_type="Model")
         self.model_context = model
         self.body = ifcopenshell.api.context.add_context(
@@ -69,7 +75,7 @@ class Model:
         self.alignment, self.curve = self._alignment()
 
     def _set_header(self) -> None:
-        header = self.f.wrapped_data.header.file_name
+        header = self.f.header.file_name
         header.name = "utility_tunnel.ifc"
         header.time_stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(layout.TIMESTAMP))
         header.author = (layout.AUTHOR,)
@@ -109,6 +115,53 @@ class Model:
         alignment.GlobalId = stable_guid("alignment")
         alignment.Description = "Tunnel centreline at mid-height; DistanceAlong = chainage in metres"
         return alignment, al.get_curve(alignment)
+
+    def aggregate(self, parent: Entity, children: Sequence[Entity]) -> Entity:
+        """IfcRelAggregates written directly: the api would re-derive placements in set order."""
+        return self.f.createIfcRelAggregates(ifcopenshell.guid.new(), None, None, None, parent, list(children))
+
+    def contain(self, container: Entity, elements: Sequence[Entity]) -> Entity:
+        """IfcRelContainedInSpatialStructure written directly (placements are already relative to the facility)."""
+        return self.f.createIfcRelContainedInSpatialStructure(
+            ifcopenshell.guid.new(), None, None, None, list(elements), container
+        )
+
+    def assign_type(self, element_type: Entity, occurrences: Sequence[Entity]) -> None:
+        """IfcRelDefinesByType plus mapped bodies, in list order (the api maps them in set order)."""
+        if not occurrences:
+            return
+        if element_type.Types:  # one relationship per type (IFC allows at most one)
+            rel = element_type.Types[0]
+            rel.RelatedObjects = list(rel.RelatedObjects) + list(occurrences)
+        else:
+            self.f.createIfcRelDefinesByType(ifcopenshell.guid.new(), None, None, None, list(occurrences), element_type)
+        maps = element_type.RepresentationMaps or ()
+        if not maps:
+            return
+        origin = self.f.createIfcCartesianTransformationOperator3D(
+            None, None, self.f.createIfcCartesianPoint((0.0, 0.0, 0.0)), 1.0, None
+        )
+        for occ in occurrences:
+            items = [self.f.createIfcMappedItem(rep_map, origin) for rep_map in maps]
+            rep = self.f.createIfcShapeRepresentation(self.body, "Body", "MappedRepresentation", items)
+            occ.Representation = self.f.createIfcProductDefinitionShape(None, None, [rep])
+
+    def material(self, name: str, category: str) -> Entity:
+        """One IfcMaterial per name."""
+        for mat in self.f.by_type("IfcMaterial"):
+            if mat.Name == name:
+                return mat
+        return ifcopenshell.api.material.add_material(self.f, name=name, category=category)
+
+    def sort_relationships(self) -> None:
+        """The api keeps related objects in sets; sort them by id so the file is byte-identical (nests keep order)."""
+        for rel in self.f.by_type("IfcRelationship"):
+            if rel.is_a("IfcRelNests"):
+                continue
+            for attr in ("RelatedObjects", "RelatedElements", "RelatedDefinitions"):
+                value = getattr(rel, attr, None) if hasattr(rel, attr) else None
+                if isinstance(value, tuple) and len(value) > 1:
+                    setattr(rel, attr, sorted(value, key=lambda e: e.id()))
 
     # -- placements -------------------------------------------------------------------------------------------
 

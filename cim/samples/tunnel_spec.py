@@ -61,6 +61,11 @@ def compartment(key: str) -> Compartment:
     return next(c for c in COMPARTMENTS if c.key == key)
 
 
+def chainage_label(x: float) -> str:
+    """Chinese chainage notation: 1250.0 -> K1+250."""
+    return f"K{int(x) // 1000}+{int(x) % 1000:03d}"
+
+
 def fire_ranges(comp: Compartment) -> list[tuple[float, float]]:
     """(start, end) chainages of the fire compartments of one compartment."""
     b = comp.fire_breaks

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import ifcopenshell.api.aggregate
 import ifcopenshell.api.material
 import ifcopenshell.api.spatial
-import ifcopenshell.api.type
 
 from cim.samples import layout
 from cim.samples import tunnel_spec as spec
@@ -33,9 +31,7 @@ class Spatial:
     def flush(self, m: Model) -> None:
         """One IfcRelContainedInSpatialStructure per container (fast; the api call per element is slow)."""
         for container_id, elements in self.contents.items():
-            ifcopenshell.api.spatial.assign_container(
-                m.f, products=elements, relating_structure=m.f.by_id(container_id)
-            )
+            m.contain(m.f.by_id(container_id), elements)
         self.contents.clear()
 
 
@@ -55,8 +51,8 @@ def build_spatial(m: Model) -> Spatial:
         CompositionType="ELEMENT",
         ObjectPlacement=m.local_placement(0, 0, 0, site.ObjectPlacement),
     )
-    ifcopenshell.api.aggregate.assign_object(m.f, products=[site], relating_object=m.project)
-    ifcopenshell.api.aggregate.assign_object(m.f, products=[facility], relating_object=site)
+    m.aggregate(m.project, [site])
+    m.aggregate(site, [facility])
     ifcopenshell.api.spatial.reference_structure(m.f, products=[m.alignment], relating_structure=facility)
     m.pset([facility], "Pset_CimTunnel", {
         "Standard": "GB 50838-2015", "ChainageStart": 0.0, "ChainageEnd": spec.LENGTH,
@@ -68,7 +64,6 @@ def build_spatial(m: Model) -> Spatial:
     for comp in spec.COMPARTMENTS:
         part = _part(m, comp.name, "TunnelCompartment", facility.ObjectPlacement)
         part.LongName = comp.key
-        ifcopenshell.api.aggregate.assign_object(m.f, products=[part], relating_object=facility)
         m.pset([part], "Pset_CimTunnelCompartment", {
             "CompartmentKey": comp.key, "CompartmentType": comp.kind, "Width": m.length(comp.width),
             "ClearHeight": m.length(spec.INNER_TOP_Z - spec.INNER_BOTTOM_Z), "OffsetSouthEdge": comp.y0,
@@ -83,7 +78,8 @@ def build_spatial(m: Model) -> Spatial:
                 "ChainageStart": a, "ChainageEnd": b, "Length": m.length(b - a), "CompartmentKey": comp.key,
             })
             s.fire[comp.key].append(fc)
-        ifcopenshell.api.aggregate.assign_object(m.f, products=s.fire[comp.key], relating_object=part)
+        m.aggregate(part, s.fire[comp.key])
+    m.aggregate(facility, list(s.compartments.values()))
     return s
 
 
@@ -97,10 +93,11 @@ def _part(m: Model, name: str, object_type: str, rel_to: Entity) -> Entity:
 
 def build_structure(m: Model, s: Spatial) -> list[Entity]:
     """Walls and slabs per 50 m segment, contained in the facility. Returns the roof slabs in chainage order."""
-    concrete = ifcopenshell.api.material.add_material(m.f, name="C40 P8 reinforced concrete", category="concrete")
+    concrete = m.material("C40 P8 reinforced concrete", "concrete")
     wall_type = m.element_type("IfcWallType", "Cast-in-place tunnel wall 300", "SOLIDWALL")
-    slab_type = m.element_type("IfcSlabType", "Cast-in-place tunnel slab 300", "FLOOR")
-    for t in (wall_type, slab_type):
+    floor_type = m.element_type("IfcSlabType", "Cast-in-place tunnel floor slab 300", "FLOOR")
+    roof_type = m.element_type("IfcSlabType", "Cast-in-place tunnel roof slab 300", "ROOF")
+    for t in (wall_type, floor_type, roof_type):
         ifcopenshell.api.material.assign_material(m.f, products=[t], material=concrete)
     walls_y = [(-spec.HALF_WIDTH, -spec.HALF_WIDTH + spec.WALL, "south outer wall"),
                *[(a, b, f"partition {i + 1}") for i, (a, b) in enumerate(spec.PARTITIONS_Y)],
@@ -109,7 +106,7 @@ def build_structure(m: Model, s: Spatial) -> list[Entity]:
     n_seg = int(spec.LENGTH // spec.SEGMENT)
     for k in range(n_seg):
         x0 = k * spec.SEGMENT
-        tag = f"K{int(x0) // 1000}+{int(x0) % 1000:03d}"
+        tag = spec.chainage_label(x0)
         for j, (y0, y1, label) in enumerate(walls_y):
             wall = m.product("IfcWall", f"Segment {k + 1:02d} {label}", "SOLIDWALL", Tag=f"ST-{k + 1:02d}-W{j + 1}")
             h = spec.INNER_TOP_Z - spec.INNER_BOTTOM_Z
@@ -122,10 +119,13 @@ def build_structure(m: Model, s: Spatial) -> list[Entity]:
             slab.ObjectPlacement = m.local_placement(x0, 0.0, z0, s.facility.ObjectPlacement)
             slab.Representation = m.shape([m.box(spec.SEGMENT, 2 * spec.HALF_WIDTH, spec.WALL, spec.SEGMENT / 2)])
             slabs.append(slab)
-    ifcopenshell.api.type.assign_type(m.f, related_objects=walls, relating_type=wall_type)
-    ifcopenshell.api.type.assign_type(m.f, related_objects=slabs, relating_type=slab_type)
+    m.assign_type(wall_type, walls)
+    roofs = [slab for slab in slabs if slab.PredefinedType == "ROOF"]
+    floors = [slab for slab in slabs if slab.PredefinedType == "FLOOR"]
+    m.assign_type(floor_type, floors)
+    m.assign_type(roof_type, roofs)
     m.pset(walls + slabs, "Pset_CimHandover", {"Owner": spec.TUNNEL_OWNER.name, "Operator": spec.TUNNEL_OPERATOR.name,
                                                "InstallationDate": m.date("2024-06-30"), "ExpectedLifeYears": 100})
     for el in walls + slabs:
         s.contain(s.facility, el)
-    return [slab for slab in slabs if slab.PredefinedType == "ROOF"]
+    return roofs

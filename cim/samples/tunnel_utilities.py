@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ifcopenshell.api.material
 import ifcopenshell.api.system
-import ifcopenshell.api.type
 
 from cim.samples import tunnel_spec as spec
 from cim.samples.tunnel_handover import Handover, Product
-from cim.samples.tunnel_ifc import Entity, Model
+from cim.samples.tunnel_ifc import Entity, Model, stable_guid
 from cim.samples.tunnel_structure import Spatial
 
 JOINT_LENGTH = 0.4  # couplings and valves straddle the 50 m joints
@@ -27,10 +26,6 @@ _CLASSIFICATION = {
     "pipe": ("Pr_65_52_63", "Pipes"), "valve": ("Pr_65_54_95", "Valves"),
     "cable": ("Pr_65_70_11", "Cables"), "tray": ("Pr_65_70_48", "Cable management products"),
 }
-
-
-def _chainage_label(x: float) -> str:
-    return f"K{int(x) // 1000}+{int(x) % 1000:03d}"
 
 
 def _ports(m: Model, element: Entity, length: float, port_type: str, system_type: str) -> tuple[Entity, Entity]:
@@ -67,25 +62,10 @@ def _run(m: Model, s: Spatial, h: Handover, u: spec.Utility) -> Entity:
     })
     h.assign([system], u.owner, "OWNER")
     h.assign([system], u.owner, "BUILDINGOPERATOR")
-    material = ifcopenshell.api.material.add_material(m.f, name=u.material, category="steel" if u.kind == "pipe" else None)
     is_pipe = u.kind == "pipe"
     seg_class = "IfcPipeSegment" if is_pipe else "IfcCableSegment"
-    seg_type = m.element_type(f"{seg_class}Type", f"{u.nominal} {u.material}",
-                              "RIGIDSEGMENT" if is_pipe else ("OPTICALCABLESEGMENT" if u.key == "TEL" else "CABLESEGMENT"))
-    ifcopenshell.api.material.assign_material(m.f, products=[seg_type], material=material)
     product = _PIPE_PRODUCTS[u.material] if is_pipe else (_FIBRE_PRODUCT if u.key == "TEL" else _CABLE_PRODUCT)
-    h.type_data(seg_type, product)
-    if is_pipe:
-        dn = float(u.nominal[2:]) / 1000
-        m.pset([seg_type], "Pset_PipeSegmentTypeCommon", {
-            "Reference": u.nominal, "NominalDiameter": dn, "OuterDiameter": u.diameter,
-            "InnerDiameter": u.diameter - 2 * _PIPE_WALL[u.nominal], "WorkingPressure": u.design_pressure_pa,
-            "Length": spec.SEGMENT,
-        })
-    else:
-        m.pset([seg_type], "Pset_CableSegmentTypeCommon", {"Reference": u.nominal})
-        if u.voltage_v:
-            m.pset([seg_type], "Pset_ElectricalDeviceCommon", {"RatedVoltage": u.voltage_v})
+    seg_type = _segment_type(m, h, u, seg_class, product)
     port_type = "PIPE" if is_pipe else "CABLE"
     direction = "SINK" if u.key == "HR" else ("SOURCEANDSINK" if u.key == "TEL" else "SOURCE")
     segments: list[Entity] = []
@@ -94,7 +74,7 @@ def _run(m: Model, s: Spatial, h: Handover, u: spec.Utility) -> Entity:
     n_seg = int(spec.LENGTH // spec.SEGMENT)
     for k in range(n_seg):
         x0 = k * spec.SEGMENT
-        name = f"{u.key} {u.nominal} segment {_chainage_label(x0)}"
+        name = f"{u.key} {u.nominal} segment {spec.chainage_label(x0)}"
         seg = m.product(seg_class, name, seg_type.PredefinedType, Tag=f"{u.key}-S{k + 1:02d}")
         seg.ObjectPlacement = m.local_placement(x0, u.y, u.z, s.facility.ObjectPlacement)
         wall = _PIPE_WALL.get(u.nominal) if is_pipe else None
@@ -111,7 +91,7 @@ def _run(m: Model, s: Spatial, h: Handover, u: spec.Utility) -> Entity:
             ifcopenshell.api.system.connect_port(m.f, last_out, j_in, direction=direction)
             last_out = j_out
             joints.append(joint)
-    ifcopenshell.api.type.assign_type(m.f, related_objects=segments, relating_type=seg_type)
+    m.assign_type(seg_type, segments)
     ifcopenshell.api.system.assign_system(m.f, products=segments + joints, system=system)
     installed = "2025-03-15" if is_pipe else "2025-05-20"
     h.occurrences(segments, product, u.owner, u.owner, installed, f"{u.key}-SEG")
@@ -126,14 +106,40 @@ def _run(m: Model, s: Spatial, h: Handover, u: spec.Utility) -> Entity:
     return system
 
 
+def _segment_type(m: Model, h: Handover, u: spec.Utility, seg_class: str, product: Product) -> Entity:
+    """One type per nominal size and material, shared by runs that use the same product (supply/return)."""
+    name = f"{u.nominal} {u.material}"
+    try:
+        return m.f.by_guid(stable_guid(f"{seg_class}Type/{name}"))
+    except RuntimeError:
+        pass  # first run of this product: create the type below
+    is_pipe = seg_class == "IfcPipeSegment"
+    material = m.material(u.material, "steel" if is_pipe else "cable")
+    predefined = "RIGIDSEGMENT" if is_pipe else ("OPTICALCABLESEGMENT" if u.key == "TEL" else "CABLESEGMENT")
+    seg_type = m.element_type(f"{seg_class}Type", name, predefined)
+    ifcopenshell.api.material.assign_material(m.f, products=[seg_type], material=material)
+    h.type_data(seg_type, product)
+    if is_pipe:
+        m.pset([seg_type], "Pset_PipeSegmentTypeCommon", {
+            "Reference": u.nominal, "NominalDiameter": float(u.nominal[2:]) / 1000, "OuterDiameter": u.diameter,
+            "InnerDiameter": u.diameter - 2 * _PIPE_WALL[u.nominal], "WorkingPressure": u.design_pressure_pa,
+            "Length": spec.SEGMENT,
+        })
+    else:
+        m.pset([seg_type], "Pset_CableSegmentTypeCommon", {"Reference": u.nominal})
+        if u.voltage_v:
+            m.pset([seg_type], "Pset_ElectricalDeviceCommon", {"RatedVoltage": u.voltage_v})
+    return seg_type
+
+
 def _joint(m: Model, s: Spatial, u: spec.Utility, x: float, n: int) -> tuple[Entity, Entity, Entity]:
     """A valve at the 200 m fire walls (so each fire compartment can be isolated), a coupling elsewhere."""
     is_valve = x in spec.VALVE_CHAINAGES
     if is_valve:
         ptype = "SAFETYCUTOFF" if u.key == "GAS" else "ISOLATING"
-        el = m.product("IfcValve", f"{u.key} {u.nominal} valve {_chainage_label(x)}", ptype, Tag=f"{u.key}-V{n:02d}")
+        el = m.product("IfcValve", f"{u.key} {u.nominal} valve {spec.chainage_label(x)}", ptype, Tag=f"{u.key}-V{n:02d}")
     else:
-        el = m.product("IfcPipeFitting", f"{u.key} {u.nominal} coupling {_chainage_label(x)}", "CONNECTOR",
+        el = m.product("IfcPipeFitting", f"{u.key} {u.nominal} coupling {spec.chainage_label(x)}", "CONNECTOR",
                        Tag=f"{u.key}-C{n:02d}")
     el.ObjectPlacement = m.local_placement(x - JOINT_LENGTH / 2, u.y, u.z, s.facility.ObjectPlacement)
     outer = u.diameter + (0.12 if is_valve else 0.06)
@@ -149,29 +155,29 @@ def _joint_types(m: Model, h: Handover, u: spec.Utility, valves: list[Entity], c
         h.type_data(vt, _VALVE_PRODUCT)
         m.pset([vt], "Pset_ValveTypeCommon", {"Size": float(u.nominal[2:]) / 1000,
                                              "WorkingPressure": u.design_pressure_pa})
-        ifcopenshell.api.type.assign_type(m.f, related_objects=valves, relating_type=vt)
+        m.assign_type(vt, valves)
     if couplings:
         ct = m.element_type("IfcPipeFittingType", f"{u.nominal} {u.key} coupling", "CONNECTOR")
         h.type_data(ct, _COUPLING_PRODUCT)
-        ifcopenshell.api.type.assign_type(m.f, related_objects=couplings, relating_type=ct)
+        m.assign_type(ct, couplings)
 
 
 def _trays(m: Model, s: Spatial, h: Handover) -> None:
     """Cable tray tiers in 50 m segments (cable carriers: no ports, owned by the tunnel owner)."""
     tray_type = m.element_type("IfcCableCarrierSegmentType", "Galvanised cable tray 500x100", "CABLETRAYSEGMENT")
-    steel = ifcopenshell.api.material.add_material(m.f, name="Hot-dip galvanised steel Q235", category="steel")
+    steel = m.material("Hot-dip galvanised steel Q235", "steel")
     ifcopenshell.api.material.assign_material(m.f, products=[tray_type], material=steel)
     h.type_data(tray_type, _TRAY_PRODUCT)
     trays = []
     for tier, (key, y, z_top) in enumerate(spec.TRAYS):
         for k in range(int(spec.LENGTH // spec.SEGMENT)):
             x0 = k * spec.SEGMENT
-            tray = m.product("IfcCableCarrierSegment", f"{key} tray tier {tier + 1} {_chainage_label(x0)}",
+            tray = m.product("IfcCableCarrierSegment", f"{key} tray tier {tier + 1} {spec.chainage_label(x0)}",
                              "CABLETRAYSEGMENT", Tag=f"{key}-T{tier + 1}-{k + 1:02d}")
             tray.ObjectPlacement = m.local_placement(x0, y, z_top - spec.TRAY_THICKNESS, s.facility.ObjectPlacement)
             tray.Representation = m.shape([m.box(spec.SEGMENT, spec.TRAY_WIDTH, spec.TRAY_THICKNESS, spec.SEGMENT / 2)])
             s.contain(s.fire_compartment(key, x0 + spec.SEGMENT / 2), tray)
             trays.append(tray)
-    ifcopenshell.api.type.assign_type(m.f, related_objects=trays, relating_type=tray_type)
+    m.assign_type(tray_type, trays)
     h.occurrences(trays, _TRAY_PRODUCT, spec.TUNNEL_OWNER, spec.TUNNEL_OPERATOR, "2024-11-10", "TRAY")
     h.classify(trays, *_CLASSIFICATION["tray"])
