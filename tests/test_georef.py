@@ -10,7 +10,9 @@ from pathlib import Path
 import ifcopenshell
 import ifcopenshell.api.aggregate
 import ifcopenshell.api.context
+import ifcopenshell.api.geometry
 import ifcopenshell.api.georeference
+import ifcopenshell.api.owner
 import ifcopenshell.api.root
 import ifcopenshell.api.unit
 import ifcopenshell.util.geolocation
@@ -52,6 +54,11 @@ def make_model(
 ) -> ifcopenshell.file:
     """A project with one site, metre or mm units and (optionally) a map conversion."""
     f = ifcopenshell.file(schema=schema)
+    if schema == "IFC2X3":  # IFC2X3 requires an owner history, hence a user and an application
+        person = ifcopenshell.api.owner.add_person(f)
+        org = ifcopenshell.api.owner.add_organisation(f)
+        ifcopenshell.api.owner.add_person_and_organisation(f, person=person, organisation=org)
+        ifcopenshell.api.owner.add_application(f, application_developer=org)
     project = ifcopenshell.api.root.create_entity(f, ifc_class="IfcProject", name="P")
     length = ifcopenshell.api.unit.add_si_unit(f, unit_type="LENGTHUNIT", prefix="MILLI" if mm else None)
     ifcopenshell.api.unit.assign_unit(f, units=[length])
@@ -196,6 +203,23 @@ def test_a_model_without_georeferencing_is_refused_naming_the_file():
         resolve_georef(make_model(), "models/unplaced.ifc", CITY)
     assert err.value.path == "models/unplaced.ifc" and err.value.stage == "georef"
     assert '[models."unplaced.ifc"] placement' in err.value.hint
+
+
+def test_a_site_at_absolute_coordinates_is_level_30_and_still_needs_a_placement():
+    f = make_model()
+    matrix = np.eye(4)
+    matrix[:3, 3] = (E0, N0, 0.0)
+    ifcopenshell.api.geometry.edit_object_placement(f, product=f.by_type("IfcSite")[0], matrix=matrix)
+    with pytest.raises(GeorefError, match="LoGeoRef 30"):
+        resolve_georef(f, PATH, CITY)
+    geo = resolve_georef(f, PATH, CITY, {"eastings": 0.0, "northings": 0.0})
+    assert geo.level == 30
+    np.testing.assert_allclose(geo.to_city(np.array([[E0, N0, 0.0]])), [[E0, N0, 0.0]], atol=1e-9)
+
+
+def test_an_unknown_city_crs_is_a_config_error():
+    with pytest.raises(ConfigError, match="EPSG:12345678"):
+        resolve_georef(make_model(conversion=at_city()), PATH, "EPSG:12345678")
 
 
 def test_eastings_in_millimetres_are_refused_as_outside_the_area_of_use():

@@ -177,8 +177,19 @@ def placement_georef(placement: dict, path: str | Path, city_crs: str, unit_scal
         site_offset_m=None,
         warnings=tuple(notes),
     )
-    check_area_of_use(geo, path, np.zeros((1, 3)))
+    _probe_area(geo, path, (0.0, 0.0, 0.0))
     return geo
+
+
+def _probe_area(geo: Georef, path: str | Path, origin_m: tuple[float, float, float]) -> None:
+    """Area-of-use check on the model's representative point (its site origin, in metres).
+
+    Zero offsets with a site at the origin mean the coordinates are already map coordinates, so the
+    origin says nothing about where the model is; callers can check real geometry with check_area_of_use.
+    """
+    probe = np.array([origin_m], dtype=np.float64)
+    if geo.eastings or geo.northings or np.hypot(*probe[0, :2]) >= 1.0:
+        check_area_of_use(geo, path, probe)
 
 
 def check_area_of_use(geo: Georef, path: str | Path, xyz_m: np.ndarray) -> None:
@@ -280,11 +291,8 @@ def resolve_georef(
     else:
         raise _refusal(ifc_file, path, city_crs, level, site)
     geo = replace(geo, level=level)
-    # The site origin is the model's representative point; a map conversion with zero offsets means the
-    # coordinates are already map coordinates, so the engineering origin says nothing about where it is.
-    probe = np.array([site.origin if site is not None else (0.0, 0.0, 0.0)]) * unit_scale
-    if geo.eastings or geo.northings or np.hypot(*probe[0, :2]) >= 1.0:
-        check_area_of_use(geo, path, probe)
+    origin = site.origin if site is not None else (0.0, 0.0, 0.0)
+    _probe_area(geo, path, (origin[0] * unit_scale, origin[1] * unit_scale, origin[2] * unit_scale))
     reference, offset = None, None
     if site is not None and site.latitude is not None and site.longitude is not None:
         reference, offset, site_notes = _site_check(geo, site)

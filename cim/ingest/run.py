@@ -82,7 +82,9 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         return job
     reason = _skip_reason(store, job)
     if reason:
-        return Outcome(job.path, kind, "unchanged", message=reason)
+        # A file refused before and not changed since stays in quarantine (no new error row).
+        action = "quarantined" if reason.startswith("still quarantined") else "unchanged"
+        return Outcome(job.path, kind, action, message=reason, stage="unchanged" if action == "quarantined" else None)
     return job
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ifcopenshell.api.aggregate
 import ifcopenshell.api.feature
 import ifcopenshell.api.system
 import ifcopenshell.guid
@@ -122,8 +121,7 @@ def _contain(m: b.Model, storey: Storey) -> None:
     f.create_entity("IfcRelContainedInSpatialStructure", GlobalId=ifcopenshell.guid.new(), OwnerHistory=m._history,
                     RelatedElements=storey.products, RelatingStructure=storey.entity)
     if storey.spaces:
-        f.create_entity("IfcRelAggregates", GlobalId=ifcopenshell.guid.new(), OwnerHistory=m._history,
-                        RelatingObject=storey.entity, RelatedObjects=storey.spaces)
+        b.aggregate(m, storey.entity, storey.spaces)
 
 
 def _systems(bld: Builder) -> None:
@@ -144,7 +142,7 @@ def _storeys(bld: Builder) -> list[Storey]:
     for i in range(spec.storeys):
         long_name = "Ground floor" if i == 0 else f"Floor {i + 1}"
         out.append(_storey(m, f"L{i + 1}", long_name, i * spec.storey_height, i, spec.storey_height))
-    ifcopenshell.api.aggregate.assign_object(m.f, products=[s.entity for s in out], relating_object=m.building)
+    b.aggregate(m, m.building, [s.entity for s in out])
     return out
 
 
@@ -216,6 +214,8 @@ def _walls(bld: Builder, storey: Storey, xs: list[float], ys: list[float], wall_
     """Perimeter walls with windows (entrance doors on the ground floor), partitions and corridor walls."""
     m, level, nx, ny = bld.m, storey.entity.Name, len(xs) - 1, len(ys) - 1
     sp = storey.entity.ObjectPlacement
+    window_h = min(1.5, wall_h - 0.9 - 0.15)  # openings stay below the beams the walls stop under
+    door_h = min(2.4, wall_h - 0.15)
     for x0, x1, y, tag, i, j in _runs_x(xs, ys):
         perimeter = j in (0, ny)
         corridor = not perimeter and j == 1
@@ -227,12 +227,12 @@ def _walls(bld: Builder, storey: Storey, xs: list[float], ys: list[float], wall_
                        items=[b.box(m, length, WALL, wall_h)])
         openings: list[tuple[float, float, float]] = []
         if perimeter and storey.index == 0 and j == 0 and i == nx // 2:
-            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} entrance door {tag}", length, 1.8, 2.4, 0))
+            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} entrance door {tag}", length, 1.8, door_h, 0))
         elif perimeter:
             openings.append(_fill(bld, storey, wall, "IfcWindow", f"{level} window {tag}", length,
-                                  min(1.8, length * 0.5), 1.5, 0.9))
+                                  min(1.8, length * 0.5), window_h, 0.9))
         elif i % 2 == 0:
-            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} door {tag}", length, 0.9, 2.1, 0))
+            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} door {tag}", length, 0.9, min(2.1, door_h), 0))
         if storey.index == 0 and perimeter:
             _wall_qto(m, wall, length, wall_h, openings)
     for y0, y1, x, tag, i, _ in _runs_y(xs, ys):
@@ -245,7 +245,7 @@ def _walls(bld: Builder, storey: Storey, xs: list[float], ys: list[float], wall_
         openings = []
         if i in (0, nx):
             openings.append(_fill(bld, storey, wall, "IfcWindow", f"{level} window {tag}", length,
-                                  min(1.8, length * 0.5), 1.5, 0.9))
+                                  min(1.8, length * 0.5), window_h, 0.9))
         if storey.index == 0 and i in (0, nx):
             _wall_qto(m, wall, length, wall_h, openings)
 

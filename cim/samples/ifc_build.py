@@ -216,9 +216,17 @@ def material(m: Model, name: str, category: str) -> Entity:
 
 
 def assign_material(m: Model, products: list[Entity], name: str, category: str) -> None:
+    """One IfcRelAssociatesMaterial for all ``products``, written directly: the API collects products in a set,
+    whose order changes from run to run and would break byte-identical regeneration."""
     if products:
-        ifcopenshell.api.material.assign_material(m.f, products=products, type="IfcMaterial",
-                                                  material=material(m, name, category))
+        m.f.create_entity("IfcRelAssociatesMaterial", GlobalId=ifcopenshell.guid.new(), OwnerHistory=m._history,
+                          RelatedObjects=list(products), RelatingMaterial=material(m, name, category))
+
+
+def aggregate(m: Model, parent: Entity, children: list[Entity]) -> Entity:
+    """IfcRelAggregates in the given order (the API's set would shuffle it between runs)."""
+    return m.f.create_entity("IfcRelAggregates", GlobalId=ifcopenshell.guid.new(), OwnerHistory=m._history,
+                             RelatingObject=parent, RelatedObjects=list(children))
 
 
 def add_pset(m: Model, element: Entity, name: str, props: dict[str, Any]) -> Entity:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from cim.samples import tunnel_spec as spec
 from cim.samples.tunnel_handover import Handover, Product
 from cim.samples.tunnel_ifc import Entity, Model
@@ -34,24 +33,100 @@ class Kind:
 
 _SENSOR = Product("Hangzhou Sensing (demo)", "Tunnel sensor series 3", "HZS-3", 2, 10, 6)
 KINDS = {
-    "TS": Kind("TS", "IfcSensor", "TEMPERATURESENSOR", "Air temperature sensor", (0.12, 0.12, 0.1), _SENSOR,
-               "air temperature", "degC", None, 40.0),
-    "HS": Kind("HS", "IfcSensor", "HUMIDITYSENSOR", "Relative humidity sensor", (0.12, 0.12, 0.1), _SENSOR,
-               "relative humidity", "%RH", None, 85.0),
-    "O2": Kind("O2", "IfcSensor", "GASSENSOR", "Oxygen sensor", (0.15, 0.1, 0.2), _SENSOR,
-               "oxygen concentration", "%vol", 19.5, 23.5, "O2"),
-    "CH4": Kind("CH4", "IfcSensor", "GASSENSOR", "Methane sensor (explosion-proof)", (0.15, 0.1, 0.2), _SENSOR,
-                "methane concentration", "%LEL", None, 20.0, "CH4"),
-    "LS": Kind("LS", "IfcSensor", "LEVELSENSOR", "Sump level sensor", (0.1, 0.1, 0.3), _SENSOR,
-               "sump water level", "m", 0.2, 0.8),
-    "CAM": Kind("CAM", "IfcAudioVisualAppliance", "CAMERA", "IP dome camera", (0.2, 0.2, 0.2),
-                Product("Hikvision (demo)", "IR dome camera 4MP", "HK-DC4", 3, 8, 6)),
-    "FAN": Kind("FAN", "IfcFan", "TUBEAXIAL", "Tube-axial jet fan", (0.8, 0.8, 0.8),
-                Product("Zhejiang Shangfeng (demo)", "SDS-8 tube axial fan", "ZSF-SDS8", 2, 15, 6)),
-    "PMP": Kind("PMP", "IfcPump", "SUMPPUMP", "Submersible sump pump", (0.4, 0.4, 0.6),
-                Product("Shanghai Kaiquan (demo)", "WQ 15-15 sump pump", "SKQ-WQ15", 2, 10, 6)),
-    "LT": Kind("LT", "IfcLightFixture", "SECURITYLIGHTING", "LED tunnel luminaire", (0.6, 0.1, 0.08),
-               Product("Opple (demo)", "LED 18 W IP65", "OPL-18", 3, 10, 12)),
+    "TS": Kind(
+        "TS",
+        "IfcSensor",
+        "TEMPERATURESENSOR",
+        "Air temperature sensor",
+        (0.12, 0.12, 0.1),
+        _SENSOR,
+        "air temperature",
+        "degC",
+        None,
+        40.0,
+    ),
+    "HS": Kind(
+        "HS",
+        "IfcSensor",
+        "HUMIDITYSENSOR",
+        "Relative humidity sensor",
+        (0.12, 0.12, 0.1),
+        _SENSOR,
+        "relative humidity",
+        "%RH",
+        None,
+        85.0,
+    ),
+    "O2": Kind(
+        "O2",
+        "IfcSensor",
+        "GASSENSOR",
+        "Oxygen sensor",
+        (0.15, 0.1, 0.2),
+        _SENSOR,
+        "oxygen concentration",
+        "%vol",
+        19.5,
+        23.5,
+        "O2",
+    ),
+    "CH4": Kind(
+        "CH4",
+        "IfcSensor",
+        "GASSENSOR",
+        "Methane sensor (explosion-proof)",
+        (0.15, 0.1, 0.2),
+        _SENSOR,
+        "methane concentration",
+        "%LEL",
+        None,
+        20.0,
+        "CH4",
+    ),
+    "LS": Kind(
+        "LS",
+        "IfcSensor",
+        "LEVELSENSOR",
+        "Sump level sensor",
+        (0.1, 0.1, 0.3),
+        _SENSOR,
+        "sump water level",
+        "m",
+        0.2,
+        0.8,
+    ),
+    "CAM": Kind(
+        "CAM",
+        "IfcAudioVisualAppliance",
+        "CAMERA",
+        "IP dome camera",
+        (0.2, 0.2, 0.2),
+        Product("Hikvision (demo)", "IR dome camera 4MP", "HK-DC4", 3, 8, 6),
+    ),
+    "FAN": Kind(
+        "FAN",
+        "IfcFan",
+        "TUBEAXIAL",
+        "Tube-axial jet fan",
+        (0.8, 0.8, 0.8),
+        Product("Zhejiang Shangfeng (demo)", "SDS-8 tube axial fan", "ZSF-SDS8", 2, 15, 6),
+    ),
+    "PMP": Kind(
+        "PMP",
+        "IfcPump",
+        "SUMPPUMP",
+        "Submersible sump pump",
+        (0.4, 0.4, 0.6),
+        Product("Shanghai Kaiquan (demo)", "WQ 15-15 sump pump", "SKQ-WQ15", 2, 10, 6),
+    ),
+    "LT": Kind(
+        "LT",
+        "IfcLightFixture",
+        "SECURITYLIGHTING",
+        "LED tunnel luminaire",
+        (0.6, 0.1, 0.08),
+        Product("Opple (demo)", "LED 18 W IP65", "OPL-18", 3, 10, 12),
+    ),
 }
 _CLASSIFICATION = {"IfcSensor": ("Pr_80_75_80", "Sensors"), "IfcAudioVisualAppliance": ("Pr_75_50_11", "Cameras")}
 
@@ -65,22 +140,45 @@ class Equipment:
 
     def add(self, kind: str, comp: str, fc: int, n: int, chainage: float, y: float, z: float) -> Entity:
         k = KINDS[kind]
-        label = {"TS": "temperature sensor", "HS": "humidity sensor", "O2": "O2 sensor", "CH4": "CH4 sensor",
-                 "LS": "sump level sensor", "CAM": "camera", "FAN": ("supply fan", "exhaust fan")[n - 1],
-                 "PMP": "sump pump", "LT": "light"}[kind]
-        suffix = f" {n}" if kind in ("TS", "CH4", "CAM") else (f" {spec.chainage_label(chainage)}" if kind == "LT" else "")
+        label = {
+            "TS": "temperature sensor",
+            "HS": "humidity sensor",
+            "O2": "O2 sensor",
+            "CH4": "CH4 sensor",
+            "LS": "sump level sensor",
+            "CAM": "camera",
+            "FAN": ("supply fan", "exhaust fan")[n - 1],
+            "PMP": "sump pump",
+            "LT": "light",
+        }[kind]
+        suffix = f" {n}" if kind in ("TS", "CH4", "CAM") else ""
+        if kind == "LT":
+            suffix = f" {spec.chainage_label(chainage)}"
         name = f"{fire_name(comp, fc)} {label}{suffix}"
-        el = self.m.product(k.ifc_class, name, k.predefined, Tag=f"{fire_name(comp, fc)}-{kind}-{n:02d}"
-                            if kind != "LT" else f"{comp}-LT-{int(chainage):04d}")
+        el = self.m.product(
+            k.ifc_class,
+            name,
+            k.predefined,
+            Tag=f"{fire_name(comp, fc)}-{kind}-{n:02d}" if kind != "LT" else f"{comp}-LT-{int(chainage):04d}",
+        )
         el.ObjectPlacement = self.m.linear_placement(chainage, y, z)
         self.s.contain(self.s.fire[comp][fc], el)
         self.devices[kind].append(el)
         if k.quantity:
-            self.m.pset([el], "Pset_CimMonitoringPoint", {
-                "MonitoringPointId": f"BHT-{fire_name(comp, fc)}-{kind}-{n:02d}", "MeasuredQuantity": k.quantity,
-                "Unit": k.unit, "AlarmLow": k.alarm_low, "AlarmHigh": k.alarm_high, "GasDetected": k.gas or None,
-                "Chainage": float(chainage), "FireCompartment": fire_name(comp, fc),
-            })
+            self.m.pset(
+                [el],
+                "Pset_CimMonitoringPoint",
+                {
+                    "MonitoringPointId": f"BHT-{fire_name(comp, fc)}-{kind}-{n:02d}",
+                    "MeasuredQuantity": k.quantity,
+                    "Unit": k.unit,
+                    "AlarmLow": k.alarm_low,
+                    "AlarmHigh": k.alarm_high,
+                    "GasDetected": k.gas or None,
+                    "Chainage": float(chainage),
+                    "FireCompartment": fire_name(comp, fc),
+                },
+            )
         return el
 
     def finish(self) -> None:

@@ -52,8 +52,14 @@ class Handover:
         if not objects:
             return
         self.m.f.createIfcRelAssignsToActor(
-            ifcopenshell.guid.new(), None, f"{role.lower()}: {party.name}", None, list(objects), None,
-            self.actors[party.key], self.m.f.createIfcActorRole(role, None, None),
+            ifcopenshell.guid.new(),
+            None,
+            f"{role.lower()}: {party.name}",
+            None,
+            list(objects),
+            None,
+            self.actors[party.key],
+            self.m.f.createIfcActorRole(role, None, None),
         )
 
     def classify(self, objects: Sequence[Entity], code: str, title: str) -> None:
@@ -62,23 +68,32 @@ class Handover:
         if ref is None:
             ref = self.m.f.createIfcClassificationReference(None, code, title, self.classification, None, None)
             self._references[code] = ref
-            self.m.f.createIfcRelAssociatesClassification(
-                ifcopenshell.guid.new(), None, code, None, list(objects), ref
-            )
+            self.m.f.createIfcRelAssociatesClassification(ifcopenshell.guid.new(), None, code, None, list(objects), ref)
             return
         rel = next(r for r in self.m.f.by_type("IfcRelAssociatesClassification") if r.RelatingClassification == ref)
         rel.RelatedObjects = list(rel.RelatedObjects) + list(objects)
 
     def type_data(self, element_type: Entity, product: Product) -> None:
-        self.m.pset([element_type], "Pset_ManufacturerTypeInformation", {
-            "Manufacturer": product.manufacturer, "ModelLabel": product.model_label,
-            "ModelReference": product.model_reference, "ProductionYear": str(spec.HANDOVER_YEAR - 1),
-        })
+        self.m.pset(
+            [element_type],
+            "Pset_ManufacturerTypeInformation",
+            {
+                "Manufacturer": product.manufacturer,
+                "ModelLabel": product.model_label,
+                "ModelReference": product.model_reference,
+                "ProductionYear": str(spec.HANDOVER_YEAR - 1),
+            },
+        )
         self.m.pset([element_type], "Pset_ServiceLife", {"ServiceLifeDuration": f"P{product.life_years}Y"})
 
     def occurrences(
-        self, elements: Sequence[Entity], product: Product, owner: spec.Party, operator: spec.Party,
-        installed: str, batch: str,
+        self,
+        elements: Sequence[Entity],
+        product: Product,
+        owner: spec.Party,
+        operator: spec.Party,
+        installed: str,
+        batch: str,
     ) -> None:
         """Tag-independent handover data for a batch; serials are unique and stable within the model."""
         elements = [e for e in elements if e is not None]
@@ -92,20 +107,35 @@ class Handover:
         for el in elements:
             self._serial += 1
             serial = f"{product.model_reference}-{self._serial:05d}"
-            self.m.pset([el], "Pset_ManufacturerOccurrence", {
-                "SerialNumber": serial, "BarCode": f"69{self._serial:011d}", "AcquisitionDate": installed,
-            })
-        self.m.pset(elements, "Pset_Warranty", {
-            "WarrantyIdentifier": f"WTY-{batch}", "WarrantyStartDate": installed,
-            "WarrantyPeriod": f"P{product.warranty_years}Y", "PointOfContact": product.manufacturer,
-        })
+            self.m.pset(
+                [el],
+                "Pset_ManufacturerOccurrence",
+                {
+                    "SerialNumber": serial,
+                    "BarCode": f"69{self._serial:011d}",
+                    "AcquisitionDate": installed,
+                },
+            )
+        self.m.pset(
+            elements,
+            "Pset_Warranty",
+            {
+                "WarrantyIdentifier": f"WTY-{batch}",
+                "WarrantyStartDate": installed,
+                "WarrantyPeriod": f"P{product.warranty_years}Y",
+                "PointOfContact": product.manufacturer,
+            },
+        )
         self.m.pset(elements, "Pset_Condition", {"NextAssessmentDate": next_maintenance})
         complete = [e for e in elements if "no owner" not in spec.INCOMPLETE_ASSETS.get(e.Name, "")]
         ownerless = [e for e in elements if e not in complete]
         common = {
-            "InstallationDate": self.m.date(installed), "WarrantyStartDate": self.m.date(installed),
-            "WarrantyEndDate": self.m.date(warranty_end), "ExpectedLifeYears": product.life_years,
-            "NextMaintenanceDate": self.m.date(next_maintenance), "MaintenanceIntervalMonths": months,
+            "InstallationDate": self.m.date(installed),
+            "WarrantyStartDate": self.m.date(installed),
+            "WarrantyEndDate": self.m.date(warranty_end),
+            "ExpectedLifeYears": product.life_years,
+            "NextMaintenanceDate": self.m.date(next_maintenance),
+            "MaintenanceIntervalMonths": months,
         }
         self.m.pset(complete, "Pset_CimHandover", {**common, "Owner": owner.name, "Operator": operator.name})
         self.m.pset(ownerless, "Pset_CimHandover", common)

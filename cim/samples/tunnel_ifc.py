@@ -155,9 +155,11 @@ class Model:
 
     def sort_relationships(self) -> None:
         """The api keeps related objects in sets; sort them by id so the file is byte-identical (nests keep order)."""
+        for unit_assignment in self.f.by_type("IfcUnitAssignment"):
+            unit_assignment.Units = sorted(unit_assignment.Units, key=lambda e: e.id())
         for rel in self.f.by_type("IfcRelationship"):
-            if rel.is_a("IfcRelNests"):
-                continue
+            if rel.is_a("IfcRelNests") and not all(o.is_a("IfcDistributionPort") for o in rel.RelatedObjects):
+                continue  # alignment layouts and segments are ordered lists
             for attr in ("RelatedObjects", "RelatedElements", "RelatedDefinitions"):
                 value = getattr(rel, attr, None) if hasattr(rel, attr) else None
                 if isinstance(value, tuple) and len(value) > 1:
@@ -199,12 +201,15 @@ class Model:
             profile = self.f.createIfcCircleProfileDef("AREA", None, None, outer_d / 2)
         else:
             profile = self.f.createIfcCircleHollowProfileDef("AREA", None, None, outer_d / 2, wall)
-        pos = self.f.createIfcAxis2Placement3D(self.f.createIfcCartesianPoint((0.0, 0.0, 0.0)), self.x_axis, self.y_axis)
+        origin = self.f.createIfcCartesianPoint((0.0, 0.0, 0.0))
+        pos = self.f.createIfcAxis2Placement3D(origin, self.x_axis, self.y_axis)
         return self.f.createIfcExtrudedAreaSolid(profile, pos, self.z_axis, float(length))
 
     def product(self, ifc_class: str, name: str, predefined_type: str | None = None, **attrs: Any) -> Entity:
         """Create a rooted entity with a name-derived GlobalId."""
-        el = ifcopenshell.api.root.create_entity(self.f, ifc_class=ifc_class, name=name, predefined_type=predefined_type)
+        el = ifcopenshell.api.root.create_entity(
+            self.f, ifc_class=ifc_class, name=name, predefined_type=predefined_type
+        )
         el.GlobalId = stable_guid(f"{ifc_class}/{name}")
         for key, value in attrs.items():
             setattr(el, key, value)
@@ -233,7 +238,12 @@ class Model:
                 continue
             values.append(self.f.createIfcPropertySingleValue(key, None, self._value(value, measures.get(key)), None))
         pset = self.f.createIfcPropertySet(ifcopenshell.guid.new(), None, name, None, values)
-        self.f.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), None, None, None, list(products), pset)
+        types = [p for p in products if p.is_a("IfcTypeObject")]
+        for t in types:  # types hold their psets directly
+            t.HasPropertySets = [*(t.HasPropertySets or ()), pset]
+        occurrences = [p for p in products if not p.is_a("IfcTypeObject")]
+        if occurrences:
+            self.f.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), None, None, None, occurrences, pset)
         return pset
 
     def _value(self, value: Any, measure: str | None) -> Entity:

@@ -34,7 +34,14 @@ def build_openings(m: Model, s: Spatial, h: Handover, roof_slabs: list[Entity]) 
 
 
 def _opening(
-    m: Model, s: Spatial, roof_slabs: list[Entity], key: str, kind: str, n: int, x: float, y: float,
+    m: Model,
+    s: Spatial,
+    roof_slabs: list[Entity],
+    key: str,
+    kind: str,
+    n: int,
+    x: float,
+    y: float,
     size: tuple[float, float],
 ) -> Entity:
     length, width = size
@@ -50,14 +57,26 @@ def _opening(
         filler = m.product("IfcDoor", f"{key} escape hatch {label}", "TRAPDOOR", Tag=f"{key}-EH-{n:02d}")
         filler.OverallHeight, filler.OverallWidth = width, length
     else:
-        filler = m.product("IfcBuildingElementProxy", f"{key} hoisting opening cover {label}", "USERDEFINED",
-                           Tag=f"{key}-HO-{n:02d}", ObjectType="HoistingOpeningCover")
+        filler = m.product(
+            "IfcBuildingElementProxy",
+            f"{key} hoisting opening cover {label}",
+            "USERDEFINED",
+            Tag=f"{key}-HO-{n:02d}",
+            ObjectType="HoistingOpeningCover",
+        )
     filler.ObjectPlacement = m.linear_placement(x, y, spec.INNER_TOP_Z)
     filler.Representation = m.shape([m.box(length, width, spec.WALL)])
     ifcopenshell.api.feature.add_filling(m.f, opening=opening, element=filler)
-    m.pset([filler], "Pset_CimTunnelOpening", {
-        "OpeningKind": kind, "Chainage": float(x), "ClearLength": m.length(length), "ClearWidth": m.length(width),
-        "CompartmentKey": key,
-    })
+    m.pset(
+        [filler],
+        "Pset_CimTunnelOpening",
+        {
+            "OpeningKind": kind,
+            "Chainage": float(x),
+            "ClearLength": m.length(length),
+            "ClearWidth": m.length(width),
+            "CompartmentKey": key,
+        },
+    )
     s.contain(s.fire_compartment(key, x), filler)
     return filler

@@ -54,29 +54,51 @@ def build_spatial(m: Model) -> Spatial:
     m.aggregate(m.project, [site])
     m.aggregate(site, [facility])
     ifcopenshell.api.spatial.reference_structure(m.f, products=[m.alignment], relating_structure=facility)
-    m.pset([facility], "Pset_CimTunnel", {
-        "Standard": "GB 50838-2015", "ChainageStart": 0.0, "ChainageEnd": spec.LENGTH,
-        "OuterWidth": m.length(layout.TUNNEL_OUTER_WIDTH), "OuterHeight": m.length(layout.TUNNEL_OUTER_HEIGHT),
-        "CoverDepth": m.length(layout.GROUND_Z - layout.TUNNEL_TOP_Z),
-        "Owner": spec.TUNNEL_OWNER.name, "Operator": spec.TUNNEL_OPERATOR.name,
-    })
+    m.pset(
+        [facility],
+        "Pset_CimTunnel",
+        {
+            "Standard": "GB 50838-2015",
+            "ChainageStart": 0.0,
+            "ChainageEnd": spec.LENGTH,
+            "OuterWidth": m.length(layout.TUNNEL_OUTER_WIDTH),
+            "OuterHeight": m.length(layout.TUNNEL_OUTER_HEIGHT),
+            "CoverDepth": m.length(layout.GROUND_Z - layout.TUNNEL_TOP_Z),
+            "Owner": spec.TUNNEL_OWNER.name,
+            "Operator": spec.TUNNEL_OPERATOR.name,
+        },
+    )
     s = Spatial(site, facility)
     for comp in spec.COMPARTMENTS:
         part = _part(m, comp.name, "TunnelCompartment", facility.ObjectPlacement)
         part.LongName = comp.key
-        m.pset([part], "Pset_CimTunnelCompartment", {
-            "CompartmentKey": comp.key, "CompartmentType": comp.kind, "Width": m.length(comp.width),
-            "ClearHeight": m.length(spec.INNER_TOP_Z - spec.INNER_BOTTOM_Z), "OffsetSouthEdge": comp.y0,
-            "OffsetNorthEdge": comp.y1,
-        })
+        m.pset(
+            [part],
+            "Pset_CimTunnelCompartment",
+            {
+                "CompartmentKey": comp.key,
+                "CompartmentType": comp.kind,
+                "Width": m.length(comp.width),
+                "ClearHeight": m.length(spec.INNER_TOP_Z - spec.INNER_BOTTOM_Z),
+                "OffsetSouthEdge": comp.y0,
+                "OffsetNorthEdge": comp.y1,
+            },
+        )
         s.compartments[comp.key] = part
         s.fire[comp.key] = []
         for i, (a, b) in enumerate(spec.fire_ranges(comp)):
             fc = _part(m, fire_name(comp.key, i), "FireCompartment", part.ObjectPlacement)
             fc.LongName = f"{comp.name} fire compartment {i + 1}"
-            m.pset([fc], "Pset_CimFireCompartment", {
-                "ChainageStart": a, "ChainageEnd": b, "Length": m.length(b - a), "CompartmentKey": comp.key,
-            })
+            m.pset(
+                [fc],
+                "Pset_CimFireCompartment",
+                {
+                    "ChainageStart": a,
+                    "ChainageEnd": b,
+                    "Length": m.length(b - a),
+                    "CompartmentKey": comp.key,
+                },
+            )
             s.fire[comp.key].append(fc)
         m.aggregate(part, s.fire[comp.key])
     m.aggregate(facility, list(s.compartments.values()))
@@ -99,9 +121,11 @@ def build_structure(m: Model, s: Spatial) -> list[Entity]:
     roof_type = m.element_type("IfcSlabType", "Cast-in-place tunnel roof slab 300", "ROOF")
     for t in (wall_type, floor_type, roof_type):
         ifcopenshell.api.material.assign_material(m.f, products=[t], material=concrete)
-    walls_y = [(-spec.HALF_WIDTH, -spec.HALF_WIDTH + spec.WALL, "south outer wall"),
-               *[(a, b, f"partition {i + 1}") for i, (a, b) in enumerate(spec.PARTITIONS_Y)],
-               (spec.HALF_WIDTH - spec.WALL, spec.HALF_WIDTH, "north outer wall")]
+    walls_y = [
+        (-spec.HALF_WIDTH, -spec.HALF_WIDTH + spec.WALL, "south outer wall"),
+        *[(a, b, f"partition {i + 1}") for i, (a, b) in enumerate(spec.PARTITIONS_Y)],
+        (spec.HALF_WIDTH - spec.WALL, spec.HALF_WIDTH, "north outer wall"),
+    ]
     walls, slabs = [], []
     n_seg = int(spec.LENGTH // spec.SEGMENT)
     for k in range(n_seg):
@@ -124,8 +148,16 @@ def build_structure(m: Model, s: Spatial) -> list[Entity]:
     floors = [slab for slab in slabs if slab.PredefinedType == "FLOOR"]
     m.assign_type(floor_type, floors)
     m.assign_type(roof_type, roofs)
-    m.pset(walls + slabs, "Pset_CimHandover", {"Owner": spec.TUNNEL_OWNER.name, "Operator": spec.TUNNEL_OPERATOR.name,
-                                               "InstallationDate": m.date("2024-06-30"), "ExpectedLifeYears": 100})
+    m.pset(
+        walls + slabs,
+        "Pset_CimHandover",
+        {
+            "Owner": spec.TUNNEL_OWNER.name,
+            "Operator": spec.TUNNEL_OPERATOR.name,
+            "InstallationDate": m.date("2024-06-30"),
+            "ExpectedLifeYears": 100,
+        },
+    )
     for el in walls + slabs:
         s.contain(s.facility, el)
     return roofs

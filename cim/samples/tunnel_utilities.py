@@ -23,8 +23,10 @@ _TRAY_PRODUCT = Product("Binhai Cable Support (demo)", "Hot-dip galvanised tray 
 _VALVE_PRODUCT = Product("Shanghai Valve Works (demo)", "Gate valve PN16", "SVW-Z45", 2, 25, 6)
 _COUPLING_PRODUCT = Product("Binhai Pipe Systems (demo)", "Flanged coupling", "BPS-FC", 2, 30, 24)
 _CLASSIFICATION = {
-    "pipe": ("Pr_65_52_63", "Pipes"), "valve": ("Pr_65_54_95", "Valves"),
-    "cable": ("Pr_65_70_11", "Cables"), "tray": ("Pr_65_70_48", "Cable management products"),
+    "pipe": ("Pr_65_52_63", "Pipes"),
+    "valve": ("Pr_65_54_95", "Valves"),
+    "cable": ("Pr_65_70_11", "Cables"),
+    "tray": ("Pr_65_70_48", "Cable management products"),
 }
 
 
@@ -54,12 +56,19 @@ def _run(m: Model, s: Spatial, h: Handover, u: spec.Utility) -> Entity:
     system = ifcopenshell.api.system.add_system(m.f, ifc_class="IfcDistributionSystem")
     system.Name, system.PredefinedType, system.LongName = u.system_name, u.system_type, u.nominal
     system.Description = f"{u.medium}; owner {u.owner.name}"
-    m.pset([system], "Pset_CimUtilitySystem", {
-        "Owner": u.owner.name, "Operator": u.owner.name, "Medium": u.medium, "Nominal": u.nominal,
-        "CompartmentKey": u.comp,
-        "DesignPressure": m.f.createIfcPressureMeasure(u.design_pressure_pa) if u.design_pressure_pa else None,
-        "RatedVoltage": m.f.createIfcElectricVoltageMeasure(u.voltage_v) if u.voltage_v else None,
-    })
+    m.pset(
+        [system],
+        "Pset_CimUtilitySystem",
+        {
+            "Owner": u.owner.name,
+            "Operator": u.owner.name,
+            "Medium": u.medium,
+            "Nominal": u.nominal,
+            "CompartmentKey": u.comp,
+            "DesignPressure": m.f.createIfcPressureMeasure(u.design_pressure_pa) if u.design_pressure_pa else None,
+            "RatedVoltage": m.f.createIfcElectricVoltageMeasure(u.voltage_v) if u.voltage_v else None,
+        },
+    )
     h.assign([system], u.owner, "OWNER")
     h.assign([system], u.owner, "BUILDINGOPERATOR")
     is_pipe = u.kind == "pipe"
@@ -120,11 +129,18 @@ def _segment_type(m: Model, h: Handover, u: spec.Utility, seg_class: str, produc
     ifcopenshell.api.material.assign_material(m.f, products=[seg_type], material=material)
     h.type_data(seg_type, product)
     if is_pipe:
-        m.pset([seg_type], "Pset_PipeSegmentTypeCommon", {
-            "Reference": u.nominal, "NominalDiameter": float(u.nominal[2:]) / 1000, "OuterDiameter": u.diameter,
-            "InnerDiameter": u.diameter - 2 * _PIPE_WALL[u.nominal], "WorkingPressure": u.design_pressure_pa,
-            "Length": spec.SEGMENT,
-        })
+        m.pset(
+            [seg_type],
+            "Pset_PipeSegmentTypeCommon",
+            {
+                "Reference": u.nominal,
+                "NominalDiameter": float(u.nominal[2:]) / 1000,
+                "OuterDiameter": u.diameter,
+                "InnerDiameter": u.diameter - 2 * _PIPE_WALL[u.nominal],
+                "WorkingPressure": u.design_pressure_pa,
+                "Length": spec.SEGMENT,
+            },
+        )
     else:
         m.pset([seg_type], "Pset_CableSegmentTypeCommon", {"Reference": u.nominal})
         if u.voltage_v:
@@ -137,10 +153,15 @@ def _joint(m: Model, s: Spatial, u: spec.Utility, x: float, n: int) -> tuple[Ent
     is_valve = x in spec.VALVE_CHAINAGES
     if is_valve:
         ptype = "SAFETYCUTOFF" if u.key == "GAS" else "ISOLATING"
-        el = m.product("IfcValve", f"{u.key} {u.nominal} valve {spec.chainage_label(x)}", ptype, Tag=f"{u.key}-V{n:02d}")
+        name = f"{u.key} {u.nominal} valve {spec.chainage_label(x)}"
+        el = m.product("IfcValve", name, ptype, Tag=f"{u.key}-V{n:02d}")
     else:
-        el = m.product("IfcPipeFitting", f"{u.key} {u.nominal} coupling {spec.chainage_label(x)}", "CONNECTOR",
-                       Tag=f"{u.key}-C{n:02d}")
+        el = m.product(
+            "IfcPipeFitting",
+            f"{u.key} {u.nominal} coupling {spec.chainage_label(x)}",
+            "CONNECTOR",
+            Tag=f"{u.key}-C{n:02d}",
+        )
     el.ObjectPlacement = m.local_placement(x - JOINT_LENGTH / 2, u.y, u.z, s.facility.ObjectPlacement)
     outer = u.diameter + (0.12 if is_valve else 0.06)
     el.Representation = m.shape([m.tube_along_x(JOINT_LENGTH, outer)])
@@ -153,8 +174,9 @@ def _joint_types(m: Model, h: Handover, u: spec.Utility, valves: list[Entity], c
     if valves:
         vt = m.element_type("IfcValveType", f"{u.nominal} {u.key} valve", valves[0].PredefinedType)
         h.type_data(vt, _VALVE_PRODUCT)
-        m.pset([vt], "Pset_ValveTypeCommon", {"Size": float(u.nominal[2:]) / 1000,
-                                             "WorkingPressure": u.design_pressure_pa})
+        m.pset(
+            [vt], "Pset_ValveTypeCommon", {"Size": float(u.nominal[2:]) / 1000, "WorkingPressure": u.design_pressure_pa}
+        )
         m.assign_type(vt, valves)
     if couplings:
         ct = m.element_type("IfcPipeFittingType", f"{u.nominal} {u.key} coupling", "CONNECTOR")
@@ -172,8 +194,12 @@ def _trays(m: Model, s: Spatial, h: Handover) -> None:
     for tier, (key, y, z_top) in enumerate(spec.TRAYS):
         for k in range(int(spec.LENGTH // spec.SEGMENT)):
             x0 = k * spec.SEGMENT
-            tray = m.product("IfcCableCarrierSegment", f"{key} tray tier {tier + 1} {spec.chainage_label(x0)}",
-                             "CABLETRAYSEGMENT", Tag=f"{key}-T{tier + 1}-{k + 1:02d}")
+            tray = m.product(
+                "IfcCableCarrierSegment",
+                f"{key} tray tier {tier + 1} {spec.chainage_label(x0)}",
+                "CABLETRAYSEGMENT",
+                Tag=f"{key}-T{tier + 1}-{k + 1:02d}",
+            )
             tray.ObjectPlacement = m.local_placement(x0, y, z_top - spec.TRAY_THICKNESS, s.facility.ObjectPlacement)
             tray.Representation = m.shape([m.box(spec.SEGMENT, spec.TRAY_WIDTH, spec.TRAY_THICKNESS, spec.SEGMENT / 2)])
             s.contain(s.fire_compartment(key, x0 + spec.SEGMENT / 2), tray)

@@ -1,0 +1,64 @@
+"""The nightly Prefect flow end to end: a bad file is quarantined, the rest ingested, unchanged skipped."""
+
+from __future__ import annotations
+
+import os
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from cim.store import Store
+from tests.models import add_wall, new_model, write
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _inbox(root):
+    inbox = root / "inbox"
+    inbox.mkdir()
+    for name, x in (("block_a", 0.0), ("block_b", 30.0)):
+        f, ctx = new_model(eastings=464_900.0 + x)
+        add_wall(f, ctx, name=f"{name} wall")
+        write(f, inbox / f"{name}.ifc")
+    (inbox / "broken.ifc").write_text("not an IFC file")
+    gpd.GeoDataFrame({"parcel_id": ["P1"]}, geometry=[shapely.box(464_890, 2_865_790, 464_950, 2_865_820)],
+                     crs="EPSG:4549").to_file(inbox / "city.gpkg", layer="parcels")
+    (inbox / "submissions").mkdir()
+    (inbox / "submissions" / "ignored.ifc").write_text("excluded by the config")
+    config = root / "cim.toml"
+    config.write_text('[city]\nname = "test"\ncrs = "EPSG:4549"\ninbox = ["inbox"]\nexclude = ["inbox/submissions/*"]\n'
+                      '[models."inbox/block_b.ifc"]\nmodel_id = "b"\nphase = "build"\n')
+    return config
+
+
+def test_the_nightly_flow_quarantines_the_bad_file_ingests_the_rest_and_then_skips_them(tmp_path, prefect_server):
+    from flows.nightly import nightly
+
+    config = _inbox(tmp_path)
+    store_dir = tmp_path / "store"
+    first = nightly(config=str(config), store=str(store_dir))
+    assert first["status"] == "completed with 1 quarantined"
+    assert (first["n_inputs"], first["n_ingested"], first["n_quarantined"]) == (4, 3, 1)
+    store = Store(store_dir, create=False)
+    models = {m["model_id"]: m for m in store.read("models").to_pylist()}
+    assert set(models) == {"block_a", "b", "parcels"}
+    assert models["b"]["phase"] == "build" and models["block_a"]["phase"] == "manage"
+    (error,) = store.read("ingest_errors").to_pylist()
+    assert error["source_path"] == "inbox/broken.ifc" and error["stage"] == "open"
+
+    second = nightly(config=str(config), store=str(store_dir))
+    # the bad file, unchanged, stays in quarantine without a second error row
+    assert (second["n_ingested"], second["n_unchanged"], second["n_quarantined"]) == (0, 3, 1)
+    assert store.read("ingest_errors").num_rows == 1
+    assert store.read("models").num_rows == 3  # nothing re-ingested
+    assert [r["status"] for r in store.read("runs").to_pylist()] == ["completed with 1 quarantined"] * 2
