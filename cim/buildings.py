@@ -75,7 +75,10 @@ def _ground_level(storeys: list[tuple[float, float]]) -> float | None:
 
 def _outline(wkbs: list[bytes]) -> shapely.Geometry | None:
     geoms = shapely.from_wkb(wkbs)
-    shape = shapely.union_all(geoms, grid_size=1e-4)
+    try:
+        shape = shapely.union_all(geoms)
+    except shapely.errors.GEOSException:  # robustness problem: snap to a 0.1 mm grid and retry
+        shape = shapely.union_all(geoms, grid_size=1e-4)
     if shape.is_empty:
         return None
     return _fill_holes(shape)

@@ -19,8 +19,9 @@ from cim.errors import CimError
 
 app = typer.Typer(help="City information model: ingest IFC and GIS into a Delta Lake city model and query it.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console(stderr=True)
-out = Console()
+# Piped output is read by people too (logs, CI): keep tables wide instead of folding them at 80 columns.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 StoreOpt = Annotated[Path, typer.Option("--store", envvar="CIM_STORE", help="Store folder (env CIM_STORE).")]
 DEFAULT_STORE = Path("cim-data")

@@ -6,6 +6,9 @@ Only wiring lives here; every step is one call into ``cim``. Run once with
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +29,7 @@ from cim.ingest.run import Job, Outcome, commit_job, plan_file, prepare_job, qua
 from cim.runs import run_row, summary_markdown, summary_rows
 from cim.store import Store
 from cim.store.delta import now_utc
+from flows.server import local_server
 
 NIGHTLY_CRON = "0 2 * * *"
 
@@ -93,7 +97,7 @@ def _publish(run: dict, outcomes: list[Outcome]) -> None:
     for r in summary_rows(outcomes):
         table.add_row(Path(r["file"]).name, r["result"], r["models"], r["versions"], str(r["rows"]),
                       str(r["seconds"]), r["message"][:70])
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 cli = typer.Typer(help="The nightly city-model flow.", no_args_is_help=True, add_completion=False)
@@ -111,8 +115,22 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
 
 @cli.command()
 def serve(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-          cron: Annotated[str, typer.Option(help="Schedule (cron, server time zone).")] = NIGHTLY_CRON):
-    """Register the flow on a nightly schedule and run it from this process (Ctrl-C stops)."""
+          cron: Annotated[str, typer.Option(help="Schedule (cron, server time zone).")] = NIGHTLY_CRON,
+          port: Annotated[int, typer.Option(help="Port of the local Prefect server (UI at /).")] = 4200):
+    """Start a local Prefect server, register the flow on a nightly schedule and run it (Ctrl-C stops)."""
+    with local_server(port) as api_url:
+        # Prefect reads its API URL when it starts, so the scheduler runs in a child process.
+        env = {**os.environ, "PREFECT_API_URL": api_url}
+        args = [sys.executable, "-m", "flows.nightly", "schedule", "--config", str(config), "--store", str(store),
+                "--cron", cron]
+        typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}  schedule: {cron}  (Ctrl-C stops)")
+        raise typer.Exit(subprocess.call(args, env=env))
+
+
+@cli.command(hidden=True)
+def schedule(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
+             cron: Annotated[str, typer.Option(help="Schedule (cron).")] = NIGHTLY_CRON):
+    """Register and run the schedule against PREFECT_API_URL."""
     nightly.serve(name="cim-nightly", cron=cron, parameters={"config": str(config), "store": str(store)})
 
 

@@ -15,24 +15,22 @@ def bounds(verts: np.ndarray) -> tuple[float, ...]:
     return (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))
 
 
-def is_closed(verts: np.ndarray, faces: np.ndarray) -> bool:
-    """Every edge shared by exactly two triangles, after welding coincident vertices."""
+def is_closed(faces: np.ndarray, n_vertices: int) -> bool:
+    """Every edge shared by exactly two triangles (the tessellator welds coincident vertices)."""
     if len(faces) < 4:
         return False
-    _, weld = np.unique(np.round(verts / GRID).astype(np.int64), axis=0, return_inverse=True)
-    tri = weld.reshape(-1)[faces]
-    edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).astype(np.int64)
     edges.sort(axis=1)
-    keys = edges[:, 0].astype(np.int64) * (int(weld.max()) + 1) + edges[:, 1]
-    _, counts = np.unique(keys, return_counts=True)
+    _, counts = np.unique(edges[:, 0] * n_vertices + edges[:, 1], return_counts=True)
     return bool(np.all(counts == 2))
 
 
 def footprint(verts: np.ndarray, faces: np.ndarray, closed: bool) -> shapely.Geometry | None:
     """Union of the triangles projected on the ground plane.
 
-    For a closed solid the upward-facing triangles already cover the whole projection, which
-    halves the work; open meshes use every non-vertical triangle.
+    For a closed solid the upward-facing triangles already cover the whole projection. When they do not
+    overlap (prisms, pipes, most building elements) they form a polygon coverage, whose union is ~5x
+    cheaper than a general overlay; the area check tells, and overlapping cases take the general union.
     """
     tri = verts[faces][:, :, :2]
     origin = tri.reshape(-1, 2).min(axis=0)
@@ -45,8 +43,16 @@ def footprint(verts: np.ndarray, faces: np.ndarray, closed: bool) -> shapely.Geo
         if not keep.any():
             return None
     rings = np.concatenate([local[keep], local[keep][:, :1]], axis=1)
+    ccw = cross[keep] > 0
+    rings[~ccw] = rings[~ccw][:, ::-1]
     polys = shapely.polygons(rings)
-    shape = shapely.union_all(polys, grid_size=GRID)
+    shape = None
+    if closed:
+        covered = shapely.coverage_union_all(polys)
+        if abs(covered.area - np.abs(cross[keep]).sum() / 2) <= 1e-9 * max(covered.area, 1.0) and covered.is_valid:
+            shape = covered
+    if shape is None:
+        shape = shapely.union_all(polys, grid_size=GRID)
     if shape.is_empty:
         return None
     return shapely.affinity.translate(shape, float(origin[0]), float(origin[1]))

@@ -50,7 +50,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         if row is None:
             continue
         world = georef.to_city(raw.verts)
-        closed = is_closed(world, raw.faces)
+        closed = is_closed(raw.faces, len(raw.verts))
         fp = footprint(world, raw.faces, closed)
         ghash = geometry_hash(world, raw.faces)
         xmin, ymin, zmin, xmax, ymax, zmax = bounds(world)

@@ -232,7 +232,8 @@ def _walls(bld: Builder, storey: Storey, xs: list[float], ys: list[float], wall_
             openings.append(_fill(bld, storey, wall, "IfcWindow", f"{level} window {tag}", length,
                                   min(1.8, length * 0.5), window_h, 0.9))
         elif i % 2 == 0:
-            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} door {tag}", length, 0.9, min(2.1, door_h), 0))
+            openings.append(_fill(bld, storey, wall, "IfcDoor", f"{level} door {tag}", length, 0.9,
+                                  min(2.1, door_h), 0))
         if storey.index == 0 and perimeter:
             _wall_qto(m, wall, length, wall_h, openings)
     for y0, y1, x, tag, i, _ in _runs_y(xs, ys):
@@ -279,7 +280,7 @@ def _wall_qto(m: b.Model, wall: Entity, length: float, height: float,
 
 
 def _spaces(bld: Builder, storey: Storey, xs: list[float], ys: list[float], top: float) -> None:
-    spec, m, level = bld.spec, bld.m, storey.entity.Name
+    spec, level = bld.spec, storey.entity.Name
     usages = spec.ground_usages if storey.index == 0 else spec.usages
     for j in range(len(ys) - 1):
         usage = usages[j % len(usages)]

@@ -37,14 +37,18 @@ _S = layout.SOUTH_ROW_N1  # south edge of the avenue's red line
 _TH0 = layout.TUNNEL_AXIS_N + layout.TUNNEL_OUTER_WIDTH / 2 + layout.TUNNEL_PROTECTION_ZONE_M + 3.0  # N 2,865,724
 # pipeline_id, type, diameter_mm, depth_m (cover to pipe top), material, owner, installed_year, vertices (E, N)
 PIPELINES = (
-    ("PL-W-001", "water", 600, 1.2, "ductile iron", "Fuzhou Water Group", 2016, ((464_300.0, _S + 4), (465_500.0, _S + 4))),
-    ("PL-E-001", "power", 800, 0.8, "PVC duct bank", "State Grid Fuzhou", 2016, ((464_300.0, _S + 2), (465_500.0, _S + 2))),
-    ("PL-G-001", "gas", 300, 1.0, "PE100", "Fuzhou Gas Co.", 2017, ((464_300.0, _S + 8), (465_500.0, _S + 8))),
+    ("PL-W-001", "water", 600, 1.2, "ductile iron", "Fuzhou Water Group", 2016,
+     ((464_300.0, _S + 4), (465_500.0, _S + 4))),
+    ("PL-E-001", "power", 800, 0.8, "PVC duct bank", "State Grid Fuzhou", 2016,
+     ((464_300.0, _S + 2), (465_500.0, _S + 2))),
+    ("PL-G-001", "gas", 300, 1.0, "PE100", "Fuzhou Gas Co.", 2017,
+     ((464_300.0, _S + 8), (465_500.0, _S + 8))),
     ("PL-S-001", "sewer", 800, 2.5, "reinforced concrete", "Fuzhou Drainage Co.", 2016,
      ((464_300.0, _S + 12), (465_500.0, _S + 12))),
     ("PL-D-001", "storm", 1000, 2.0, "reinforced concrete", "Fuzhou Drainage Co.", 2016,
      ((464_300.0, _S + 16), (465_500.0, _S + 16))),
-    ("PL-T-001", "telecom", 110, 0.7, "HDPE duct", "China Telecom Fuzhou", 2018, ((464_300.0, _S + 18), (465_500.0, _S + 18))),
+    ("PL-T-001", "telecom", 110, 0.7, "HDPE duct", "China Telecom Fuzhou", 2018,
+     ((464_300.0, _S + 18), (465_500.0, _S + 18))),
     ("PL-W-002", "water", 300, 1.2, "ductile iron", "Fuzhou Water Group", 2019,
      ((464_893.0, _TH0), (464_893.0, 2_865_995.0))),
     ("PL-G-002", "gas", 200, 1.0, "PE100", "Fuzhou Gas Co.", 2019, ((464_897.0, _TH0), (464_897.0, 2_865_995.0))),

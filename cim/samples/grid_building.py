@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from cim.samples import layout
-
 COLUMN = 0.5  # square column side
 WALL = 0.2  # wall thickness, centred on the grid line
 SLAB = 0.2  # floor and roof slab thickness
@@ -105,7 +103,3 @@ class BuildingSpec:
             return None
         corners = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1), (b.x0, b.y0)]
         return [self.to_map(x, y) for x, y in corners]
-
-    @property
-    def ground_z(self) -> float:
-        return layout.GROUND_Z

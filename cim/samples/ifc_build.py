@@ -51,7 +51,8 @@ class Model:
     materials: dict[str, Entity] = field(default_factory=dict)
     _history: Entity | None = None
 
-    def L(self, metres: float) -> float:  # noqa: N802 - reads as "length in model units"
+    def L(self, metres: float) -> float:  # noqa: N802
+        """Metres to model length units (the mm model multiplies by 1000)."""
         return float(metres) * self.per_metre
 
 
@@ -71,7 +72,8 @@ def new_model(schema: str, project_name: str, site_name: str, building_name: str
         area = ifcopenshell.api.unit.add_si_unit(f, unit_type="AREAUNIT")
         volume = ifcopenshell.api.unit.add_si_unit(f, unit_type="VOLUMEUNIT")
         angle = ifcopenshell.api.unit.add_si_unit(f, unit_type="PLANEANGLEUNIT")
-        ifcopenshell.api.unit.assign_unit(f, units=[length, area, volume, angle])
+        # Written directly: the API's assign_unit orders the units through a set (not reproducible).
+        project.UnitsInContext = f.create_entity("IfcUnitAssignment", Units=[length, area, volume, angle])
         model_ctx = ifcopenshell.api.context.add_context(f, context_type="Model")
         body = ifcopenshell.api.context.add_context(f, context_type="Model", context_identifier="Body",
                                                     target_view="MODEL_VIEW", parent=model_ctx)
@@ -137,7 +139,7 @@ def create(m: Model, ifc_class: str, name: str | None, *, predefined: str | None
 
 
 def create_plain(m: Model, ifc_class: str, name: str | None, **attrs: Any) -> Entity:
-    """A rooted non-product (system, opening-less group) with the owner history rules applied."""
+    """A rooted non-product (e.g. a distribution system) with the owner-history rules applied."""
     element = _create(m.f, m._history, ifc_class, name)
     for key, value in attrs.items():
         setattr(element, key, value)
@@ -182,8 +184,7 @@ def box(m: Model, dx: float, dy: float, dz: float, x0: float = 0.0, y0: float = 
 
 
 def cylinder(m: Model, start: tuple[float, float, float], axis: str, length: float, radius: float) -> Entity:
-    """Round section (pipe) or, with ``radius`` as half a side, nothing else: starts at ``start``, runs along
-    +x, +y or +z for ``length`` metres."""
+    """Round pipe body starting at ``start`` (metres) and running along +x, +y or +z for ``length`` metres."""
     f = m.f
     z_dir = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}[axis]
     x_dir = {"x": (0.0, 1.0, 0.0), "y": (0.0, 0.0, 1.0), "z": (1.0, 0.0, 0.0)}[axis]

@@ -69,8 +69,10 @@ def render(specs: tuple[BuildingSpec, ...], clashes: dict[str, list[dict[str, st
             "| model | kind | element A (GlobalId) | element B (GlobalId) |", "| --- | --- | --- | --- |"]
     for model_id, rows in clashes.items():
         out += [_clash_row(model_id, row) for row in rows]
-    out += ["", "A `duplicate-wall` copy has the same name and geometry as the original (its window opening is in the",
-            "original only).", "", "## Context (`buildings_existing`, `pipelines`)", "",
+    out += ["", "A `duplicate-wall` copy has the same name and geometry as the original; its window opening is in the",
+            "original only, so the copy also clashes with that window. No other pair of elements overlaps",
+            "(openings and the doors and windows filling them excepted).", "",
+            "## Context (`buildings_existing`, `pipelines`)", "",
             "`buildings_existing` holds the footprints of the IFC buildings above (from their map conversion) and",
             "surveyed context buildings: " + ", ".join(f"{c[0]} ({c[5]})" for c in gis.CONTEXT_BUILDINGS) + ".",
             "Binhai Mall is the neighbour of the submission parcel.",
@@ -79,8 +81,14 @@ def render(specs: tuple[BuildingSpec, ...], clashes: dict[str, list[dict[str, st
             f"{layout.SOUTH_ROW_N1 + 2:,.0f} .. {layout.SOUTH_ROW_N1 + 18:,.0f}), four mains in Tonghu Road, and "
             "service connections to the school, the office, Residential Block B and the community centre. None is "
             "within the tunnel or its protection zone.", "",
-            "## Planning submissions (`submissions/`)", ""]
-    for key, entry in submissions.items():
+            "## Planning submissions (`submissions/`)", "",
+            "Both have a basement storey B1 (floor slab bottom at z "
+            f"{next(iter(submissions.values()))['measured']['basement_bottom_z']:g} m). Setback, coverage and FAR are "
+            "measured on the above-ground footprint; the basement is judged by the tunnel protection zone and the "
+            "buried pipelines (the violating basement is only 0.5 m inside the parcel's south boundary, which is the "
+            "avenue's red line). `submissions/expected.toml` holds the limits, the measured values and the clash "
+            "GlobalIds.", ""]
+    for entry in submissions.values():
         m = entry["measured"]
         fails = ", ".join(entry["fails"]) or "nothing"
         out += [f"### `{entry['file']}` ({entry['model_id']}, parcel {entry['parcel_id']})", "",
