@@ -48,8 +48,12 @@ def footprint(verts: np.ndarray, faces: np.ndarray, closed: bool) -> shapely.Geo
     polys = shapely.polygons(rings)
     shape = None
     if closed:
-        covered = shapely.coverage_union_all(polys)
-        if abs(covered.area - np.abs(cross[keep]).sum() / 2) <= 1e-9 * max(covered.area, 1.0) and covered.is_valid:
+        try:
+            covered = shapely.coverage_union_all(polys)
+        except shapely.errors.GEOSException:  # not noded as a coverage (e.g. T-junctions): general union below
+            covered = None
+        if covered is not None and covered.is_valid and \
+                abs(covered.area - np.abs(cross[keep]).sum() / 2) <= 1e-9 * max(covered.area, 1.0):
             shape = covered
     if shape is None:
         shape = shapely.union_all(polys, grid_size=GRID)
