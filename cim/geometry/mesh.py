@@ -42,24 +42,32 @@ def footprint(verts: np.ndarray, faces: np.ndarray, closed: bool) -> shapely.Geo
         keep = np.abs(cross) > 1e-10
         if not keep.any():
             return None
-    rings = np.concatenate([local[keep], local[keep][:, :1]], axis=1)
-    ccw = cross[keep] > 0
-    rings[~ccw] = rings[~ccw][:, ::-1]
-    polys = shapely.polygons(rings)
-    shape = None
-    if closed:
-        try:
-            covered = shapely.coverage_union_all(polys)
-        except shapely.errors.GEOSException:  # not noded as a coverage (e.g. T-junctions): general union below
-            covered = None
-        if covered is not None and covered.is_valid and \
-                abs(covered.area - np.abs(cross[keep]).sum() / 2) <= 1e-9 * max(covered.area, 1.0):
-            shape = covered
-    if shape is None:
-        shape = shapely.union_all(polys, grid_size=GRID)
+    flip = cross[keep] < 0
+    if closed:  # coverage union does no overlay arithmetic, so world coordinates are safe here
+        covered = _coverage_union(_triangles(tri[keep], flip), np.abs(cross[keep]).sum() / 2)
+        if covered is not None:
+            return covered
+    shape = shapely.union_all(_triangles(local[keep], flip), grid_size=GRID)
     if shape.is_empty:
         return None
     return shapely.affinity.translate(shape, float(origin[0]), float(origin[1]))
+
+
+def _triangles(tri: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    rings = np.concatenate([tri, tri[:, :1]], axis=1)
+    rings[flip] = rings[flip][:, ::-1]
+    return shapely.polygons(rings)
+
+
+def _coverage_union(polys: np.ndarray, expected_area: float) -> shapely.Geometry | None:
+    """The union when the triangles tile without overlap (then its area is their sum), else None."""
+    try:
+        covered = shapely.coverage_union_all(polys)
+    except shapely.errors.GEOSException:  # not noded as a coverage (e.g. T-junctions)
+        return None
+    if covered.is_empty or abs(covered.area - expected_area) > 1e-9 * max(expected_area, 1.0):
+        return None
+    return covered if covered.is_valid else None
 
 
 def geometry_hash(verts: np.ndarray, faces: np.ndarray) -> str:

@@ -26,7 +26,7 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
     building = find_ancestor(idx, el, BUILDING_CLASSES)
     container = idx.container.get(el.id())
     parent = idx.parent.get(el.id())
-    el_type = uel.get_type(el) if not el.is_a("IfcSpatialElement") else None
+    el_type = idx.types.get(el.id())
     return {
         "global_id": el.GlobalId,
         "step_id": el.id(),
@@ -45,10 +45,10 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "container_global_id": container.GlobalId if container else None,
         "parent_global_id": parent.GlobalId if parent else None,
         "systems": sorted(set(idx.systems.get(el.id(), []))) or None,
-        "materials": materials(el) or None,
+        "materials": materials(idx, el, el_type) or None,
         "classification": classification(el) or None,
-        "psets": _json(uel.get_psets(el, psets_only=True)),
-        "qsets": _json(quantity_sets(el, unit_scale)),
+        "psets": _json(property_sets(idx, el, el_type)),
+        "qsets": _json(quantity_sets(idx, el, unit_scale)),
     }
 
 
@@ -60,12 +60,45 @@ def _predefined_type(el: ifcopenshell.entity_instance) -> str | None:
     return value or None
 
 
-def materials(el: ifcopenshell.entity_instance) -> list[str]:
-    try:
-        found = uel.get_materials(el)
-    except Exception:
-        return []
-    return sorted({m.Name for m in found if getattr(m, "Name", None)})
+def materials(idx: RelIndex, el: ifcopenshell.entity_instance,
+              el_type: ifcopenshell.entity_instance | None) -> list[str]:
+    """Material names of the occurrence, else of its type (layer sets, profiles, constituents flattened)."""
+    select = idx.material.get(el.id()) or (idx.material.get(el_type.id()) if el_type is not None else None)
+    return sorted(_material_names(select)) if select is not None else []
+
+
+def _material_names(select: ifcopenshell.entity_instance) -> set[str]:
+    if select.is_a("IfcMaterial"):
+        return {select.Name} if select.Name else set()
+    if select.is_a("IfcMaterialLayerSetUsage"):
+        return _material_names(select.ForLayerSet)
+    if select.is_a("IfcMaterialProfileSetUsage"):
+        return _material_names(select.ForProfileSet)
+    members = []
+    if select.is_a("IfcMaterialLayerSet"):
+        members = [layer.Material for layer in select.MaterialLayers or ()]
+    elif select.is_a("IfcMaterialProfileSet"):
+        members = [profile.Material for profile in select.MaterialProfiles or ()]
+    elif select.is_a("IfcMaterialConstituentSet"):
+        members = [c.Material for c in select.MaterialConstituents or ()]
+    elif select.is_a("IfcMaterialList"):
+        members = list(select.Materials or ())
+    elif select.is_a("IfcMaterialLayer") or select.is_a("IfcMaterialProfile") or select.is_a("IfcMaterialConstituent"):
+        members = [select.Material]
+    return {m.Name for m in members if m is not None and m.Name}
+
+
+def property_sets(idx: RelIndex, el: ifcopenshell.entity_instance,
+                  el_type: ifcopenshell.entity_instance | None) -> dict[str, dict[str, Any]]:
+    """Property sets of the type overlaid by the occurrence's (occurrence values win)."""
+    out: dict[str, dict[str, Any]] = {}
+    definitions = list(getattr(el_type, "HasPropertySets", None) or ()) if el_type is not None else []
+    definitions += idx.psets.get(el.id(), [])
+    for definition in definitions:
+        if definition.is_a("IfcPropertySet"):
+            props = uel.get_properties(definition.HasProperties or ())
+            out.setdefault(definition.Name, {}).update(props)
+    return out
 
 
 def classification(el: ifcopenshell.entity_instance) -> list[str]:
@@ -84,13 +117,10 @@ def classification(el: ifcopenshell.entity_instance) -> list[str]:
     return sorted(refs)
 
 
-def quantity_sets(el: ifcopenshell.entity_instance, unit_scale: float) -> dict[str, dict[str, float]]:
+def quantity_sets(idx: RelIndex, el: ifcopenshell.entity_instance, unit_scale: float) -> dict[str, dict[str, float]]:
     """Declared quantity sets, converted to SI so a mm model and a m model compare directly."""
     out: dict[str, dict[str, float]] = {}
-    for rel in getattr(el, "IsDefinedBy", ()) or ():
-        if not rel.is_a("IfcRelDefinesByProperties"):
-            continue
-        qset = rel.RelatingPropertyDefinition
+    for qset in idx.psets.get(el.id(), []):
         if not qset.is_a("IfcElementQuantity"):
             continue
         values = {}

@@ -16,6 +16,9 @@ class RelIndex:
     parent: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
     systems: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     port_owner: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
+    types: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
+    material: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
+    psets: dict[int, list[ifcopenshell.entity_instance]] = field(default_factory=lambda: defaultdict(list))
 
 
 def build_index(model: ifcopenshell.file) -> RelIndex:
@@ -35,6 +38,17 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
     else:
         for rel in model.by_type("IfcRelConnectsPortToElement"):
             idx.port_owner[rel.RelatingPort.id()] = rel.RelatedElement
+    for rel in model.by_type("IfcRelDefinesByType"):
+        for obj in rel.RelatedObjects:
+            idx.types[obj.id()] = rel.RelatingType
+    for rel in model.by_type("IfcRelAssociatesMaterial"):
+        for obj in rel.RelatedObjects:
+            idx.material[obj.id()] = rel.RelatingMaterial
+    for rel in model.by_type("IfcRelDefinesByProperties"):
+        definition = rel.RelatingPropertyDefinition
+        if definition.is_a("IfcPropertySetDefinition"):  # IFC4 also allows sets of definitions: skipped
+            for obj in rel.RelatedObjects:
+                idx.psets[obj.id()].append(definition)
     for rel in model.by_type("IfcRelAssignsToGroup"):
         group = rel.RelatingGroup
         if not group.is_a("IfcSystem") or any(group.is_a(c) for c in SPATIAL_GROUP_CLASSES):

@@ -88,6 +88,7 @@ class Model:
             Description="CGCS2000 / 3-degree Gauss-Kruger CM 120E",
             GeodeticDatum="CGCS2000",
             VerticalDatum=layout.HEIGHT_DATUM,
+            MapUnit=next(u for u in self.f.by_type("IfcSIUnit") if u.UnitType == "LENGTHUNIT"),
         )
         self.f.createIfcMapConversion(
             SourceCRS=context,
