@@ -85,9 +85,16 @@ def _outline(wkbs: list[bytes]) -> shapely.Geometry | None:
 
 
 def _fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
-    polys = shapely.get_parts(shape)
-    filled = [shapely.Polygon(p.exterior) for p in polys if isinstance(p, shapely.Polygon)]
-    return shapely.union_all(filled) if filled else shape
+    """The outline without courtyards and gaps between elements: exterior rings only."""
+    parts = shapely.get_parts(shape)
+    filled = shapely.polygons(shapely.get_exterior_ring(parts[shapely.get_type_id(parts) == 3]))
+    if len(filled) == 0:
+        return shape
+    if len(filled) == 1:
+        return filled[0]
+    multi = shapely.multipolygons(filled)
+    # Disjoint exteriors already form a valid multipolygon; a part inside another's hole needs a union.
+    return multi if multi.is_valid else shapely.union_all(filled)
 
 
 def _gross_floor_area(built: list[dict], storey_ids: list[str]) -> float | None:

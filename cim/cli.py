@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +26,7 @@ StoreOpt = Annotated[Path, typer.Option("--store", envvar="CIM_STORE", help="Sto
 DEFAULT_STORE = Path("cim-data")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -41,7 +40,8 @@ def _fail(exc: CimError, code: int = 2) -> None:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show library log messages.")] = False):
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 @app.command()
@@ -52,7 +52,8 @@ def ingest(
     crs: Annotated[str | None, typer.Option(help="City CRS for a new store, e.g. EPSG:4549.")] = None,
     phase: Annotated[str, typer.Option(help="Lifecycle phase recorded for these files: plan, build or manage.")]
     = "manage",
-    config: Annotated[Path | None, typer.Option(help="City config (cim.toml) for CRS, phases and placements.")]
+    config: Annotated[Path | None, typer.Option(envvar="CIM_CONFIG", help="City config for CRS, phases and "
+                                                "placements (default: ./cim.toml when present; env CIM_CONFIG).")]
     = None,
     workers: Annotated[int, typer.Option(help="Processes for tessellation (0 = one per core).")] = 0,
     force: Annotated[bool, typer.Option(help="Ingest even when the file is unchanged.")] = False,
@@ -64,6 +65,7 @@ def ingest(
     from cim.store import Store
 
     try:
+        config = config or (Path("cim.toml") if Path("cim.toml").is_file() else None)
         cfg = load_config(config) if config else None
         city_crs = crs or (cfg.crs if cfg else None) or _existing_crs(store)
         if city_crs is None:
@@ -182,11 +184,6 @@ def samples(
 
     for path in generate_all(out_dir):
         out.print(str(path))
-
-
-def run() -> None:  # pragma: no cover - console entry point alias
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

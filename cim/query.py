@@ -87,7 +87,8 @@ def run_query(store: Store, sql: str) -> duckdb.DuckDBPyRelation:
         return con.sql(sql)
     except duckdb.Error as exc:
         raise QueryError(None, f"query failed: {str(exc).splitlines()[0]}",
-                         "list the tables with `cim tables`; geometry columns are GEOMETRY (use ST_ functions)") from exc
+                         "list the tables with `cim tables`; geometry columns are GEOMETRY (use ST_ functions)",
+                         ) from exc
 
 
 def open_store_for_query(path: str | Path) -> Store:

@@ -76,6 +76,20 @@ def test_written_tables_match_the_documented_schema(filled):
             assert col.get("meaning"), f"{name}.{col['name']} has no documented meaning"
 
 
+def test_a_gis_layer_table_has_the_documented_id_and_geometry_columns_with_its_crs(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    store = Store(tmp_path / "s", "EPSG:4549")
+    path = tmp_path / "wells.geojson"
+    gpd.GeoDataFrame({"depth_m": [12.5]}, geometry=[shapely.Point(119.64, 25.90)], crs="EPSG:4326").to_file(path)
+    ingest_file(store, default_config("EPSG:4549"), path)
+    schema = store.read("wells").schema
+    documented = [c["name"] for c in documented_tables()["layer_tables"]["columns"]]
+    assert set(documented) <= set(schema.names) and "depth_m" in schema.names
+    assert schema.field("geometry").metadata[b"crs"] == b"EPSG:4549"
+
+
 def test_a_store_refuses_a_second_city_crs(tmp_path):
     Store(tmp_path / "s", "EPSG:4549")
     with pytest.raises(Exception, match="EPSG:4549"):

@@ -31,7 +31,7 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "global_id": el.GlobalId,
         "step_id": el.id(),
         "ifc_class": el.is_a(),
-        "predefined_type": _predefined_type(el),
+        "predefined_type": _predefined_type(el, el_type),
         "name": el.Name,
         "description": el.Description,
         "object_type": getattr(el, "ObjectType", None),
@@ -52,11 +52,19 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
     }
 
 
-def _predefined_type(el: ifcopenshell.entity_instance) -> str | None:
-    try:
-        value = uel.get_predefined_type(el)
-    except Exception:
-        return None
+def _predefined_type(el: ifcopenshell.entity_instance, el_type: ifcopenshell.entity_instance | None) -> str | None:
+    """The occurrence's PredefinedType, else its type's; USERDEFINED resolves to ObjectType/ElementType."""
+    value = getattr(el, "PredefinedType", None)
+    if value == "USERDEFINED":
+        return getattr(el, "ObjectType", None) or value
+    if value and value != "NOTDEFINED":
+        return value
+    if el_type is not None:
+        type_value = getattr(el_type, "PredefinedType", None)
+        if type_value == "USERDEFINED":
+            return getattr(el_type, "ElementType", None) or type_value
+        if type_value and type_value != "NOTDEFINED":
+            return type_value
     return value or None
 
 

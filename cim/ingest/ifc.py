@@ -18,7 +18,7 @@ from cim.config import ModelSettings
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
 from cim.ifc.reader import OpenedIfc, open_ifc
-from cim.ifc.relations import build_index, relation_rows
+from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.ifc_chunks import process_chunk, process_chunk_in_worker
 from cim.store import ModelCommit
 
@@ -42,12 +42,13 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     step_ids = [p.id() for p in products(opened.file)]
-    elements, meshes = _process(opened, step_ids, georef, unit_scale, workers, progress)
     idx = build_index(opened.file)
-    relations = pa.Table.from_pylist(
-        [{"rel_type": t, "relating_global_id": a, "related_global_id": b} for t, a, b in relation_rows(opened.file, idx)],
-        schema=pa.schema([("rel_type", pa.string()), ("relating_global_id", pa.string()),
-                          ("related_global_id", pa.string())]))
+    elements, meshes = _process(opened, idx, step_ids, georef, unit_scale, workers, progress)
+    rels = relation_rows(opened.file, idx)
+    relations = pa.table({"rel_type": [r[0] for r in rels], "relating_global_id": [r[1] for r in rels],
+                          "related_global_id": [r[2] for r in rels]},
+                         schema=pa.schema([("rel_type", pa.string()), ("relating_global_id", pa.string()),
+                                           ("related_global_id", pa.string())]))
     storeys = storey_heights(opened, georef, unit_scale)
     buildings = pa.Table.from_pylist(building_rows(elements, storeys))
     warnings = [*opened.warnings, *georef.warnings]
@@ -75,12 +76,11 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables)
 
 
-def _process(opened: OpenedIfc, step_ids: list[int], georef: Georef, unit_scale: float, workers: int,
-             progress: Progress | None) -> tuple[pa.Table, pa.Table]:
+def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
+             workers: int, progress: Progress | None) -> tuple[pa.Table, pa.Table]:
     if workers <= 1 or len(step_ids) < 200:
-        idx = build_index(opened.file)
         parts = []
-        for chunk in _chunks(step_ids, max(1, len(step_ids) // 20 or 1)):
+        for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
             parts.append(process_chunk(opened, idx, chunk, georef, unit_scale))
             if progress:
                 progress(len(chunk))

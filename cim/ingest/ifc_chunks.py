@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from cim.geometry.mesh import bounds, footprint, geometry_hash, is_closed
+from cim.geometry.batch import mesh_facts
 from cim.geometry.tessellate import iter_meshes
 from cim.georef import Georef
 from cim.ifc.elements import element_row
@@ -43,26 +43,22 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
-    mesh_cols: dict[str, list] = {k: [] for k in ("global_id", "vertices", "faces", "n_vertices",
-                                                   "n_triangles", "is_closed", "geometry_hash")}
-    for raw in iter_meshes(model, include=items):
-        row = rows.get(raw.global_id)
-        if row is None:
-            continue
-        world = georef.to_city(raw.verts)
-        closed = is_closed(raw.faces, len(raw.verts))
-        fp = footprint(world, raw.faces, closed)
-        ghash = geometry_hash(world, raw.faces)
-        xmin, ymin, zmin, xmax, ymax, zmax = bounds(world)
-        row.update(xmin=xmin, ymin=ymin, zmin=zmin, xmax=xmax, ymax=ymax, zmax=zmax, has_mesh=True,
-                   geometry_hash=ghash, footprint=shapely.to_wkb(fp) if fp is not None else None)
-        mesh_cols["global_id"].append(raw.global_id)
-        mesh_cols["vertices"].append(world.reshape(-1))
-        mesh_cols["faces"].append(raw.faces.reshape(-1))
-        mesh_cols["n_vertices"].append(len(world))
-        mesh_cols["n_triangles"].append(len(raw.faces))
-        mesh_cols["is_closed"].append(closed)
-        mesh_cols["geometry_hash"].append(ghash)
+    raws = [raw for raw in iter_meshes(model, include=items) if raw.global_id in rows]
+    facts = mesh_facts([r.verts for r in raws], [r.faces for r in raws], georef.to_city)
+    wkbs = shapely.to_wkb(np.array(facts.footprints, dtype=object))
+    for i, raw in enumerate(raws):
+        xmin, ymin, zmin, xmax, ymax, zmax = (float(v) for v in facts.bounds[i])
+        rows[raw.global_id].update(xmin=xmin, ymin=ymin, zmin=zmin, xmax=xmax, ymax=ymax, zmax=zmax, has_mesh=True,
+                                   geometry_hash=facts.hashes[i], footprint=wkbs[i])
+    mesh_cols = {
+        "global_id": [r.global_id for r in raws],
+        "vertices": [w.reshape(-1) for w in facts.world],
+        "faces": [r.faces.reshape(-1) for r in raws],
+        "n_vertices": [len(r.verts) for r in raws],
+        "n_triangles": [len(r.faces) for r in raws],
+        "is_closed": facts.closed.tolist(),
+        "geometry_hash": facts.hashes,
+    }
     return pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols)
 
 

@@ -137,7 +137,8 @@ class Store:
         if version is None:
             latest = self.latest(model_id)
             if latest is None:
-                raise StoreError(self.root, f"no model {model_id!r} in the store", "see `cim query \"SELECT * FROM models\"`")
+                raise StoreError(self.root, f"no model {model_id!r} in the store",
+                                 "list them with `cim query \"SELECT * FROM current_models\"`")
             version = latest["version"]
         return self.read(table, filters=[("model_id", "=", model_id), ("version", "=", version)])
 
@@ -209,7 +210,8 @@ class Store:
             self._journal.unlink()
             if change.errors:
                 rows = [{**e, "run_id": run_id} for e in change.errors]
-                self._append("ingest_errors", pa.Table.from_pylist(rows, schema=table_schema("ingest_errors", self.crs)))
+                schema = table_schema("ingest_errors", self.crs)
+                self._append("ingest_errors", pa.Table.from_pylist(rows, schema=schema))
             return version
 
     def _append(self, name: str, data: pa.Table) -> None:
