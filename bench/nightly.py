@@ -34,7 +34,7 @@ def main() -> None:
         store = Path(tmp) / "store"
         first = timed_run(store)
         second = timed_run(store)
-        runs = Store(store, create=False).read("runs").to_pylist()
+        runs = sorted(Store(store, create=False).read("runs").to_pylist(), key=lambda r: r["started_at"])
     result = {"first_run_wall_s": round(first, 1), "first_run_flow_s": round(runs[0]["duration_s"], 1),
               "first_run_ingested": runs[0]["n_ingested"], "unchanged_run_wall_s": round(second, 1),
               "unchanged_run_flow_s": round(runs[1]["duration_s"], 2), "unchanged_files": runs[1]["n_unchanged"]}

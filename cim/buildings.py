@@ -42,14 +42,19 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) 
 
 def _lod1(building: dict, built: list[dict], storey_ids: list[str],
           storey_z: dict[str, tuple[float, float]]) -> dict:
-    levels = [storey_z[s] for s in storey_ids if s in storey_z]
-    ground = _ground_level(levels)
-    zs = [world for world, _ in levels]
-    above = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
-    outline = _outline([r["footprint"] for r in above])
+    levels = {s: storey_z[s] for s in storey_ids if s in storey_z}
+    ground = _ground_level(list(levels.values()))
+    floors = _floor_outlines(built, storey_ids)
+    above = [g for s, g in floors.items()
+             if ground is None or levels.get(s, (ground, 0.0))[0] >= ground - GROUND_TOLERANCE]
+    if above:  # the outline of the walls and slabs of the storeys at and above ground (外墙外围)
+        outline = _fill_holes(shapely.union_all(above))
+    else:  # no storeys (a tunnel, a bridge): every built element above ground, else every one
+        rows = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
+        outline = _outline([r["footprint"] for r in rows])
     base = min(r["zmin"] for r in built)
     top = max(r["zmax"] for r in built)
-    storeys_above = sum(1 for z in zs if ground is not None and z >= ground - GROUND_TOLERANCE)
+    storeys_above = sum(1 for world, _ in levels.values() if ground is not None and world >= ground - GROUND_TOLERANCE)
     return {
         "global_id": building["global_id"],
         "name": building["name"],
@@ -61,7 +66,7 @@ def _lod1(building: dict, built: list[dict], storey_ids: list[str],
         "height_m": top - base,
         "storeys": len(storey_ids),
         "storeys_above_ground": storeys_above,
-        "gross_floor_area_m2": _gross_floor_area(built, storey_ids),
+        "gross_floor_area_m2": sum(g.area for g in floors.values()) if floors else None,
         "n_elements": len(built),
     }
 
@@ -97,17 +102,21 @@ def _fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
     return multi if multi.is_valid else shapely.union_all(filled)
 
 
-def _gross_floor_area(built: list[dict], storey_ids: list[str]) -> float | None:
-    """Per storey with walls, the filled outline of its slabs and walls; roof slabs excluded."""
+def _floor_outlines(built: list[dict], storey_ids: list[str]) -> dict[str, shapely.Geometry]:
+    """Per storey with walls: the filled outline of its slabs, walls and columns (roof slabs excluded).
+
+    Their areas add up to the gross floor area estimate; their union is the building footprint.
+    """
     by_storey: dict[str, list[dict]] = defaultdict(list)
     for r in built:
         if r["storey_global_id"] in storey_ids:
             by_storey[r["storey_global_id"]].append(r)
-    total = 0.0
-    for rows in by_storey.values():
+    out = {}
+    for storey, rows in by_storey.items():
         if not any(r["ifc_class"].startswith("IfcWall") for r in rows):
             continue
         parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r["predefined_type"] != "ROOF"]
         outline = _outline(parts) if parts else None
-        total += outline.area if outline is not None else 0.0
-    return total if by_storey else None
+        if outline is not None:
+            out[storey] = outline
+    return out

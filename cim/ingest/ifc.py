@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import ifcopenshell.util.placement
 import ifcopenshell.util.unit
@@ -23,6 +24,7 @@ from cim.ingest.ifc_chunks import process_chunk, process_chunk_in_worker
 from cim.store import ModelCommit
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
 CHUNKS_PER_WORKER = 4
 
 
@@ -43,13 +45,12 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     step_ids = [p.id() for p in products(opened.file)]
     idx = build_index(opened.file)
-    elements, meshes = _process(opened, idx, step_ids, georef, unit_scale, workers, progress)
-    rels = relation_rows(opened.file, idx)
-    relations = pa.table({"rel_type": [r[0] for r in rels], "relating_global_id": [r[1] for r in rels],
-                          "related_global_id": [r[2] for r in rels]},
-                         schema=pa.schema([("rel_type", pa.string()), ("relating_global_id", pa.string()),
-                                           ("related_global_id", pa.string())]))
-    storeys = storey_heights(opened, georef, unit_scale)
+
+    def model_wide() -> tuple[pa.Table, dict]:  # runs in this process while the workers mesh
+        return _relations_table(relation_rows(opened.file, idx)), storey_heights(opened, georef, unit_scale)
+
+    elements, meshes, (relations, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers, progress,
+                                                      model_wide)
     buildings = pa.Table.from_pylist(building_rows(elements, storeys))
     warnings = [*opened.warnings, *georef.warnings]
     record = {
@@ -76,25 +77,35 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables)
 
 
+def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table({"rel_type": [r[0] for r in rels], "relating_global_id": [r[1] for r in rels],
+                     "related_global_id": [r[2] for r in rels]},
+                    schema=pa.schema([("rel_type", pa.string()), ("relating_global_id", pa.string()),
+                                      ("related_global_id", pa.string())]))
+
+
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None) -> tuple[pa.Table, pa.Table]:
+             workers: int, progress: Progress | None, side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, T]:
+    """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it."""
     if workers <= 1 or len(step_ids) < 200:
+        side = side_work()
         parts = []
         for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
             parts.append(process_chunk(opened, idx, chunk, georef, unit_scale))
             if progress:
                 progress(len(chunk))
-        return _concat(parts)
+        return (*_concat(parts), side)
     chunks = list(_chunks(step_ids, max(1, len(step_ids) // (workers * CHUNKS_PER_WORKER))))
     path = str(Path(opened.path).resolve())
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
+        side = side_work()
         parts = []
         for chunk, fut in zip(chunks, futures, strict=True):
             parts.append(fut.result())
             if progress:
                 progress(len(chunk))
-    return _concat(parts)
+    return (*_concat(parts), side)
 
 
 def _chunks(ids: list[int], size: int):
