@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.ifc_chunks import process_chunk, process_chunk_in_worker
+from cim.ingest.ifc_chunks import prime, process_chunk, process_chunk_in_worker, release
 from cim.store import ModelCommit
 
 Progress = Callable[[int], None]
@@ -97,14 +98,18 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
         return (*_concat(parts), side)
     chunks = list(_chunks(step_ids, max(1, len(step_ids) // (workers * CHUNKS_PER_WORKER))))
     path = str(Path(opened.path).resolve())
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
-        side = side_work()
-        parts = []
-        for chunk, fut in zip(chunks, futures, strict=True):
-            parts.append(fut.result())
-            if progress:
-                progress(len(chunk))
+    prime(path, opened, idx)  # fork-started workers inherit the parsed model (copy-on-write)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
+            side = side_work()
+            parts = []
+            for chunk, fut in zip(chunks, futures, strict=True):
+                parts.append(fut.result())
+                if progress:
+                    progress(len(chunk))
+    finally:
+        release()
     return (*_concat(parts), side)
 
 

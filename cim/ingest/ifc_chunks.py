@@ -28,6 +28,16 @@ def _opened(path: str) -> tuple[OpenedIfc, RelIndex]:
     return _CACHE[path]
 
 
+def prime(path: str, opened: OpenedIfc, idx: RelIndex) -> None:
+    """Hand the parent's parsed model to forked workers, so they do not parse the file again."""
+    _CACHE.clear()
+    _CACHE[path] = (opened, idx)
+
+
+def release() -> None:
+    _CACHE.clear()
+
+
 def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef,
                             unit_scale: float) -> tuple[pa.Table, pa.Table]:
     opened, idx = _opened(path)
