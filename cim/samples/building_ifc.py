@@ -306,22 +306,24 @@ def _space(bld: Builder, storey: Storey, name: str, usage: str, x0: float, y0: f
     return space
 
 
-def _duct(bld: Builder, storey: Storey, name: str, item: Entity) -> Entity:
-    cls, predefined = ("IfcFlowSegment", None) if bld.ifc2x3 else ("IfcDuctSegment", "RIGIDSEGMENT")
-    duct = bld.add(storey, cls, name, STEEL, predefined=predefined, items=[item])
+def _segment(bld: Builder, storey: Storey, name: str, item: Entity, kind: str) -> Entity:
+    """A duct or pipe segment; IFC2X3 has no such classes, so there it is an IfcFlowSegment with ObjectType."""
+    ifc4_class, material, bucket = {"Duct": ("IfcDuctSegment", STEEL, bld.ducts),
+                                    "Pipe": ("IfcPipeSegment", PPR, bld.pipes)}[kind]
+    cls, predefined = ("IfcFlowSegment", None) if bld.ifc2x3 else (ifc4_class, "RIGIDSEGMENT")
+    segment = bld.add(storey, cls, name, material, predefined=predefined, items=[item])
     if bld.ifc2x3:
-        duct.ObjectType = "Duct segment"
-    bld.ducts.append(duct)
-    return duct
+        segment.ObjectType = f"{kind} segment"
+    bucket.append(segment)
+    return segment
+
+
+def _duct(bld: Builder, storey: Storey, name: str, item: Entity) -> Entity:
+    return _segment(bld, storey, name, item, "Duct")
 
 
 def _pipe(bld: Builder, storey: Storey, name: str, item: Entity) -> Entity:
-    cls, predefined = ("IfcFlowSegment", None) if bld.ifc2x3 else ("IfcPipeSegment", "RIGIDSEGMENT")
-    pipe = bld.add(storey, cls, name, PPR, predefined=predefined, items=[item])
-    if bld.ifc2x3:
-        pipe.ObjectType = "Pipe segment"
-    bld.pipes.append(pipe)
-    return pipe
+    return _segment(bld, storey, name, item, "Pipe")
 
 
 def _services(bld: Builder, storey: Storey, xs: list[float], ys: list[float], beam_z: float) -> None:
