@@ -94,3 +94,13 @@ def test_a_store_refuses_a_second_city_crs(tmp_path):
     Store(tmp_path / "s", "EPSG:4549")
     with pytest.raises(Exception, match="EPSG:4549"):
         Store(tmp_path / "s", "EPSG:32650")
+
+
+def test_a_process_that_read_the_store_exits_cleanly(filled):
+    """pyarrow's threaded scanner made about half of such processes abort at exit (code 134)."""
+    store, _ = filled
+    code = ("import sys; from cim.store import Store; s = Store(sys.argv[1], create=False); "
+            "print(s.read('elements', filters=[('model_id', '=', 'm')]).num_rows)")
+    codes = [subprocess.run([sys.executable, "-c", code, str(store.root)], capture_output=True, timeout=120).returncode
+             for _ in range(4)]
+    assert codes == [0, 0, 0, 0]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
 from cim import __version__
@@ -111,7 +112,10 @@ class Store:
             raise StoreError(self.table_path(name), f"no table {name!r} in the store",
                              f"tables here: {', '.join(self.table_names()) or 'none'}")
         dt = DeltaTable(str(self.table_path(name)), version=version)
-        return dt.to_pyarrow_table(columns=columns, filters=filters)
+        # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
+        # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
+        expression = pq.filters_to_expression(filters) if filters else None
+        return dt.to_pyarrow_dataset().to_table(columns=columns, filter=expression, use_threads=False)
 
     def current_models(self) -> pa.Table:
         """The newest version of every model_id."""
@@ -230,6 +234,20 @@ class Store:
         schema = table_schema(name, self.crs)
         with self.lock():
             self._append(name, pa.Table.from_pylist(rows, schema=schema))
+
+    def replace_derived(self, name: str, model_id: str, version: int, data: pa.Table) -> None:
+        """Replace the rows a check derived from one model (e.g. tunnel_assets of the tunnel) atomically.
+
+        ``data`` comes without model_id/version; ``name`` must be documented in schemas/tables.toml.
+        The rows of other models stay; Delta history keeps the replaced ones.
+        """
+        data = conform(name, _with_version(data, model_id, version), self.crs)
+        path = str(self.table_path(name))
+        with self.lock():
+            if not self.has_table(name):
+                write_deltalake(path, table_schema(name, self.crs).empty_table(), mode="error", name=name)
+            quoted = model_id.replace("'", "''")
+            write_deltalake(path, data, mode="overwrite", predicate=f"model_id = '{quoted}'")
 
 
 def _with_version(data: pa.Table, model_id: str, version: int) -> pa.Table:
