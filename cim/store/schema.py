@@ -27,9 +27,12 @@ _TYPES: dict[str, pa.DataType] = {
 
 @cache
 def documented_tables() -> dict:
-    """The parsed contract: {table: {description, columns: [...]}}."""
+    """The parsed contract: schemas/tables.toml plus the tables of each checks' schemas/tables_*.toml."""
     with SCHEMA_FILE.open("rb") as fh:
         doc = tomllib.load(fh)
+    for extra in sorted(SCHEMA_FILE.parent.glob("tables_*.toml")):
+        with extra.open("rb") as fh:
+            doc["tables"].update(tomllib.load(fh).get("tables", {}))
     return doc
 
 
