@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cim.errors import CimError
+from cim.store import Store
 
 app = typer.Typer(help="City information model: ingest IFC and GIS into a Delta Lake city model and query it.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -57,8 +58,10 @@ def ingest(
     = None,
     workers: Annotated[int, typer.Option(help="Processes for tessellation (0 = one per core).")] = 0,
     force: Annotated[bool, typer.Option(help="Ingest even when the file is unchanged.")] = False,
+    checks: Annotated[bool, typer.Option(help="Run the model checks (tunnel register...) after ingest.")] = True,
 ):
     """Ingest files into the store; each IFC model becomes a new version. Exit 1 if any file was refused."""
+    from cim.checks import model_checks
     from cim.config import default_config, load_config
     from cim.geometry.tessellate import default_workers
     from cim.ingest.run import ingest_file
@@ -84,6 +87,11 @@ def ingest(
                 bar.update(task, advance=n)
 
             outcome = ingest_file(st, cfg, path, workers=n_workers, force=force, progress=advance)
+            if checks and outcome.action == "ingested" and outcome.kind == "ifc":
+                settings = cfg.settings_for(path, "ifc")
+                for check in model_checks(st, outcome.model_ids[0], path, placement=settings.placement):
+                    note = json.dumps(check.summary) if check.ok else check.message
+                    outcome.message = "\n".join(filter(None, [outcome.message, f"{check.check}: {note}"]))
             bar.update(task, total=1, completed=1) if outcome.action != "ingested" else bar.update(task, total=None)
             bar.remove_task(task)
             outcomes.append(outcome)
@@ -173,6 +181,56 @@ def export(
         _fail(exc)
     for path in written:
         out.print(str(path))
+
+
+@app.command()
+def tunnel(
+    model_id: Annotated[str, typer.Argument(help="The tunnel's model_id in the store.")],
+    ifc: Annotated[Path, typer.Argument(help="The tunnel's IFC file (for chainage along its alignment).")],
+    store: StoreOpt = DEFAULT_STORE,
+    rules: Annotated[Path | None, typer.Option(help="Rules file (default schemas/tunnel_rules.toml).")] = None,
+):
+    """Build the tunnel asset register and check GB 50838 rules; exit 1 when a rule is broken (error)."""
+    from cim.tunnel.run import analyse_tunnel
+
+    try:
+        summary = analyse_tunnel(Store(store, create=False), model_id, ifc, rules)
+    except CimError as exc:
+        _fail(exc)
+    table = Table(*summary)
+    table.add_row(*map(str, summary.values()))
+    out.print(table)
+    out.print('[dim]findings: cim query "SELECT rule_id, clause, severity, compartment, message '
+              'FROM tunnel_findings"[/]')
+    raise typer.Exit(1 if summary["errors"] else 0)
+
+
+@app.command()
+def qto(
+    model_id: Annotated[str, typer.Argument(help="The model's model_id in the store.")],
+    store: StoreOpt = DEFAULT_STORE,
+    ifc: Annotated[Path | None, typer.Option(help="The model's IFC file (for gross quantities of hosts with "
+                                                  "openings); default: the ingested source path.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write quantities and summary as CSV into this folder.")] = None,
+    xlsx: Annotated[Path | None, typer.Option(help="Write an XLSX workbook for estimators.")] = None,
+    tolerance: Annotated[float, typer.Option(help="Relative difference that counts as a disagreement.")] = 0.02,
+):
+    """Quantity takeoff of a model's current version; lists where it disagrees with the declared quantities."""
+    from cim.qto.crosscheck import report
+    from cim.qto.run import export_csv, export_xlsx, takeoff
+
+    try:
+        st = Store(store, create=False)
+        summary = takeoff(st, model_id, ifc_path=ifc)
+        table = Table(*summary)
+        table.add_row(*map(str, summary.values()))
+        out.print(table)
+        out.print(report(st.read("quantities", filters=[("model_id", "=", model_id)]).to_pylist(), tolerance))
+        for path in ([*export_csv(st, model_id, csv)] if csv else []) + ([export_xlsx(st, model_id, xlsx, tolerance)]
+                                                                          if xlsx else []):
+            out.print(str(path))
+    except CimError as exc:
+        _fail(exc)
 
 
 @app.command()

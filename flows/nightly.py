@@ -22,6 +22,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from rich.console import Console
 from rich.table import Table
 
+from cim.checks import model_checks
 from cim.config import load_config
 from cim.errors import CimError
 from cim.inbox import discover
@@ -79,7 +80,12 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
         state = future.state
         if state.is_completed():
             commits, seconds = state.result()
-            outcomes.append(commit_job(st, job, commits, run_id, seconds))
+            outcome = commit_job(st, job, commits, run_id, seconds)
+            if job.kind == "ifc":
+                checks = model_checks(st, outcome.model_ids[0], job.path, placement=job.settings.placement,
+                                      run_id=run_id)
+                logger.info("%s: %s", job.key, ", ".join(f"{c.check} {c.summary or c.message}" for c in checks))
+            outcomes.append(outcome)
         else:
             error = state.result(raise_on_failure=False)
             outcomes.append(quarantine(st, job.path, error, run_id, kind=job.kind, sha256=job.sha256, key=job.key))
