@@ -73,7 +73,7 @@ def bench_file(path: Path) -> dict:
         if other is not None and r["value"] is not None and abs(other) > 1e-9:
             diffs.append(abs(r["value"] - other) / abs(other))
     figures["ifc5d"] = {"seconds": round(their_seconds, 3), "quantities": len(values), "compared": len(diffs),
-                        "within_2pct": sum(d <= 0.02 for d in diffs),
+                        "within_1pct": sum(d <= 0.01 for d in diffs), "within_2pct": sum(d <= 0.02 for d in diffs),
                         "median_rel_diff": statistics.median(diffs) if diffs else None,
                         "speed_ratio_cim_over_ifc5d": round(their_seconds / seconds, 2)}
     return figures

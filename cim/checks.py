@@ -24,13 +24,23 @@ class CheckOutcome:
 
 
 def model_checks(store: Store, model_id: str, ifc_path: str | Path, *, placement: dict | None = None,
-                 run_id: str | None = None) -> list[CheckOutcome]:
-    """Run every check that applies to the model; a failing check is recorded, never raised."""
-    from cim.qto.run import takeoff
+                 run_id: str | None = None, exports: Path | None = None) -> list[CheckOutcome]:
+    """Run every check that applies to the model; a failing check is recorded, never raised.
+
+    With ``exports``, the takeoff is also written there as CSV and XLSX for estimators.
+    """
+    from cim.qto.run import export_csv, export_xlsx, takeoff
     from cim.tunnel.run import analyse_tunnel, is_tunnel_model
 
-    outcomes = [_guarded(store, "qto", model_id, ifc_path, run_id,
-                         lambda: takeoff(store, model_id, ifc_path=Path(ifc_path)))]
+    def quantities() -> dict:
+        summary = takeoff(store, model_id, ifc_path=Path(ifc_path))
+        if exports is not None:
+            exports.mkdir(parents=True, exist_ok=True)
+            export_csv(store, model_id, exports)
+            export_xlsx(store, model_id, exports / f"{model_id}_quantities.xlsx")
+        return summary
+
+    outcomes = [_guarded(store, "qto", model_id, ifc_path, run_id, quantities)]
     elements = store.read_model("elements", model_id)
     if is_tunnel_model(elements):
         outcomes.append(_guarded(store, "tunnel", model_id, ifc_path, run_id,

@@ -83,7 +83,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
             outcome = commit_job(st, job, commits, run_id, seconds)
             if job.kind == "ifc":
                 checks = model_checks(st, outcome.model_ids[0], job.path, placement=job.settings.placement,
-                                      run_id=run_id)
+                                      run_id=run_id, exports=Path(store) / "exports")
                 logger.info("%s: %s", job.key, ", ".join(f"{c.check} {c.summary or c.message}" for c in checks))
             outcomes.append(outcome)
         else:
