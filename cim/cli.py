@@ -189,12 +189,17 @@ def tunnel(
     ifc: Annotated[Path, typer.Argument(help="The tunnel's IFC file (for chainage along its alignment).")],
     store: StoreOpt = DEFAULT_STORE,
     rules: Annotated[Path | None, typer.Option(help="Rules file (default schemas/tunnel_rules.toml).")] = None,
+    cobie: Annotated[Path | None, typer.Option(help="Also write a COBie-style XLSX handover workbook here.")] = None,
 ):
     """Build the tunnel asset register and check GB 50838 rules; exit 1 when a rule is broken (error)."""
+    from cim.tunnel.cobie import export_cobie
     from cim.tunnel.run import analyse_tunnel
 
     try:
-        summary = analyse_tunnel(Store(store, create=False), model_id, ifc, rules)
+        opened = Store(store, create=False)
+        summary = analyse_tunnel(opened, model_id, ifc, rules)
+        if cobie is not None:
+            out.print(f"COBie workbook: {export_cobie(opened, model_id, cobie)}")
     except CimError as exc:
         _fail(exc)
     table = Table(*summary)

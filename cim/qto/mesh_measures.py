@@ -75,6 +75,17 @@ def is_closed(faces: np.ndarray) -> bool:
     return bool((counts == 2).all())
 
 
+def is_watertight(faces: np.ndarray) -> bool:
+    """Every directed edge matched by its reverse: closed shells that may touch along edges (a stair's steps),
+    which the two-triangles-per-edge rule calls open although their divergence volume is exact."""
+    if len(faces) < 4:
+        return False
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    fwd, n_fwd = np.unique(directed, axis=0, return_counts=True)
+    rev, n_rev = np.unique(directed[:, ::-1], axis=0, return_counts=True)
+    return bool(np.array_equal(fwd, rev) and np.array_equal(n_fwd, n_rev))
+
+
 def merge(meshes: list[Mesh]) -> Mesh:
     """One mesh of several (e.g. a host plus the elements filling its openings)."""
     origin = np.min([m.origin for m in meshes], axis=0)

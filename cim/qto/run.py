@@ -20,17 +20,20 @@ from cim.qto.aggregate import summary_rows
 from cim.qto.compute import STRUCTURAL, base_class, compute, model_geometry
 from cim.qto.crosscheck import disagreements, quantity_rows
 from cim.qto.export import export_csv, export_xlsx
-from cim.qto.mesh_measures import Mesh, mesh_from_arrays
+from cim.qto.incremental import SPATIAL, needed_meshes, plan_reuse, previous_takeoff
+from cim.qto.mesh_measures import Mesh, is_watertight, mesh_from_arrays
+from cim.qto.more_classes import OWN_BODY
 from cim.qto.schema_cols import QUANTITY_COLUMNS, SUMMARY_COLUMNS
 from cim.store import Store
 
 __all__ = ["export_csv", "export_xlsx", "takeoff"]
 log = logging.getLogger(__name__)
-GROSS_CLASSES = {"IfcWall", "IfcSlab", *STRUCTURAL}
+GROSS_CLASSES = {"IfcWall", "IfcSlab", *STRUCTURAL, *OWN_BODY}
 
 
 def read_meshes(table: pa.Table) -> dict[str, Mesh]:
-    """global_id -> Mesh from the ``meshes`` table, slicing the flat list columns once."""
+    """global_id -> Mesh from the ``meshes`` table, slicing the flat list columns once; a mesh the ingest
+    flagged open counts as closed when its shells are watertight and only touch along edges."""
     if table.num_rows == 0:
         return {}
     verts_col = table.column("vertices").combine_chunks()
@@ -42,13 +45,13 @@ def read_meshes(table: pa.Table) -> dict[str, Mesh]:
                                           table.column("is_closed").to_pylist(), strict=True)):
         verts = v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3)
         faces = f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3)
-        out[gid] = mesh_from_arrays(verts, faces, bool(closed))
+        out[gid] = mesh_from_arrays(verts, faces, bool(closed) or is_watertight(faces))
     return out
 
 
 def _gross(store: Store, latest: dict, elements: list[dict], relations: list[dict], has_mesh: set[str],
            ifc_path: Path | None) -> tuple[dict[str, Mesh], str]:
-    """Gross meshes of the hosts with openings, and where they came from."""
+    """Gross meshes of the hosts with openings (among the meshes read), and where they came from."""
     hosts = {r["relating_global_id"] for r in relations if r["rel_type"] == "voids"}
     wanted = [e["global_id"] for e in elements if e["global_id"] in hosts and e["global_id"] in has_mesh
               and base_class(e["ifc_class"]) in GROSS_CLASSES]
@@ -72,11 +75,40 @@ def _table(rows: list[dict], columns: dict[str, pa.DataType]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=pa.schema([(n, t) for n, t in columns.items()]))
 
 
-def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs: str | None = None) -> dict:
+def _origin(elements: list[dict]) -> np.ndarray | None:
+    """The model frame of plans: the lower corner of all element bounds (the same for a partial read)."""
+    lows = [(e["xmin"], e["ymin"], e["zmin"]) for e in elements if e.get("xmin") is not None]
+    return np.min(np.array(lows, np.float64), axis=0) if lows else None
+
+
+def _read_meshes(store: Store, model_id: str, version: int, only: set[str] | None) -> dict[str, Mesh]:
+    filters = [("model_id", "=", model_id), ("version", "=", version)]
+    if only is not None:
+        if not only:
+            return {}
+        filters.append(("global_id", "in", sorted(only)))
+    return read_meshes(store.read("meshes", filters=filters))
+
+
+def _reuse(store: Store, model_id: str, version: int, elements: list[dict], relations: list[dict]) -> dict:
+    """Previous quantities of the unchanged elements: none without a takeoff of an earlier version (a takeoff
+    run again on the same version measures everything, e.g. with another IFC file or newer code)."""
+    prev_version, prev_rows = previous_takeoff(store, model_id)
+    if prev_version is None or prev_version >= version:
+        return {}
+    prev_elements = store.read_model("elements", model_id, prev_version).to_pylist()
+    prev_relations = store.read_model("relations", model_id, prev_version).to_pylist()
+    return plan_reuse(elements, relations, prev_elements, prev_relations, prev_rows)
+
+
+def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs: str | None = None, *,
+            full: bool = False) -> dict:
     """Compute the quantities of the current version of ``model_id`` and replace its rows in ``quantities`` and
     ``quantity_summary``. ``ifc_path`` overrides the file the model was ingested from (needed only for gross
     meshes of hosts with openings; it must be the current version's file, same SHA-256, else gross falls back
-    to net + openings, flagged); ``city_crs`` if given must be the store's. Returns counts for logs."""
+    to net + openings, flagged); ``city_crs`` if given must be the store's. Elements whose geometry and
+    partners (openings, fillers, parts, storey members) are unchanged since the stored takeoff keep their
+    quantities (from a takeoff of an earlier version); ``full`` measures everything again. Returns counts."""
     started = time.perf_counter()
     latest = store.latest(model_id)
     if latest is None:
@@ -89,15 +121,24 @@ def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs:
     version = latest["version"]
     elements = store.read_model("elements", model_id, version).to_pylist()
     relations = store.read_model("relations", model_id, version).to_pylist()
-    net = read_meshes(store.read_model("meshes", model_id, version))
-    gross, gross_source = _gross(store, latest, elements, relations, set(net), ifc_path)
-    computed = compute(elements, model_geometry(net, gross, relations))
-    rows = [r for el in elements for r in quantity_rows(el, computed.get(el["global_id"], []))]
+    reused = {} if full else _reuse(store, model_id, version, elements, relations)
+    todo = {e["global_id"] for e in elements} - set(reused)
+    net = _read_meshes(store, model_id, version, needed_meshes(elements, relations, todo) if reused else None)
+    gross, gross_source = _gross(store, latest, [e for e in elements if e["global_id"] in net], relations, set(net),
+                                 ifc_path)
+    computed = compute(elements, model_geometry(net, gross, relations, elements, _origin(elements)),
+                       todo if reused else None)
+    quantities = {**{g: qs for g, qs in reused.items() if qs}, **computed}
+    rows = [r for el in elements for r in quantity_rows(el, quantities.get(el["global_id"], []))]
     summary = summary_rows(rows, {e["global_id"]: e for e in elements}, model_id)
     store.replace_derived("quantities", model_id, version, _table(rows, QUANTITY_COLUMNS))
     store.replace_derived("quantity_summary", model_id, version, _table(summary, SUMMARY_COLUMNS))
     values = np.array([r["reliable"] for r in rows if r["method"] == "computed"], bool)
-    return {"model_id": model_id, "version": version, "n_elements": len(computed), "n_quantities": len(rows),
+    spatial = {e["global_id"] for e in elements if e["ifc_class"] in SPATIAL}
+    return {"model_id": model_id, "version": version, "n_elements": len(quantities), "n_quantities": len(rows),
             "n_computed": int(values.size), "n_unreliable": int((~values).sum()),
             "n_disagreements": sum(len(v) for v in disagreements(rows).values()), "n_summary": len(summary),
+            "n_reused": sum(1 for g, qs in reused.items() if qs and g not in spatial),
+            "n_recomputed": sum(1 for g in computed if g not in spatial),
+            "n_spatial_recomputed": sum(1 for g in computed if g in spatial),
             "gross": gross_source, "seconds": round(time.perf_counter() - started, 3)}
