@@ -68,14 +68,19 @@ def bench_file(path: Path) -> dict:
         return figures
     values, their_seconds = theirs
     diffs = []
+    off: dict[str, list[float]] = {}
     for r in rows:
         other = values.get((r["global_id"], r["qset"], r["name"]))
         if other is not None and r["value"] is not None and abs(other) > 1e-9:
             diffs.append(abs(r["value"] - other) / abs(other))
+            if diffs[-1] > 0.01:
+                off.setdefault(f"{r['qset']}.{r['name']}", []).append(round(diffs[-1], 3))
     figures["ifc5d"] = {"seconds": round(their_seconds, 3), "quantities": len(values), "compared": len(diffs),
                         "within_1pct": sum(d <= 0.01 for d in diffs), "within_2pct": sum(d <= 0.02 for d in diffs),
                         "median_rel_diff": statistics.median(diffs) if diffs else None,
-                        "speed_ratio_cim_over_ifc5d": round(their_seconds / seconds, 2)}
+                        "speed_ratio_cim_over_ifc5d": round(their_seconds / seconds, 2),
+                        "over_1pct_by_quantity": {k: {"n": len(v), "median": statistics.median(v)}
+                                                  for k, v in sorted(off.items(), key=lambda kv: -len(kv[1]))}}
     return figures
 
 
