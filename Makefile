@@ -42,6 +42,7 @@ samples: install ## regenerate sample_models/ (byte-identical)
 
 bench: install ## run the benchmarks (figures go to bench/out/)
 	$(PY) -m bench.run_all
+	$(PY) -m bench.qto
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

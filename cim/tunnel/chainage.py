@@ -127,3 +127,11 @@ def linear_placements(ifc_file: ifcopenshell.file, unit: float) -> dict[str, flo
             if getattr(product, "GlobalId", None):
                 out[product.GlobalId] = value
     return out
+
+
+def chainage_label(station: float | None) -> str:
+    """Station as asset teams write it: 1010.0 -> K1+010.0."""
+    if station is None:
+        return "n/a"
+    km, m = divmod(round(station, 1), 1000.0)
+    return f"K{int(km)}+{m:05.1f}"

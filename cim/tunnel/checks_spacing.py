@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cim.tunnel.chainage import chainage_label
 from cim.tunnel.rules import Context
 
 
@@ -19,7 +20,8 @@ def fire_compartment_length(ctx: Context, rule: dict) -> None:
         for fc in ctx.fire_compartments(comp):
             if fc["length_m"] is not None and fc["length_m"] > limit + tol:
                 ctx.add("fire_compartment_length", f"{fc['name']} in {comp['name']} is {fc['length_m']:.1f} m long "
-                        f"(K{fc['chainage_start_m']:.0f}..K{fc['chainage_end_m']:.0f}), more than {limit:g} m",
+                        f"({chainage_label(fc['chainage_start_m'])}..{chainage_label(fc['chainage_end_m'])}), "
+                        f"more than {limit:g} m",
                         compartment=comp["name"], fire=fc["name"], start=fc["chainage_start_m"],
                         end=fc["chainage_end_m"], measured=fc["length_m"], allowed=limit)
 

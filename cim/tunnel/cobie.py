@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cim.errors import CimError
 from cim.store import Store
+from cim.tunnel.chainage import chainage_label
 
 NA = "n/a"
 EXT_SYSTEM = "cim"
@@ -72,12 +73,6 @@ def _text(value) -> str:
     return NA if value in (None, "") else str(value)
 
 
-def chainage_label(station: float | None) -> str:
-    """Station as asset teams write it: 1010.0 -> K1+010.0."""
-    if station is None:
-        return NA
-    km, m = divmod(round(station, 1), 1000.0)
-    return f"K{int(km)}+{m:05.1f}"
 
 
 def _unique_names(assets: list[dict]) -> dict[str, str]:
