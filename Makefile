@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_EXTRA_LOGGERS := cim
 
-.PHONY: run install test serve query bench lint clean samples review
+.PHONY: run install test serve query bench lint clean samples
 
 run: install ## ingest the sample city into ./cim-data with the nightly flow (once)
 	$(PY) -m flows.nightly run --config $(CONFIG) --store $(STORE)
