@@ -23,3 +23,19 @@ def fixtures_dir() -> Path:
     if not FIXTURES.exists():
         pytest.skip("../shared/fixtures is not present")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tunnel_store(tmp_path_factory):
+    """The sample tunnel ingested and analysed once for every tunnel test (read-only use)."""
+    from cim.config import load_config
+    from cim.ingest.run import ingest_file
+    from cim.store import Store
+    from cim.tunnel.run import analyse_tunnel
+
+    tunnel = SAMPLES / "tunnel" / "utility_tunnel.ifc"
+    cfg = load_config(SAMPLES / "cim.toml")
+    store = Store(tmp_path_factory.mktemp("tunnel") / "s", cfg.crs)
+    ingest_file(store, cfg, tunnel)
+    analyse_tunnel(store, "tunnel-binhai", tunnel)
+    return store

@@ -7,13 +7,10 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cim.cli import app
-from cim.config import load_config
 from cim.errors import CimError
-from cim.ingest.run import ingest_file
 from cim.query import run_query
 from cim.store import Store
 from cim.tunnel.cobie import chainage_label, export_cobie
-from cim.tunnel.run import analyse_tunnel
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNNEL = ROOT / "sample_models" / "tunnel" / "utility_tunnel.ifc"
@@ -21,14 +18,10 @@ MODEL = "tunnel-binhai"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple[Store, dict[str, list[dict]]]:
+def exported(tunnel_store, tmp_path_factory) -> tuple[Store, dict[str, list[dict]]]:
     """The sample tunnel ingested, analysed and exported once: (store, sheet -> rows as dicts)."""
-    cfg = load_config(ROOT / "sample_models" / "cim.toml")
-    root = tmp_path_factory.mktemp("cobie")
-    store = Store(root / "s", cfg.crs)
-    ingest_file(store, cfg, TUNNEL)
-    analyse_tunnel(store, MODEL, TUNNEL)
-    path = export_cobie(store, MODEL, root / "out" / "cobie.xlsx")
+    store = tunnel_store
+    path = export_cobie(store, MODEL, tmp_path_factory.mktemp("cobie") / "cobie.xlsx")
     book = load_workbook(path, read_only=True)
     sheets = {}
     for ws in book.worksheets:

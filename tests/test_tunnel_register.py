@@ -4,23 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from cim.config import load_config
-from cim.ingest.run import ingest_file
 from cim.query import run_query
 from cim.store import Store
-from cim.tunnel.run import analyse_tunnel
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNNEL = ROOT / "sample_models" / "tunnel" / "utility_tunnel.ifc"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    cfg = load_config(ROOT / "sample_models" / "cim.toml")
-    s = Store(tmp_path_factory.mktemp("tunnel") / "s", cfg.crs)
-    ingest_file(s, cfg, TUNNEL)
-    analyse_tunnel(s, "tunnel-binhai", TUNNEL)
-    return s
+def store(tunnel_store) -> Store:
+    return tunnel_store
 
 from cim.tunnel.patterns import find_zones, zone_of  # noqa: E402
 
