@@ -249,5 +249,13 @@ def samples(
         out.print(str(path))
 
 
+def _register_subcommands() -> None:
+    from cim.cli_clash import app as clash_app
+
+    app.add_typer(clash_app, name="clash")
+
+
+_register_subcommands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

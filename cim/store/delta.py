@@ -235,6 +235,13 @@ class Store:
         with self.lock():
             self._append(name, pa.Table.from_pylist(rows, schema=schema))
 
+    def replace_table(self, name: str, data: pa.Table) -> None:
+        """Overwrite a whole documented table in one Delta commit (state tables such as ``clashes``)."""
+        data = conform(name, data, self.crs)
+        with self.lock():
+            write_deltalake(str(self.table_path(name)), data, mode="overwrite", name=name)
+            _fault_point(name)
+
     def replace_derived(self, name: str, model_id: str, version: int, data: pa.Table) -> None:
         """Replace the rows a check derived from one model (e.g. tunnel_assets of the tunnel) atomically.
 

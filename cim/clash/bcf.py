@@ -1,0 +1,244 @@
+"""Clash results as a BCF 2.1 zip (.bcfzip) that Bonsai, BIMcollab, Solibri and Navisworks open.
+
+Layout: ``bcf.version``, ``project.bcfp`` (ProjectId, Name, ExtensionSchema), ``extensions.xsd``
+(the TopicType/TopicStatus/Priority/TopicLabel/UserIdType values used), then one folder per topic
+GUID with ``markup.bcf``, ``viewpoint.bcfv`` and, when given, ``snapshot.png``.
+
+Status mapping (cim clash status -> BCF TopicStatus), see ``STATUS_TO_BCF``:
+``new`` -> ``Open``, ``active`` -> ``Active``, ``resolved`` -> ``Resolved`` (the clash is gone from a
+later run), ``approved`` -> ``Closed`` (accepted as built: nothing left to do, like Navisworks'
+"Approved"). Priority (rule severity): critical/major/minor/info -> Critical/Major/Minor/Info.
+
+Coordinates: BCF viewers place cameras in the IFC project's coordinate system, so the caller passes
+``camera_point`` and ``focus_bounds`` already in the frame it wants. cim passes model-local
+(engineering) coordinates when it knows the model's map conversion, else city CRS coordinates
+(EPSG:4549 metres); this module does no transformation.
+
+Stability: the topic GUID comes from the caller (uuid5 of the clash identity); the viewpoint and
+comment GUIDs are uuid5 of the topic GUID, so a rerun over the same clashes writes a byte-identical
+file (fixed zip timestamps, fixed entry order, deterministic XML).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from cim.clash import bcf_xml
+from cim.errors import InputError, TransientIOError
+
+STATUS_TO_BCF = {"new": "Open", "active": "Active", "resolved": "Resolved", "approved": "Closed"}
+PRIORITY_TO_BCF = {"critical": "Critical", "major": "Major", "minor": "Minor", "info": "Info"}
+EXTENSIONS_FILE = "extensions.xsd"
+VIEWPOINT_FILE = "viewpoint.bcfv"
+SNAPSHOT_FILE = "snapshot.png"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no clock in the bytes
+
+_BCF_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_IFC_GUID = re.compile(r"^[0-9A-Za-z_$]{22}$")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class BcfComponent:
+    """One selected element. A feature without a 22-character IFC GlobalId is listed in the description."""
+
+    ifc_guid: str
+    originating_system: str | None = None
+    authoring_tool_id: str | None = None
+
+
+@dataclass
+class BcfTopic:
+    """One clash as a BCF topic; ``guid`` is derived by the caller so reruns keep the same topic."""
+
+    guid: str
+    title: str
+    description: str
+    status: str  # cim clash status: new | active | resolved | approved
+    priority: str | None  # rule severity: critical | major | minor | info
+    topic_type: str  # e.g. "Clash"
+    labels: list[str]
+    creation_date: datetime  # first seen
+    modified_date: datetime | None
+    author: str
+    selected: list[BcfComponent]
+    camera_point: tuple[float, float, float]  # in the BCF camera's frame (see module docstring)
+    focus_bounds: tuple[float, ...]  # xmin, ymin, zmin, xmax, ymax, zmax of both elements, same frame
+    snapshot_png: bytes | None
+    reference_link: str | None = None
+    comments: list[tuple[datetime, str, str]] = field(default_factory=list)  # (date, author, text)
+
+
+def bcf_status(status: str, path: Path) -> str:
+    """The BCF TopicStatus of a cim clash status; an unknown status is a caller bug worth stopping for."""
+    try:
+        return STATUS_TO_BCF[status]
+    except KeyError:
+        raise InputError(path, f"unknown clash status {status!r}", f"use one of {', '.join(STATUS_TO_BCF)}",
+                         stage="bcf") from None
+
+
+def bcf_priority(priority: str | None, path: Path) -> str | None:
+    """The BCF Priority of a rule severity (None stays None)."""
+    if priority is None:
+        return None
+    try:
+        return PRIORITY_TO_BCF[priority]
+    except KeyError:
+        raise InputError(path, f"unknown clash severity {priority!r}", f"use one of {', '.join(PRIORITY_TO_BCF)}",
+                         stage="bcf") from None
+
+
+def _check_topic(topic: BcfTopic, path: Path) -> None:
+    """Refuse what a viewer would refuse later, naming the topic, so the caller fixes it at the source."""
+    where = f"topic {topic.guid!r}"
+    if not _BCF_GUID.match(topic.guid):
+        raise InputError(path, f"{where}: the GUID is not a UUID in 8-4-4-4-12 form", "derive it with uuid.uuid5",
+                         stage="bcf")
+    if len(topic.camera_point) != 3 or len(topic.focus_bounds) != 6:
+        raise InputError(path, f"{where}: camera_point needs 3 numbers and focus_bounds 6",
+                         "pass xmin, ymin, zmin, xmax, ymax, zmax", stage="bcf")
+    lo, hi = topic.focus_bounds[:3], topic.focus_bounds[3:]
+    if any(a > b for a, b in zip(lo, hi, strict=True)):
+        raise InputError(path, f"{where}: focus_bounds minimum exceeds maximum", "pass xmin, ymin, zmin, xmax, ...",
+                         stage="bcf")
+    if topic.snapshot_png is not None and not topic.snapshot_png.startswith(_PNG_SIGNATURE):
+        raise InputError(path, f"{where}: snapshot_png is not a PNG image", "pass render_pair's output or None",
+                         stage="bcf")
+
+
+def _split_selected(components: list[BcfComponent]) -> tuple[list[tuple[str, str | None, str | None]], list[str]]:
+    """Components a viewer can select (valid IfcGuid, deduplicated, in the given order) and the rest."""
+    selectable: list[tuple[str, str | None, str | None]] = []
+    other: list[str] = []
+    seen: set[str] = set()
+    for component in components:
+        if not _IFC_GUID.match(component.ifc_guid or ""):
+            other.append(component.ifc_guid or "(no id)")
+        elif component.ifc_guid not in seen:
+            seen.add(component.ifc_guid)
+            selectable.append((component.ifc_guid, component.originating_system, component.authoring_tool_id))
+    return selectable, other
+
+
+def _description(topic: BcfTopic, unselectable: list[str]) -> str:
+    if not unselectable:
+        return topic.description
+    note = "Not selectable in BCF (no IFC GlobalId): " + ", ".join(unselectable) + "."
+    return f"{topic.description}\n\n{note}" if topic.description else note
+
+
+def _comment_rows(topic: BcfTopic) -> list[tuple[str, datetime, str, str]]:
+    """Comments with GUIDs derived from their content, so they survive reordering and reruns."""
+    base = uuid.UUID(topic.guid)
+    rows: list[tuple[str, datetime, str, str]] = []
+    used: set[str] = set()
+    for date, author, text in topic.comments:
+        name = f"comment/{bcf_xml.iso(date)}/{author}/{text}"
+        guid = str(uuid.uuid5(base, name))
+        n = 1
+        while guid in used:  # the same comment twice: keep both, with distinct GUIDs
+            n += 1
+            guid = str(uuid.uuid5(base, f"{name}/{n}"))
+        used.add(guid)
+        rows.append((guid, date, author, text))
+    return rows
+
+
+def topic_entries(topic: BcfTopic, path: Path) -> dict[str, bytes]:
+    """The zip entries of one topic folder, keyed by their name inside the zip."""
+    _check_topic(topic, path)
+    selectable, unselectable = _split_selected(topic.selected)
+    viewpoint_guid = str(uuid.uuid5(uuid.UUID(topic.guid), "viewpoint/1"))
+    try:
+        markup = bcf_xml.markup_xml(
+            guid=topic.guid, topic_type=topic.topic_type, topic_status=bcf_status(topic.status, path),
+            reference_link=topic.reference_link, title=topic.title, priority=bcf_priority(topic.priority, path),
+            labels=topic.labels, creation_date=topic.creation_date, author=topic.author,
+            modified_date=topic.modified_date, description=_description(topic, unselectable),
+            comments=_comment_rows(topic), viewpoint_guid=viewpoint_guid, viewpoint_file=VIEWPOINT_FILE,
+            snapshot_file=SNAPSHOT_FILE if topic.snapshot_png is not None else None,
+        )
+        visinfo = bcf_xml.visinfo_xml(guid=viewpoint_guid, selected=selectable, point=topic.camera_point,
+                                      bounds=topic.focus_bounds)
+    except ValueError as exc:
+        raise InputError(path, f"topic {topic.guid!r}: {exc}", "pass finite coordinates", stage="bcf") from exc
+    entries = {f"{topic.guid}/": b"", f"{topic.guid}/markup.bcf": markup, f"{topic.guid}/{VIEWPOINT_FILE}": visinfo}
+    if topic.snapshot_png is not None:
+        entries[f"{topic.guid}/{SNAPSHOT_FILE}"] = topic.snapshot_png
+    return entries
+
+
+def _extension_values(topics: list[BcfTopic]) -> dict[str, list[str]]:
+    """Every value a reader may meet: all mapped statuses and priorities, the types, labels and users used."""
+    users = {t.author for t in topics} | {author for t in topics for _, author, _ in t.comments}
+    return {
+        "TopicType": sorted({t.topic_type for t in topics}),
+        "TopicStatus": list(dict.fromkeys(STATUS_TO_BCF.values())),
+        "Priority": list(PRIORITY_TO_BCF.values()),
+        "TopicLabel": sorted({label for t in topics for label in t.labels}),
+        "UserIdType": sorted(users),
+    }
+
+
+def bcf_entries(topics: list[BcfTopic], project_name: str, project_id: str, path: Path) -> list[tuple[str, bytes]]:
+    """All zip entries in write order: the root files, then each topic folder by GUID."""
+    guids = [t.guid for t in topics]
+    duplicates = sorted({g for g in guids if guids.count(g) > 1})
+    if duplicates:
+        raise InputError(path, f"topic GUIDs used twice: {', '.join(duplicates)}",
+                         "derive each GUID from the clash identity", stage="bcf")
+    entries = [
+        ("bcf.version", bcf_xml.version_xml()),
+        ("project.bcfp", bcf_xml.project_xml(project_id, project_name, EXTENSIONS_FILE)),
+        (EXTENSIONS_FILE, bcf_xml.extensions_xsd(_extension_values(topics))),
+    ]
+    for topic in sorted(topics, key=lambda t: t.guid):
+        entries.extend(sorted(topic_entries(topic, path).items()))
+    return entries
+
+
+def _zip_bytes_to(handle, entries: list[tuple[str, bytes]]) -> None:
+    with zipfile.ZipFile(handle, "w") as archive:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.create_system = 3  # Unix, on every machine: part of the bytes
+            is_dir = name.endswith("/")
+            info.external_attr = ((0o40755 if is_dir else 0o100644) << 16) | (0x10 if is_dir else 0)
+            info.compress_type = zipfile.ZIP_STORED if is_dir or name.endswith(".png") else zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=6 if info.compress_type == zipfile.ZIP_DEFLATED else None)
+
+
+def write_bcfzip(path: Path, topics: list[BcfTopic], project_name: str, project_id: str) -> Path:
+    """Write ``topics`` to ``path`` atomically (temp file, then rename) and return ``path``.
+
+    The same topics always give the same bytes, so a rerun leaves an unchanged file unchanged for
+    version control and sync tools.
+    """
+    path = Path(path)
+    entries = bcf_entries(topics, project_name, project_id, path)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
+            tmp_name = tmp.name
+            _zip_bytes_to(tmp, entries)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        raise TransientIOError(path, f"could not write the BCF file: {exc.strerror or exc}",
+                               "check that the folder exists, is writable and has space, then retry") from exc
+    finally:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+    return path

@@ -1,0 +1,194 @@
+"""Run clash rules over an ElementSet (and protection zones): broad phase, intent, narrow phase, findings.
+
+All geometry is shifted into one local frame (``origin``) before any test, so the checks behave the same at
+the CRS origin and 500 km from it. Findings carry world coordinates again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cim.clash.broad import candidate_pairs
+from cim.clash.kernel import SolidCache, clearance_contact, containment_contact, duplicate_contact, hard_contact
+from cim.clash.rules import Rule, RuleSet
+from cim.clash.source import ElementSet
+from cim.clash.suppress import Intent, build_intent
+from cim.clash.types import Contact, Solid
+
+
+@dataclass
+class Zone:
+    """A protection zone solid (local frame) and what it protects."""
+
+    solid: Solid
+    model: str  # "zone:<model_id>" or "layer:<table>"
+    global_id: str  # feature id, or the protected model's id
+    ifc_class: str  # e.g. "ProtectionZone" or "pipelines:gas"
+    name: str | None
+    hash: str  # changes when the zone's geometry changes
+    axis: object | None = None  # cim.tunnel.chainage.Axis of a tunnel zone: clashes get a chainage
+
+
+@dataclass
+class Finding:
+    rule: Rule
+    mode: str
+    a: str  # element key
+    b: str  # element key or zone key
+    contact: Contact
+    point: tuple[float, float, float]  # world
+
+
+@dataclass
+class CheckStats:
+    candidates: int = 0
+    tested: int = 0
+    suppressed: int = 0
+    carried: int = 0
+    per_rule: dict[str, int] = field(default_factory=dict)
+
+
+def local_origin(bounds: np.ndarray) -> np.ndarray:
+    """A round point near the middle of everything checked: the local frame's origin."""
+    if len(bounds) == 0:
+        return np.zeros(3)
+    lo, hi = bounds[:, :3].min(axis=0), bounds[:, 3:].max(axis=0)
+    return np.round((lo + hi) / 2.0, -1)
+
+
+class Checker:
+    """Runs a rule set; ``changed`` keys (element or zone keys) restrict narrow tests to pairs touching them."""
+
+    def __init__(self, elements: ElementSet, zones: dict[str, list[Zone]] | None = None,
+                 origin: np.ndarray | None = None):
+        self.elements = elements
+        self.zones = zones or {}
+        self.origin = local_origin(elements.bounds) if origin is None else np.asarray(origin, dtype=np.float64)
+        self.intent: Intent = build_intent(elements)
+        self.cache = SolidCache()
+        self._solids: dict[str, Solid] = {}
+        self.stats = CheckStats()
+
+    # ---- solids ---------------------------------------------------------------------------------------------
+    def _load(self, keys: Iterable[str]) -> None:
+        missing = [k for k in keys if k not in self._solids]
+        for key, (verts, faces, closed) in self.elements.meshes(missing).items():
+            self._solids[key] = Solid(key, verts - self.origin, faces, closed)
+
+    def solid(self, key: str) -> Solid:
+        if key not in self._solids:
+            self._load([key])
+        return self._solids[key]
+
+    # ---- rules ----------------------------------------------------------------------------------------------
+    def run(self, rules: RuleSet, changed: set[str] | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> list[Finding]:
+        findings: list[Finding] = []
+        for rule in rules.rules:
+            found = self.run_rule(rule, changed, progress)
+            self.stats.per_rule[rule.name] = len(found)
+            findings.extend(found)
+        return findings
+
+    def run_rule(self, rule: Rule, changed: set[str] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> list[Finding]:
+        rows = self.elements.rows
+        a_idx = np.array([i for i, r in enumerate(rows) if rule.a.matches(r)], dtype=np.int64)
+        if rule.zone is not None:
+            zones = self.zones.get(rule.name, [])
+            b_keys = [z.solid.key for z in zones]
+            b_bounds = np.array([z.solid.bounds + np.r_[self.origin, self.origin] for z in zones]).reshape(-1, 6)
+            b_idx = np.arange(len(zones))
+        else:
+            b_idx = a_idx if rule.symmetric else np.array(
+                [i for i, r in enumerate(rows) if rule.b.matches(r)], dtype=np.int64)
+            b_keys = None
+            b_bounds = self.elements.bounds[b_idx] if len(b_idx) else np.zeros((0, 6))
+        if len(a_idx) == 0 or len(b_idx) == 0:
+            return []
+        a_bounds = self.elements.bounds[a_idx]
+        same = rule.symmetric and rule.zone is None
+        pairs = candidate_pairs(a_bounds, None if same else b_bounds, rule.margin)
+        pairs = self._prefilter(rule, pairs, a_bounds, b_bounds)
+        out: list[Finding] = []
+        total = len(pairs)
+        for n, (i, j) in enumerate(pairs):
+            a_key = rows[a_idx[i]]["key"]
+            b_key = b_keys[j] if b_keys is not None else rows[b_idx[j]]["key"]
+            if a_key == b_key or not self._in_scope(rule, a_key, b_key):
+                continue
+            if changed is not None and a_key not in changed and b_key not in changed:
+                continue
+            self.stats.candidates += 1
+            if rule.exclude_same_system and self._share_system(a_key, b_key):
+                continue
+            if rule.zone is None and self.intent.declared(a_key, b_key):
+                self.stats.suppressed += 1
+                continue
+            finding = self._test(rule, a_key, b_key, self.zones[rule.name][j].solid if b_keys is not None else None)
+            if finding is not None:
+                out.append(finding)
+            if progress and n % 500 == 0:
+                progress(rule.name, n, total)
+        return out
+
+    def _prefilter(self, rule: Rule, pairs: np.ndarray, a_bounds: np.ndarray, b_bounds: np.ndarray) -> np.ndarray:
+        """Drop pairs whose boxes overlap by no more than the tolerance on some axis: they can only touch."""
+        if len(pairs) == 0 or rule.mode == "clearance":
+            return pairs
+        a, b = a_bounds[pairs[:, 0]], (a_bounds if rule.symmetric and rule.zone is None else b_bounds)[pairs[:, 1]]
+        overlap = np.minimum(a[:, 3:], b[:, 3:]) - np.maximum(a[:, :3], b[:, :3])
+        return pairs[np.all(overlap > rule.tolerance_m, axis=1)]
+
+    def _in_scope(self, rule: Rule, a_key: str, b_key: str) -> bool:
+        if rule.scope == "all" or rule.zone is not None:
+            return True
+        same_model = a_key.partition("/")[0] == b_key.partition("/")[0]
+        return same_model if rule.scope == "within_model" else not same_model
+
+    def _test(self, rule: Rule, a_key: str, b_key: str, zone: Solid | None) -> Finding | None:
+        self.stats.tested += 1
+        a = self.solid(a_key)
+        b = zone if zone is not None else self.solid(b_key)
+        same_class = zone is None and self._class(a_key) == self._class(b_key)
+        contact = self._contact(rule, a, b, same_class)
+        if contact is None:
+            return None
+        point = tuple(float(v) for v in np.asarray(contact.point) + self.origin)
+        if zone is None and self.intent.through_sleeve(a_key, b_key, np.asarray(point)):
+            self.stats.suppressed += 1
+            return None
+        return Finding(rule, contact.mode, a_key, b_key, contact, point)
+
+    def _contact(self, rule: Rule, a: Solid, b: Solid, same_class: bool) -> Contact | None:
+        tol, cache = rule.tolerance_m, self.cache
+        if rule.mode == "clearance":
+            return clearance_contact(a, b, rule.distance_m, cache)
+        if rule.mode == "duplicate":
+            return duplicate_contact(a, b, tol, cache) if same_class else None
+        if rule.mode == "containment":
+            return containment_contact(a, b, tol, cache)
+        hard = hard_contact(a, b, tol, cache)
+        if hard is None:
+            return None
+        if same_class:
+            dup = duplicate_contact(a, b, max(tol, 0.001), cache)
+            if dup is not None:
+                return dup
+            if np.all(np.abs(a.bounds - b.bounds) <= max(tol, 0.005)):
+                # same class, same extents, overlapping: a copy (one may lack the other's openings)
+                return Contact("duplicate", hard.point, depth=hard.depth, volume=hard.volume)
+        return containment_contact(a, b, tol, cache) or hard
+
+    def _share_system(self, a_key: str, b_key: str) -> bool:
+        rows, index = self.elements.rows, self.elements.index
+        if b_key not in self.elements._index:
+            return False
+        systems = set(rows[index(a_key)].get("systems") or ())
+        return bool(systems & set(rows[index(b_key)].get("systems") or ()))
+
+    def _class(self, key: str) -> str:
+        return self.elements.rows[self.elements.index(key)]["ifc_class"]

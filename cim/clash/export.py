@@ -1,0 +1,185 @@
+"""Clash results for machines (JSON) and for BIM tools (BCF 2.1: one topic per element group).
+
+BCF cameras are placed in model A's own engineering frame (the inverse of its map conversion), so Bonsai,
+BIMcollab or Solibri, which open the IFC in its own coordinates, look at the right spot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from cim.clash.bcf import BcfComponent, BcfTopic, write_bcfzip
+from cim.clash.snapshot import render_pair
+from cim.errors import CimError
+from cim.georef import crs as crsmod
+from cim.georef.model import Georef
+
+NAMESPACE = uuid.UUID("6f1b5a3e-4d0c-5b8e-9a57-1c2f0d3e4b6a")  # cim clash topics
+STATUS_ORDER = ("new", "active", "approved", "resolved")
+JSON_FIELDS = ("clash_id", "rule", "mode", "severity", "status", "a_model", "a_global_id", "a_class", "a_name",
+               "a_storey", "b_model", "b_global_id", "b_class", "b_name", "b_storey", "depth_m", "distance_m",
+               "volume_m3", "x", "y", "z", "chainage", "element_group", "location_group", "first_seen", "last_seen",
+               "status_changed_at", "note", "history")
+MeshLookup = Callable[[list[str]], dict[str, tuple[np.ndarray, np.ndarray, bool]]]
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def clash_json(rows: list[dict], summary: dict | None = None) -> dict:
+    out = []
+    for row in rows:
+        item = {k: row.get(k) for k in JSON_FIELDS}
+        for k in ("first_seen", "last_seen", "status_changed_at"):
+            item[k] = _iso(item[k])
+        item["history"] = json.loads(item["history"]) if isinstance(item["history"], str) else item["history"]
+        out.append(item)
+    return {"schema_version": "1.0", "summary": summary or {}, "clashes": out}
+
+
+def write_json(rows: list[dict], path: Path, summary: dict | None = None) -> Path:
+    data = json.dumps(clash_json(rows, summary), indent=1, ensure_ascii=False, default=str)
+    return _atomic_text(Path(path), data)
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def to_engineering(georef: Georef, points: np.ndarray) -> np.ndarray:
+    """City CRS (E, N, H) -> the model's engineering metres: the inverse of Georef.to_city."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if not crsmod.same_crs(georef.source_crs, georef.city_crs):
+        e, n, h = crsmod.transformer(georef.city_crs, georef.source_crs).transform(p[:, 0], p[:, 1], p[:, 2])
+        p = np.column_stack([e, n, h])
+    to_crs_units = georef.map_unit_scale / crsmod.crs_unit_scale(georef.source_crs)
+    e, n, h = p[:, 0] / to_crs_units, p[:, 1] / to_crs_units, p[:, 2] / georef.map_unit_scale
+    a, b = georef.x_axis_abscissa, georef.x_axis_ordinate
+    norm = (a * a + b * b) ** 0.5 or 1.0
+    a, b = a / norm, b / norm
+    dx = (e - georef.eastings) / (georef.scale * georef.factor_x)
+    dy = (n - georef.northings) / (georef.scale * georef.factor_y)
+    x, y = a * dx + b * dy, -b * dx + a * dy
+    z = (h - georef.orthogonal_height) / (georef.scale * georef.factor_z)
+    return np.column_stack([x, y, z]) * georef.unit_scale / norm
+
+
+def topic_guid(group: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, group))
+
+
+def _group_status(rows: list[dict]) -> str:
+    return min((r["status"] for r in rows), key=STATUS_ORDER.index)
+
+
+def _title(rows: list[dict]) -> str:
+    r = rows[0]
+    if len(rows) == 1:
+        return f"{r['mode'].capitalize()}: {r['a_name'] or r['a_class']} × {r['b_name'] or r['b_class']}"[:250]
+    shared = r["element_group"].split(":", 1)[1]
+    name = next((x[f"{s}_name"] or x[f"{s}_class"] for x in rows for s in "ab"
+                 if f"{x[f'{s}_model']}/{x[f'{s}_global_id']}" == shared), shared)
+    return f"{len(rows)} clashes with {name} ({r['rule']})"[:250]
+
+
+def _description(rows: list[dict]) -> str:
+    lines = []
+    for r in rows:
+        measure = f"depth {r['depth_m']:.3f} m" if r.get("depth_m") is not None else \
+            f"distance {r['distance_m']:.3f} m" if r.get("distance_m") is not None else ""
+        where = f"at E {r['x']:.2f} N {r['y']:.2f} z {r['z']:.2f}" + (f", {r['chainage']}" if r.get("chainage") else "")
+        lines.append(f"[{r['clash_id']}] {r['rule']} {r['mode']}: {r['a_class']} '{r['a_name']}' ({r['a_global_id']}) "
+                     f"x {r['b_class']} '{r['b_name']}' ({r['b_global_id']}); {measure} {where}; storey "
+                     f"{r.get('a_storey') or r.get('b_storey') or '-'}")
+    return "\n".join(lines)
+
+
+def _comments(rows: list[dict]) -> list[tuple[datetime, str, str]]:
+    out = []
+    for r in rows:
+        history = json.loads(r["history"]) if isinstance(r.get("history"), str) else (r.get("history") or [])
+        for ev in history:
+            at = datetime.fromisoformat(ev["at"])
+            text = f"{r['clash_id']}: {ev.get('from') or '-'} -> {ev['to']}" + (f" ({ev['note']})" if ev.get("note")
+                                                                               else "")
+            out.append((at if at.tzinfo else at.replace(tzinfo=UTC), str(ev.get("by") or "cim"), text))
+    return sorted(out)
+
+
+def _ts(value) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def bcf_topics(rows: list[dict], meshes: MeshLookup | None = None, frames: dict[str, Georef] | None = None,
+               include_resolved: bool = False) -> list[BcfTopic]:
+    """One topic per element group (a single clash is a group of one)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        if include_resolved or row["status"] != "resolved":
+            groups.setdefault(row["element_group"] or row["clash_id"], []).append(row)
+    topics = []
+    for group, items in sorted(groups.items()):
+        items = sorted(items, key=lambda r: r["clash_id"])
+        first = items[0]
+        pts = np.array([[r["x"], r["y"], r["z"]] for r in items])
+        frame = (frames or {}).get(first["a_model"])
+        local = to_engineering(frame, pts) if frame is not None else pts
+        bounds = tuple(float(v) for v in np.r_[local.min(axis=0) - 2.0, local.max(axis=0) + 2.0])
+        selected, seen = [], set()
+        for r in items:
+            for s in "ab":
+                gid = r[f"{s}_global_id"]
+                if gid not in seen and not r[f"{s}_model"].startswith(("zone:", "layer:")):
+                    seen.add(gid)
+                    selected.append(BcfComponent(gid, originating_system=r[f"{s}_model"]))
+        topics.append(BcfTopic(
+            guid=topic_guid(group), title=_title(items), description=_description(items),
+            status=_group_status(items), priority=first["severity"], topic_type="Clash",
+            labels=sorted({r["rule"] for r in items} | {r["mode"] for r in items}),
+            creation_date=min(_ts(r["first_seen"]) for r in items),
+            modified_date=max(_ts(r["status_changed_at"]) for r in items), author="cim clash",
+            selected=selected, camera_point=tuple(float(v) for v in local[0]), focus_bounds=bounds,
+            snapshot_png=_snapshot(first, meshes), comments=_comments(items)))
+    return topics
+
+
+def _snapshot(row: dict, meshes: MeshLookup | None) -> bytes | None:
+    if meshes is None:
+        return None
+    a = f"{row['a_model']}/{row['a_global_id']}"
+    b = f"{row['b_model']}/{row['b_global_id']}"
+    try:
+        found = meshes([a, b])
+        if a not in found:
+            return None
+        origin = np.round([row["x"], row["y"], row["z"]], 0)
+        va, fa, _ = found[a]
+        vb, fb = (found[b][0] - origin, found[b][1]) if b in found else (None, None)
+        return render_pair(va - origin, fa, vb, fb, np.array([row["x"], row["y"], row["z"]]) - origin)
+    except (CimError, ValueError, KeyError):
+        return None
+
+
+def write_bcf(rows: list[dict], path: Path, *, project_name: str, meshes: MeshLookup | None = None,
+              frames: dict[str, Georef] | None = None, include_resolved: bool = False) -> Path:
+    topics = bcf_topics(rows, meshes, frames, include_resolved)
+    return write_bcfzip(Path(path), topics, project_name, str(uuid.uuid5(NAMESPACE, f"project:{project_name}")))

@@ -1,0 +1,338 @@
+"""Narrow phase: the four clash tests on one pair of solids.
+
+Closed meshes go through manifold3d (exact booleans in double precision, symbolic perturbation, so
+faces that merely touch give an empty intersection and coplanar overlaps are resolved). Open meshes,
+and closed ones manifold3d refuses, go through fcl (BVH triangle collision and exact triangle
+distance). Every test starts with box rejects and a cheap fcl surface test, so the boolean only runs
+for pairs that really touch or nest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import fcl
+import manifold3d as m3
+import numpy as np
+
+from cim.clash.kernel_mesh import (
+    crossing_points,
+    point_mesh_distance,
+    thinnest_extent,
+    triangles,
+    volume_centroid,
+    winding_numbers,
+)
+from cim.clash.types import Contact, Solid
+
+_MAX_CONTACTS = 256  # triangle pairs fcl reports for the open-mesh tests: enough for a stable mean point
+
+
+@dataclass
+class _Entry:
+    """Backends of one solid, built on first use."""
+
+    manifold: m3.Manifold | None = None
+    manifold_tried: bool = False
+    fcl_object: fcl.CollisionObject | None = None
+    volume: float | None = None
+    volume_tried: bool = False
+
+
+class SolidCache:
+    """Builds the manifold3d and fcl views of each solid once, keyed by ``Solid.key``.
+
+    A check touches each solid in many pairs, so conversions and volumes are kept for the whole check.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def _entry(self, solid: Solid) -> _Entry:
+        e = self._entries.get(solid.key)
+        if e is None:
+            e = self._entries[solid.key] = _Entry()
+        return e
+
+    def manifold(self, solid: Solid) -> m3.Manifold | None:
+        """The solid as a Manifold, or None when it is open or manifold3d refuses it."""
+        e = self._entry(solid)
+        if not e.manifold_tried:
+            e.manifold_tried = True
+            e.manifold = _to_manifold(solid) if solid.closed else None
+        return e.manifold
+
+    def is_closed(self, solid: Solid) -> bool:
+        """Closed and accepted by manifold3d: volumes and booleans can be trusted."""
+        return self.manifold(solid) is not None
+
+    def fcl_object(self, solid: Solid) -> fcl.CollisionObject:
+        """The solid's triangles in an OBBRSS bounding-volume tree (fcl)."""
+        e = self._entry(solid)
+        if e.fcl_object is None:
+            model = fcl.BVHModel()
+            model.beginModel(len(solid.vertices), len(solid.faces))
+            model.addSubModel(solid.vertices, np.asarray(solid.faces, dtype=np.int64))
+            model.endModel()
+            e.fcl_object = fcl.CollisionObject(model, fcl.Transform())
+        return e.fcl_object
+
+    def volume(self, solid: Solid) -> float | None:
+        """Enclosed volume in m3 of a closed solid, None for an open one."""
+        e = self._entry(solid)
+        if not e.volume_tried:
+            e.volume_tried = True
+            man = self.manifold(solid)
+            e.volume = float(man.volume()) if man is not None else None
+        return e.volume
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _to_manifold(solid: Solid) -> m3.Manifold | None:
+    """Manifold from the mesh; vertices split along seams are merged once before giving up."""
+    if not len(solid.faces):
+        return None
+    # nanobind refuses read-only arrays (trimesh and manifold3d hand those out): ask for a writeable copy if needed
+    v = np.require(solid.vertices, dtype=np.float64, requirements=["C", "W"])
+    f = np.require(solid.faces, dtype=np.uint64, requirements=["C", "W"])
+    man = m3.Manifold(m3.Mesh64(v, f))
+    if man.status() == m3.Error.NotManifold:
+        mesh = m3.Mesh64(v, f)
+        if mesh.merge():
+            man = m3.Manifold(mesh)
+    if man.status() != m3.Error.NoError or man.is_empty() or man.volume() <= 0:
+        return None
+    return man
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared pieces
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _box_gap(a: Solid, b: Solid) -> np.ndarray:
+    """Per-axis overlap of the two boxes (negative: a gap of that size)."""
+    return np.minimum(a.bounds[3:], b.bounds[3:]) - np.maximum(a.bounds[:3], b.bounds[:3])
+
+
+def _box_inside(inner: Solid, outer: Solid, tolerance: float) -> bool:
+    lo_ok = np.all(inner.bounds[:3] >= outer.bounds[:3] - tolerance)
+    return bool(lo_ok and np.all(inner.bounds[3:] <= outer.bounds[3:] + tolerance))
+
+
+def _surfaces_touch(a: Solid, b: Solid, cache: SolidCache) -> bool:
+    """fcl: do any two triangles intersect or touch?"""
+    req = fcl.CollisionRequest(num_max_contacts=1, enable_contact=False)
+    return fcl.collide(cache.fcl_object(a), cache.fcl_object(b), req, fcl.CollisionResult()) > 0
+
+
+def _point_inside(point: np.ndarray, solid: Solid) -> bool:
+    return bool(winding_numbers(point, solid.vertices, solid.faces)[0] > 0.5)
+
+
+def _nested(a: Solid, b: Solid, cache: SolidCache) -> str | None:
+    """With no surface contact: "a" when a lies inside closed b, "b" when b lies inside closed a."""
+    # Inside/outside needs a watertight outer mesh; the winding number tolerates what manifold3d refuses.
+    if b.closed and _box_inside(a, b, 0.0) and _point_inside(a.vertices[0], b):
+        return "a"
+    if a.closed and _box_inside(b, a, 0.0) and _point_inside(b.vertices[0], a):
+        return "b"
+    return None
+
+
+def _describe(man: m3.Manifold) -> tuple[float, np.ndarray, float]:
+    """Volume, centroid and thinnest extent of a boolean result."""
+    mesh = man.to_mesh64()
+    v = np.asarray(mesh.vert_properties, dtype=np.float64)[:, :3]
+    f = np.asarray(mesh.tri_verts, dtype=np.int64)
+    vol, centroid = volume_centroid(v, f)
+    return float(man.volume()), centroid, thinnest_extent(v, f)
+
+
+def _solid_description(solid: Solid, cache: SolidCache) -> tuple[float | None, np.ndarray, float]:
+    """Volume (None when open), centroid and thinnest extent of a whole solid."""
+    _, centroid = volume_centroid(solid.vertices, solid.faces)
+    return cache.volume(solid), centroid, thinnest_extent(solid.vertices, solid.faces)
+
+
+def _point(p: np.ndarray) -> tuple[float, float, float]:
+    return (float(p[0]), float(p[1]), float(p[2]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The four tests
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def hard_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
+    """Solids that interpenetrate by more than ``tolerance`` (m).
+
+    Closed pair: manifold3d intersection; ``depth`` is the thinnest extent of the overlap (see
+    ``kernel_mesh.thinnest_extent``: 0.1 for a 0.1 m pipe through a wall, 0.05 for walls overlapping
+    50 mm), ``point`` its centroid, ``volume`` its volume. Touching faces give an empty overlap.
+    A solid nested inside the other without touching it is a hard contact too (depth = its own
+    thinnest extent). Otherwise (an open mesh, or a mesh manifold3d refuses) fcl triangle collision:
+    ``point`` is the mean of the contact points, ``depth`` fcl's largest triangle-pair penetration
+    (a per-triangle measure, not the overlap thickness), ``volume`` None; contacts whose fcl depth is
+    at most ``tolerance`` (touching surfaces report 0) are ignored.
+    """
+    gap = _box_gap(a, b)
+    if np.any(gap < 0):
+        return None
+    both_closed = cache.is_closed(a) and cache.is_closed(b)
+    if both_closed and np.any(gap <= tolerance):
+        return None  # the overlap is no thicker than the boxes' overlap on any axis
+    if not _surfaces_touch(a, b, cache):
+        return _nested_hard(a, b, tolerance, cache)
+    if not both_closed:
+        return _fcl_hard(a, b, tolerance, cache)
+    inter = cache.manifold(a) ^ cache.manifold(b)
+    if inter.is_empty():
+        return None
+    vol, centroid, depth = _describe(inter)
+    if depth <= tolerance or vol <= 0:
+        return None
+    return Contact("hard", _point(centroid), depth=depth, volume=vol)
+
+
+def _nested_hard(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
+    which = _nested(a, b, cache)
+    if which is None:
+        return None
+    vol, centroid, depth = _solid_description(a if which == "a" else b, cache)
+    if depth <= tolerance:
+        return None
+    return Contact("hard", _point(centroid), depth=depth, volume=vol)
+
+
+def _fcl_hard(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
+    req = fcl.CollisionRequest(num_max_contacts=_MAX_CONTACTS, enable_contact=True)
+    res = fcl.CollisionResult()
+    fcl.collide(cache.fcl_object(a), cache.fcl_object(b), req, res)
+    deep = [c for c in res.contacts if c.penetration_depth > tolerance]
+    if not deep:
+        return None
+    point = _crossing_centre(a, b, deep)
+    return Contact("hard", _point(point), depth=float(max(c.penetration_depth for c in deep)))
+
+
+def _crossing_centre(a: Solid, b: Solid, contacts: list) -> np.ndarray:
+    """Mean of the points where the contacting triangle pairs cross (fcl's own contact positions are
+    vertices of one triangle, up to a triangle away); fcl's positions only when all pairs are coplanar."""
+    ia = np.array([c.b1 for c in contacts], dtype=np.int64)
+    ib = np.array([c.b2 for c in contacts], dtype=np.int64)
+    pts = crossing_points(triangles(a.vertices, a.faces[ia]), triangles(b.vertices, b.faces[ib]))
+    if len(pts):
+        return pts.mean(axis=0)
+    return np.mean([c.pos for c in contacts], axis=0)
+
+
+def clearance_contact(a: Solid, b: Solid, distance: float, cache: SolidCache) -> Contact | None:
+    """Surfaces closer than ``distance`` (m): fcl's exact triangle distance.
+
+    ``point`` is the midpoint of the two nearest points. Touching or interpenetrating solids give
+    ``distance`` 0 (point: mean of the fcl contact points); so does a solid nested inside a closed one,
+    found with a winding-number test because their surfaces never meet.
+    """
+    if np.any(_box_gap(a, b) < -distance):
+        return None
+    oa, ob = cache.fcl_object(a), cache.fcl_object(b)
+    req = fcl.DistanceRequest(enable_nearest_points=True)
+    res = fcl.DistanceResult()
+    d = fcl.distance(oa, ob, req, res)
+    if d <= 0.0:
+        return Contact("clearance", _point(_contact_mean(a, b, cache)), distance=0.0)
+    nested = _nested(a, b, cache)
+    if nested is not None:
+        inner = a if nested == "a" else b
+        return Contact("clearance", _point(volume_centroid(inner.vertices, inner.faces)[1]), distance=0.0)
+    if d >= distance:
+        return None
+    mid = (np.asarray(res.nearest_points[0]) + np.asarray(res.nearest_points[1])) / 2.0
+    return Contact("clearance", _point(mid), distance=float(d))
+
+
+def _contact_mean(a: Solid, b: Solid, cache: SolidCache) -> np.ndarray:
+    req = fcl.CollisionRequest(num_max_contacts=_MAX_CONTACTS, enable_contact=True)
+    res = fcl.CollisionResult()
+    fcl.collide(cache.fcl_object(a), cache.fcl_object(b), req, res)
+    if res.contacts:
+        return _crossing_centre(a, b, res.contacts)
+    lo = np.maximum(a.bounds[:3], b.bounds[:3])
+    hi = np.minimum(a.bounds[3:], b.bounds[3:])
+    return (lo + hi) / 2.0
+
+
+def duplicate_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
+    """The same geometry twice, within ``tolerance`` (m).
+
+    Always requires the boxes to agree within ``tolerance``. Closed pair: the intersection holds at
+    least 99 % of each volume. Otherwise: every vertex of each mesh lies within ``tolerance`` of the
+    other's triangles. ``depth`` is the overlap's thinnest extent, ``point`` its centroid.
+    """
+    if np.any(np.abs(a.bounds - b.bounds) > tolerance):
+        return None
+    ma, mb = cache.manifold(a), cache.manifold(b)
+    if ma is not None and mb is not None:
+        inter = ma ^ mb
+        if inter.is_empty():
+            return None
+        vol, centroid, depth = _describe(inter)
+        va, vb = cache.volume(a), cache.volume(b)
+        if va is None or vb is None or vol < 0.99 * va or vol < 0.99 * vb:
+            return None
+        return Contact("duplicate", _point(centroid), depth=depth, volume=vol)
+    if np.any(point_mesh_distance(a.vertices, b.vertices, b.faces) > tolerance):
+        return None
+    if np.any(point_mesh_distance(b.vertices, a.vertices, a.faces) > tolerance):
+        return None
+    centroid = volume_centroid(a.vertices, a.faces)[1] if a.closed else a.vertices.mean(axis=0)
+    return Contact("duplicate", _point(centroid), depth=thinnest_extent(a.vertices, a.faces))
+
+
+def containment_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
+    """One closed solid wholly inside the other, and not a duplicate of it.
+
+    Inside means: its box lies in the other's box grown by ``tolerance``, and either the surfaces do
+    not meet and a vertex is inside (exact nesting), or the intersection holds all of its volume up
+    to 1e-6 relative, or the part left outside (a boolean difference) is no thicker than ``tolerance``.
+    ``inside`` is "a" or "b"; ``depth`` is the inner solid's thinnest extent, ``volume`` the overlap.
+    """
+    ma, mb = cache.manifold(a), cache.manifold(b)
+    if ma is None or mb is None:
+        return None
+    a_in_b, b_in_a = _box_inside(a, b, tolerance), _box_inside(b, a, tolerance)
+    if not (a_in_b or b_in_a):
+        return None
+    if duplicate_contact(a, b, tolerance, cache) is not None:
+        return None
+    if not _surfaces_touch(a, b, cache):
+        which = _nested(a, b, cache)
+        if which is None:
+            return None
+        vol, centroid, depth = _solid_description(a if which == "a" else b, cache)
+        return Contact("containment", _point(centroid), depth=depth, inside=which, volume=vol)
+    inter = ma ^ mb
+    if inter.is_empty():
+        return None
+    vol = float(inter.volume())
+    va, vb = cache.volume(a), cache.volume(b)
+    candidates = [("a", a, ma, mb, va), ("b", b, mb, ma, vb)]
+    candidates = [c for c in candidates if (a_in_b if c[0] == "a" else b_in_a)]
+    for which, inner, m_in, m_out, v_in in sorted(candidates, key=lambda c: c[4] or 0.0):
+        if v_in is None or vol < 0.5 * v_in:
+            continue
+        if vol >= v_in * (1 - 1e-6) or _outside_part_thin(m_in, m_out, tolerance):
+            _, centroid, _ = _describe(inter)
+            depth = thinnest_extent(inner.vertices, inner.faces)
+            return Contact("containment", _point(centroid), depth=depth, inside=which, volume=vol)
+    return None
+
+
+def _outside_part_thin(inner: m3.Manifold, outer: m3.Manifold, tolerance: float) -> bool:
+    rest = inner - outer
+    if rest.is_empty():
+        return True
+    return all(_describe(piece)[2] <= tolerance for piece in rest.decompose())

@@ -1,0 +1,133 @@
+"""Check the city: run the rule set over every current IFC model and the protection zones, incrementally.
+
+Only pairs that involve an element (or zone) whose geometry hash changed since the last check are tested
+again; clashes between unchanged elements are carried forward (their intent is re-read, so a newly declared
+interference still clears them). A different rule file re-checks everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+from cim.clash.engine import Checker, local_origin
+from cim.clash.group import element_groups, location_groups
+from cim.clash.rows import finding_rows
+from cim.clash.rules import RuleSet, load_rules
+from cim.clash.source import ElementSet, load_models
+from cim.clash.status import merge, set_status
+from cim.clash.zone_build import build_zones
+from cim.errors import StoreError
+from cim.store import Store
+from cim.store.delta import now_utc
+from cim.store.schema import table_schema
+
+log = logging.getLogger(__name__)
+
+
+def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | None = None,
+               base: Path | None = None, run_id: str | None = None, full: bool = False,
+               progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Check the store's current models and write ``clashes`` and ``clash_elements``. Returns a summary."""
+    started = time.perf_counter()
+    rules = rules or load_rules()
+    elements = load_models(store)
+    origin = local_origin(elements.bounds)
+    zones = build_zones(rules, store, origin, ground_z, base)
+    checker = Checker(elements, zones, origin)
+    keys = _current_keys(elements, zones)
+    previous_keys = _snapshot(store, rules.digest)
+    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    findings = checker.run(rules, changed, progress)
+    found = finding_rows(checker, findings)
+    previous = _state(store)
+    if changed is not None:
+        found.update(_carried(previous, found, keys, changed, checker, rules))
+    now = now_utc()
+    state = merge(previous, found, now, run_id)
+    _group(state)
+    store.replace_table("clashes", pa.Table.from_pylist(state, schema=table_schema("clashes", store.crs)))
+    store.replace_table("clash_elements", pa.Table.from_pylist(
+        [{"key": k, "geometry_hash": h, "rules_digest": rules.digest, "checked_at": now} for k, h in keys.items()],
+        schema=table_schema("clash_elements", store.crs)))
+    counts: dict[str, int] = {}
+    for row in state:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"elements": len(elements), "zones": sum(len(z) for z in zones.values()),
+            "changed": None if changed is None else len(changed), "candidates": checker.stats.candidates,
+            "tested": checker.stats.tested, "suppressed": checker.stats.suppressed,
+            "found": len(found), "statuses": counts, "per_rule": checker.stats.per_rule,
+            "incremental": changed is not None, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _current_keys(elements: ElementSet, zones: dict) -> dict[str, str]:
+    keys = {r["key"]: r["geometry_hash"] or "" for r in elements.rows}
+    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
+    return keys
+
+
+def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
+    """key -> hash at the last check, or None when there was none or it used other rules."""
+    if not store.has_table("clash_elements"):
+        return None
+    rows = store.read("clash_elements").to_pylist()
+    if not rows or any(r["rules_digest"] != digest for r in rows):
+        return None
+    return {r["key"]: r["geometry_hash"] for r in rows}
+
+
+def _state(store: Store) -> dict[str, dict]:
+    if not store.has_table("clashes"):
+        return {}
+    return {r["clash_id"]: r for r in store.read("clashes").to_pylist()}
+
+
+def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, str], changed: set[str],
+             checker: Checker, rules: RuleSet) -> dict[str, dict]:
+    """Previous clashes between two unchanged, still present elements: found again without a test."""
+    names = {r.name for r in rules.rules}
+    out = {}
+    for cid, row in previous.items():
+        if cid in found or row["status"] == "resolved" or row["rule"] not in names:
+            continue
+        a = f"{row['a_model']}/{row['a_global_id']}"
+        b = _b_key(row)
+        if a not in keys or b not in keys or a in changed or b in changed:
+            continue
+        if not row["b_model"].startswith(("zone:", "layer:")) and checker.intent.declared(a, b):
+            continue
+        checker.stats.carried += 1
+        out[cid] = {k: v for k, v in row.items() if k not in ("status", "first_seen", "last_seen",
+                                                               "status_changed_at", "history", "note", "run_id")}
+    return out
+
+
+def _b_key(row: dict) -> str:
+    if row["b_model"].startswith(("zone:", "layer:")):
+        return f"zone:{row['rule']}:{row['b_global_id']}"
+    return f"{row['b_model']}/{row['b_global_id']}"
+
+
+def _group(state: list[dict]) -> None:
+    live = [r for r in state if r["status"] != "resolved"]
+    by_element, by_place = element_groups(live), location_groups(live)
+    for row in state:
+        row["element_group"] = by_element.get(row["clash_id"], row["clash_id"])
+        row["location_group"] = by_place.get(row["clash_id"], "resolved")
+
+
+def change_status(store: Store, ids: list[str], status: str, by: str, note: str | None = None) -> int:
+    """Set the status of clashes by hand (approve, activate...). Returns how many changed."""
+    if not store.has_table("clashes"):
+        raise StoreError(store.root, "no clashes in the store yet", "run `cim clash check` first")
+    rows = store.read("clashes").to_pylist()
+    before = {r["clash_id"]: r["status"] for r in rows}
+    missing = set_status(rows, ids, status, by, note, now_utc())
+    if missing:
+        raise StoreError(store.root, f"no clash {', '.join(missing)}", "list them with `cim clash list`")
+    store.replace_table("clashes", pa.Table.from_pylist(rows, schema=table_schema("clashes", store.crs)))
+    return sum(1 for r in rows if before[r["clash_id"]] != r["status"])

@@ -1,0 +1,115 @@
+"""What the clash engine checks, read from a store: element rows, bounds, relations, and meshes on demand.
+
+Meshes are read only for elements that survive the broad phase, so a city-wide check reads a small part
+of the ``meshes`` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cim.store import Store
+
+COLUMNS = ["model_id", "version", "global_id", "ifc_class", "predefined_type", "name", "object_type", "storey",
+           "parent_global_id", "systems", "psets", "xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "has_mesh",
+           "geometry_hash"]
+Mesh = tuple[np.ndarray, np.ndarray, bool]  # world vertices (n, 3), faces (m, 3), closed
+
+
+def element_key(model_id: str, global_id: str) -> str:
+    return f"{model_id}/{global_id}"
+
+
+@dataclass
+class ModelSource:
+    store: Store
+    model_id: str
+    version: int
+    phase: str
+
+
+@dataclass
+class ElementSet:
+    """Elements with a body mesh from one or more models (maybe from different stores)."""
+
+    rows: list[dict] = field(default_factory=list)
+    relations: list[dict] = field(default_factory=list)
+    sources: dict[str, ModelSource] = field(default_factory=dict)
+    _index: dict[str, int] = field(default_factory=dict)
+    _bounds: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        if self._bounds is None:
+            cols = ("xmin", "ymin", "zmin", "xmax", "ymax", "zmax")
+            self._bounds = np.array([[r[c] for c in cols] for r in self.rows], dtype=np.float64).reshape(-1, 6)
+        return self._bounds
+
+    def index(self, key: str) -> int:
+        return self._index[key]
+
+    def add_model(self, source: ModelSource, elements: pa.Table, relations: pa.Table) -> None:
+        elements = elements.filter(pc.equal(elements["has_mesh"], True))
+        for row in elements.select(COLUMNS).to_pylist():
+            row["phase"] = source.phase
+            row["key"] = element_key(source.model_id, row["global_id"])
+            self._index[row["key"]] = len(self.rows)
+            self.rows.append(row)
+        for rel in relations.select(["rel_type", "relating_global_id", "related_global_id"]).to_pylist():
+            rel["model_id"] = source.model_id
+            self.relations.append(rel)
+        self.sources[source.model_id] = source
+        self._bounds = None
+
+    def meshes(self, keys: Iterable[str]) -> dict[str, Mesh]:
+        """World meshes of ``keys``, read per model with one filtered scan each."""
+        by_model: dict[str, list[str]] = {}
+        for key in keys:
+            model_id, _, gid = key.partition("/")
+            by_model.setdefault(model_id, []).append(gid)
+        out: dict[str, Mesh] = {}
+        for model_id, gids in by_model.items():
+            src = self.sources[model_id]
+            table = src.store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"], filters=[
+                ("model_id", "=", model_id), ("version", "=", src.version), ("global_id", "in", gids)])
+            for gid, mesh in _slice(table).items():
+                out[element_key(model_id, gid)] = mesh
+        return out
+
+
+def load_models(store: Store, model_ids: Iterable[str] | None = None, into: ElementSet | None = None) -> ElementSet:
+    """The current version of every IFC model in ``store`` (or of ``model_ids``) added to an ElementSet."""
+    out = into or ElementSet()
+    current = [m for m in store.current_models().to_pylist() if m["kind"] == "ifc"]
+    wanted = set(model_ids) if model_ids is not None else None
+    for model in sorted(current, key=lambda m: m["model_id"]):
+        if wanted is not None and model["model_id"] not in wanted:
+            continue
+        src = ModelSource(store, model["model_id"], model["version"], model["phase"])
+        elements = store.read_model("elements", src.model_id, src.version)
+        relations = store.read_model("relations", src.model_id, src.version)
+        out.add_model(src, elements, relations)
+    return out
+
+
+def _slice(table: pa.Table) -> dict[str, Mesh]:
+    if table.num_rows == 0:
+        return {}
+    verts_col = table.column("vertices").combine_chunks()
+    faces_col = table.column("faces").combine_chunks()
+    v_off, v_all = verts_col.offsets.to_numpy(), verts_col.values.to_numpy(zero_copy_only=False)
+    f_off, f_all = faces_col.offsets.to_numpy(), faces_col.values.to_numpy(zero_copy_only=False)
+    out = {}
+    for i, (gid, closed) in enumerate(zip(table.column("global_id").to_pylist(),
+                                          table.column("is_closed").to_pylist(), strict=True)):
+        out[gid] = (v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3), f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3),
+                    bool(closed))
+    return out

@@ -1,0 +1,70 @@
+"""Clash status across checks: stable ids, new / active / resolved / approved, and the history of changes.
+
+A check changes a status only when what it finds changes: a clash found again keeps its status (a resolved
+one that reappears is new again); a clash no longer found becomes resolved. ``active`` and ``approved`` are
+set by people (`cim clash status`), and an approved clash stays approved while it is found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+STATUSES = ("new", "active", "resolved", "approved")
+MANUAL = ("new", "active", "resolved", "approved")
+
+
+def clash_id(rule: str, a_id: str, b_id: str) -> str:
+    """Stable across runs: the rule and the sorted pair of GlobalIds (feature ids for city layers)."""
+    lo, hi = sorted((a_id, b_id))
+    return hashlib.sha1(f"{rule}\x1f{lo}\x1f{hi}".encode()).hexdigest()[:16]
+
+
+def _event(at: datetime, run_id: str | None, old: str | None, new: str, by: str, note: str | None = None) -> dict:
+    return {"at": at.isoformat(), "run_id": run_id, "from": old, "to": new, "by": by, "note": note}
+
+
+def _history(row: dict) -> list[dict]:
+    value = row.get("history")
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+def merge(previous: dict[str, dict], found: dict[str, dict], now: datetime, run_id: str | None) -> list[dict]:
+    """The new state of every clash: ``found`` rows (measured now) merged with the ``previous`` state."""
+    out = []
+    for cid, row in found.items():
+        prev = previous.get(cid)
+        if prev is None:
+            status, history, first, changed, note = "new", [_event(now, run_id, None, "new", "check")], now, now, None
+        else:
+            history, first, note = _history(prev), prev["first_seen"], prev.get("note")
+            status, changed = prev["status"], prev["status_changed_at"]
+            if status == "resolved":
+                status, changed = "new", now
+                history.append(_event(now, run_id, "resolved", "new", "check", "found again"))
+        out.append({**row, "clash_id": cid, "status": status, "first_seen": first, "last_seen": now,
+                    "status_changed_at": changed, "history": json.dumps(history), "note": note, "run_id": run_id})
+    for cid, prev in previous.items():
+        if cid in found:
+            continue
+        row = dict(prev)
+        if row["status"] != "resolved":
+            history = _history(row)
+            history.append(_event(now, run_id, row["status"], "resolved", "check", "no longer found"))
+            row.update(status="resolved", status_changed_at=now, history=json.dumps(history), run_id=run_id)
+        out.append(row)
+    return sorted(out, key=lambda r: r["clash_id"])
+
+
+def set_status(rows: list[dict], ids: list[str], status: str, by: str, note: str | None, now: datetime) -> list[str]:
+    """Change the status of ``ids`` by hand (in place); returns the ids that were not found."""
+    if status not in MANUAL:
+        raise ValueError(f"status must be one of {', '.join(MANUAL)}")
+    wanted = set(ids)
+    for row in rows:
+        if row["clash_id"] in wanted and row["status"] != status:
+            history = _history(row)
+            history.append(_event(now, None, row["status"], status, by, note))
+            row.update(status=status, status_changed_at=now, history=json.dumps(history), note=note)
+    return sorted(wanted - {r["clash_id"] for r in rows})

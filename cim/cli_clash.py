@@ -1,0 +1,174 @@
+"""`cim clash ...`: check the city, list clashes, set their status, export JSON and BCF."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cim.errors import CimError
+
+app = typer.Typer(help="Clash detection: hard, clearance, duplicate and containment checks with status across runs.",
+                  no_args_is_help=True, add_completion=False)
+StoreOpt = Annotated[Path, typer.Option("--store", envvar="CIM_STORE", help="Store folder (env CIM_STORE).")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rule file (default schemas/clash_rules.toml).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="CIM_CONFIG",
+                                                help="City config (ground elevation, source folder); default "
+                                                     "./cim.toml when present.")]
+
+
+def _console():
+    from cim.cli import console, out
+
+    return console, out
+
+
+def _fail(exc: CimError) -> None:
+    from cim.cli import _fail as fail
+
+    fail(exc)
+
+
+def _config(path: Path | None):
+    from cim.config import load_config
+
+    path = path or (Path("cim.toml") if Path("cim.toml").exists() else None)
+    return load_config(path) if path else None
+
+
+@app.command()
+def check(
+    store: StoreOpt = Path("cim-data"),
+    rules: RulesOpt = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")] = None,
+    config: ConfigOpt = None,
+    full: Annotated[bool, typer.Option(help="Re-test every pair, not only pairs with changed elements.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Also write clashes.json and clashes.bcfzip "
+                                                               "here.")] = None,
+):
+    """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
+    from cim.clash.rules import load_rules
+    from cim.clash.run import check_city
+    from cim.store import Store
+
+    console, out = _console()
+    try:
+        st = Store(store, create=False)
+        cfg = _config(config)
+        ruleset = load_rules(rules, rule)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("clash check", total=None)
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, description=f"rule {name}", completed=done, total=total)
+
+            summary = check_city(st, ruleset, ground_z=cfg.ground_elevation_m if cfg else None,
+                                 base=cfg.path.parent if cfg and cfg.path else None, full=full, progress=progress)
+        rows = st.read("clashes").to_pylist()
+        if out_dir is not None:
+            for path in export_all(st, rows, out_dir, summary):
+                out.print(str(path))
+    except CimError as exc:
+        _fail(exc)
+    _print_summary(out, summary)
+    open_clashes = sum(n for s, n in summary["statuses"].items() if s in ("new", "active"))
+    raise typer.Exit(1 if open_clashes else 0)
+
+
+def export_all(st, rows: list[dict], out_dir: Path, summary: dict | None = None) -> list[Path]:
+    from cim.clash.export import write_bcf, write_json
+    from cim.clash.source import load_models
+    from cim.geometry.gross import georef_from_record
+
+    elements = load_models(st)
+    frames = {m["model_id"]: georef_from_record(json.loads(m["georef"]))
+              for m in st.current_models().to_pylist() if m["kind"] == "ifc" and m["georef"]}
+    name = os.path.basename(os.path.abspath(st.root))
+    return [write_json(rows, out_dir / "clashes.json", summary),
+            write_bcf(rows, out_dir / "clashes.bcfzip", project_name=name, meshes=elements.meshes, frames=frames)]
+
+
+def _print_summary(out, summary: dict) -> None:
+    table = Table("elements", "zones", "tested", "suppressed", "found", "statuses", "incremental", "seconds")
+    table.add_row(str(summary["elements"]), str(summary["zones"]), str(summary["tested"]),
+                  str(summary["suppressed"]), str(summary["found"]),
+                  ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items())),
+                  str(summary["incremental"]), str(summary["seconds"]))
+    out.print(table)
+    out.print('[dim]list them: cim clash list   or   cim query "SELECT * FROM clashes"[/]')
+
+
+@app.command("list")
+def list_(
+    store: StoreOpt = Path("cim-data"),
+    status: Annotated[list[str] | None, typer.Option(help="Only these statuses (repeatable); default new and "
+                                                          "active.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only clashes involving this model_id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """List clashes from the store."""
+    from cim.clash.export import clash_json
+    from cim.store import Store
+
+    _, out = _console()
+    try:
+        rows = Store(store, create=False).read("clashes").to_pylist()
+    except CimError as exc:
+        _fail(exc)
+    wanted = set(status or ("new", "active"))
+    rows = [r for r in rows if r["status"] in wanted and (model is None or model in (r["a_model"], r["b_model"]))]
+    if as_json:
+        print(json.dumps(clash_json(rows), indent=1, default=str, ensure_ascii=False))
+        return
+    table = Table("clash_id", "status", "rule", "mode", "A", "B", "depth/distance m", "storey", "group")
+    for r in sorted(rows, key=lambda r: (r["location_group"], r["clash_id"])):
+        measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
+        table.add_row(r["clash_id"], r["status"], r["rule"], r["mode"], f"{r['a_class']} {r['a_name'] or ''}",
+                      f"{r['b_class']} {r['b_name'] or ''}", "" if measure is None else f"{measure:.3f}",
+                      r["a_storey"] or r["b_storey"] or "", r["location_group"])
+    out.print(table)
+
+
+@app.command()
+def status(
+    clash_ids: Annotated[list[str], typer.Argument(help="Clash ids (see `cim clash list`).")],
+    to: Annotated[str, typer.Option("--to", help="new, active, resolved or approved.")],
+    note: Annotated[str | None, typer.Option(help="Why (kept in the clash's history).")] = None,
+    by: Annotated[str, typer.Option(help="Who (default: $USER).")] = os.environ.get("USER", "unknown"),
+    store: StoreOpt = Path("cim-data"),
+):
+    """Set the status of clashes by hand, e.g. approve an intended overlap."""
+    from cim.clash.run import change_status
+    from cim.store import Store
+
+    _, out = _console()
+    try:
+        changed = change_status(Store(store, create=False), clash_ids, to, by, note)
+    except (CimError, ValueError) as exc:
+        if isinstance(exc, ValueError):
+            raise typer.BadParameter(str(exc), param_hint="--to") from exc
+        _fail(exc)
+    out.print(f"{changed} clash(es) set to {to}")
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for clashes.json and clashes.bcfzip.")],
+    store: StoreOpt = Path("cim-data"),
+):
+    """Write the store's clashes as JSON and as BCF 2.1 (one topic per element group, with snapshots)."""
+    from cim.store import Store
+
+    _, out = _console()
+    try:
+        st = Store(store, create=False)
+        for path in export_all(st, st.read("clashes").to_pylist(), out_dir):
+            out.print(str(path))
+    except CimError as exc:
+        _fail(exc)
