@@ -59,3 +59,22 @@ def _guarded(store: Store, check: str, model_id: str, ifc_path, run_id, fn) -> C
                                              "sha256": None, "stage": check, "error_type": type(exc).__name__,
                                              "feature_id": None, "message": message}])
         return CheckOutcome(check, model_id, False, message=message)
+
+
+def city_clash_check(store: Store, *, ground_z: float | None, base: Path | None, run_id: str | None = None,
+                     exports: Path | None = None) -> CheckOutcome:
+    """Re-check the city's clash rules after ingest (only pairs touching changed elements); never raises.
+
+    With ``exports``, clashes.json and clashes.bcfzip are written there for coordinators.
+    """
+    from cim.clash.run import check_city
+
+    def clashes() -> dict:
+        summary = check_city(store, ground_z=ground_z, base=base, run_id=run_id)
+        if exports is not None:
+            from cim.cli_clash import export_all
+
+            export_all(store, store.read("clashes").to_pylist(), exports, summary)
+        return summary
+
+    return _guarded(store, "clash", "city", store.root, run_id, clashes)

@@ -69,7 +69,7 @@ def check(
                 bar.update(task, description=f"rule {name}", completed=done, total=total)
 
             summary = check_city(st, ruleset, ground_z=cfg.ground_elevation_m if cfg else None,
-                                 base=cfg.path.parent if cfg and cfg.path else None, full=full, progress=progress)
+                                 base=cfg.root if cfg else None, full=full, progress=progress)
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:
             for path in export_all(st, rows, out_dir, summary):

@@ -22,7 +22,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from rich.console import Console
 from rich.table import Table
 
-from cim.checks import model_checks
+from cim.checks import city_clash_check, model_checks
 from cim.config import load_config
 from cim.errors import CimError
 from cim.inbox import discover
@@ -54,6 +54,12 @@ def prepare(job: Job):
 
     start = time.perf_counter()
     return prepare_job(job), time.perf_counter() - start
+
+
+@task(name="clash-check")
+def clash_check(st: Store, cfg, run_id: str, exports: Path):
+    """The city's clash rules over the current models: only pairs with changed elements are re-tested."""
+    return city_clash_check(st, ground_z=cfg.ground_elevation_m, base=cfg.root, run_id=run_id, exports=exports)
 
 
 @flow(name="cim-nightly", task_runner=ProcessPoolTaskRunner(max_workers=2), log_prints=True)
@@ -89,6 +95,8 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
         else:
             error = state.result(raise_on_failure=False)
             outcomes.append(quarantine(st, job.path, error, run_id, kind=job.kind, sha256=job.sha256, key=job.key))
+    clash = clash_check(st, cfg, run_id, Path(store) / "exports")
+    logger.info("clash check: %s", clash.summary or clash.message)
     run = run_row(run_id, str(get_run_context().flow_run.id), started, now_utc(), outcomes)
     st.append_rows("runs", [run])
     _publish(run, outcomes)

@@ -51,8 +51,9 @@ def _owner_history(f: ifcopenshell.file) -> None:
     org = run("owner.add_organisation", f)
     run("owner.add_person_and_organisation", f, person=person, organisation=org)
     run("owner.add_application", f)
-    owner_settings.get_user = lambda ff: ff.by_type("IfcPersonAndOrganization")[0]
-    owner_settings.get_application = lambda ff: ff.by_type("IfcApplication")[0]
+    # Patched module-wide by ifcopenshell's design: return None for files without owners (IFC4 models built later).
+    owner_settings.get_user = lambda ff: (ff.by_type("IfcPersonAndOrganization") or [None])[0]
+    owner_settings.get_application = lambda ff: (ff.by_type("IfcApplication") or [None])[0]
 
 
 def _georeference(f, schema, e, n, h, rotation_deg, scale) -> None:
@@ -96,3 +97,59 @@ def add_wall(f, ctx, *, name: str, start=(0.0, 0.0, 0.0), length=5.0, height=3.0
 def write(f: ifcopenshell.file, path: Path) -> Path:
     f.write(str(path))
     return path
+
+
+def _place(f, product, origin, x_axis=(1.0, 0.0, 0.0), z_axis=(0.0, 0.0, 1.0)) -> None:
+    x, z = np.asarray(x_axis, float), np.asarray(z_axis, float)
+    matrix = np.eye(4)
+    matrix[:3, 0], matrix[:3, 1], matrix[:3, 2] = x, np.cross(z, x), z
+    matrix[:3, 3] = origin
+    ifcopenshell.api.run("geometry.edit_object_placement", f, product=product, matrix=matrix, is_si=True)
+
+
+def add_box(f, ctx, ifc_class: str, *, name: str, corner=(0.0, 0.0, 0.0), size=(1.0, 1.0, 1.0),
+            predefined_type: str | None = None, container: bool = True):
+    """An axis-aligned box with its lower corner at ``corner`` (metres, model frame)."""
+    run = ifcopenshell.api.run
+    el = run("root.create_entity", f, ifc_class=ifc_class, name=name, predefined_type=predefined_type)
+    if container:
+        run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
+    sx, sy, sz = size
+    pos = f.createIfcAxis2Placement2D(f.createIfcCartesianPoint((sx / 2, sy / 2)))
+    profile = f.createIfcRectangleProfileDef("AREA", None, pos, sx, sy)
+    rep = run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile, depth=sz)
+    run("geometry.assign_representation", f, product=el, representation=rep)
+    _place(f, el, corner)
+    return el
+
+
+def add_pipe(f, ctx, *, name: str, start, direction=(1.0, 0.0, 0.0), length=4.0, diameter=0.1,
+             ifc_class: str = "IfcPipeSegment", system: str | None = None):
+    """A round pipe from ``start`` along ``direction`` (a unit axis), optionally in a named system."""
+    run = ifcopenshell.api.run
+    el = run("root.create_entity", f, ifc_class=ifc_class, name=name)
+    run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
+    profile = f.createIfcCircleProfileDef("AREA", None, None, diameter / 2)
+    rep = run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile, depth=length)
+    run("geometry.assign_representation", f, product=el, representation=rep)
+    d = np.asarray(direction, float)
+    x_axis = (0.0, 0.0, 1.0) if abs(d[2]) < 0.9 else (1.0, 0.0, 0.0)
+    _place(f, el, start, x_axis=x_axis, z_axis=d)
+    if system:
+        systems = {s.Name: s for s in f.by_type("IfcDistributionSystem")}
+        sys_ = systems.get(system) or run("system.add_system", f, ifc_class="IfcDistributionSystem")
+        sys_.Name = system
+        run("system.assign_system", f, products=[el], system=sys_)
+    return el
+
+
+def add_door_in_opening(f, ctx, wall, *, corner, size=(0.9, 0.2, 2.1), gap=0.005):
+    """An opening through ``wall`` with a door filling it (5 mm gaps all round)."""
+    run = ifcopenshell.api.run
+    opening = add_box(f, ctx, "IfcOpeningElement", name="Opening", corner=corner, size=size, container=False)
+    run("feature.add_feature", f, feature=opening, element=wall)
+    cx, cy, cz = corner
+    door = add_box(f, ctx, "IfcDoor", name="Door", corner=(cx + gap, cy + gap, cz + gap),
+                   size=(size[0] - 2 * gap, size[1] - 2 * gap, size[2] - 2 * gap))
+    run("feature.add_filling", f, opening=opening, element=door)
+    return door

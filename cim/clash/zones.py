@@ -26,7 +26,8 @@ def prism(polygon: Polygon | MultiPolygon, zmin: float, zmax: float, origin: np.
     is subtracted from the world coordinates, heights included when it has a z.
     """
     if zmax <= zmin:
-        raise GeometryError(None, f"zone {key}: zmax {zmax} is not above zmin {zmin}", "give the zone a positive height")
+        hint = "give the zone a positive height"
+        raise GeometryError(None, f"zone {key}: zmax {zmax} is not above zmin {zmin}", hint)
     o = np.zeros(3)
     o[: len(np.ravel(origin))] = np.ravel(origin)[:3]
     parts = _polygons(polygon, key)
@@ -93,8 +94,8 @@ def _extrude(rings: list[np.ndarray], z0: float, z1: float) -> tuple[np.ndarray,
     xy = np.concatenate(rings)
     n = len(xy)
     cap = np.asarray(m3.triangulate(rings), dtype=np.int64).reshape(-1, 3)
-    t = xy[cap]
-    area2 = (t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1]) - (t[:, 2, 0] - t[:, 0, 0]) * (t[:, 1, 1] - t[:, 0, 1])
+    e1, e2 = xy[cap[:, 1]] - xy[cap[:, 0]], xy[cap[:, 2]] - xy[cap[:, 0]]
+    area2 = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
     cap = np.where((area2 < 0)[:, None], cap[:, ::-1], cap)  # top cap counter-clockwise seen from above
     bottom = np.column_stack([xy, np.full(n, z0)])
     top = np.column_stack([xy, np.full(n, z1)])
