@@ -251,8 +251,10 @@ def samples(
 
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
+    from cim.cli_review import review
 
     app.add_typer(clash_app, name="clash")
+    app.command()(review)
 
 
 _register_subcommands()

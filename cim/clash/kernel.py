@@ -92,12 +92,15 @@ class SolidCache:
 
 
 def _to_manifold(solid: Solid) -> m3.Manifold | None:
-    """Manifold from the mesh; vertices split along seams are merged once before giving up."""
+    """Manifold from the mesh; vertices split along seams are merged once before giving up, and an
+    inside-out mesh (a mirrored placement flips the winding) is turned right side out."""
     if not len(solid.faces):
         return None
     # nanobind refuses read-only arrays (trimesh and manifold3d hand those out): ask for a writeable copy if needed
     v = np.require(solid.vertices, dtype=np.float64, requirements=["C", "W"])
     f = np.require(solid.faces, dtype=np.uint64, requirements=["C", "W"])
+    if volume_centroid(v, f)[0] < 0:
+        f = np.ascontiguousarray(f[:, ::-1])
     man = m3.Manifold(m3.Mesh64(v, f))
     if man.status() == m3.Error.NotManifold:
         mesh = m3.Mesh64(v, f)
@@ -130,7 +133,7 @@ def _surfaces_touch(a: Solid, b: Solid, cache: SolidCache) -> bool:
 
 
 def _point_inside(point: np.ndarray, solid: Solid) -> bool:
-    return bool(winding_numbers(point, solid.vertices, solid.faces)[0] > 0.5)
+    return bool(abs(winding_numbers(point, solid.vertices, solid.faces)[0]) > 0.5)  # inside-out meshes give -1
 
 
 def _nested(a: Solid, b: Solid, cache: SolidCache) -> str | None:

@@ -10,6 +10,13 @@ import numpy as np
 _AXES = np.eye(3)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of (n, 3) arrays; several times faster than ``np.cross`` on small inputs."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def triangles(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(m, 3, 3) corner coordinates."""
     return np.asarray(vertices, dtype=np.float64)[np.asarray(faces, dtype=np.int64)]
@@ -25,7 +32,7 @@ def volume_centroid(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, np.
         return 0.0, v.mean(axis=0) if len(v) else np.zeros(3)
     ref = v.mean(axis=0)
     t = triangles(v - ref, faces)
-    six_vol = np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2]))
+    six_vol = np.einsum("ij,ij->i", t[:, 0], cross(t[:, 1], t[:, 2]))
     vol = float(six_vol.sum()) / 6.0
     if abs(vol) < 1e-300:
         return 0.0, ref + t.reshape(-1, 3).mean(axis=0)
@@ -46,14 +53,10 @@ def thinnest_extent(vertices: np.ndarray, faces: np.ndarray) -> float:
         return 0.0
     v = v - v.mean(axis=0)
     t = triangles(v, faces)
-    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    n = cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
     norm = np.linalg.norm(n, axis=1)
     ok = norm > 1e-30
-    dirs = n[ok] / norm[ok, None]
-    if len(dirs):
-        dirs = np.where(dirs[:, :1] < 0, -dirs, dirs)
-        _, first = np.unique(np.round(dirs, 9), axis=0, return_index=True)  # dedupe, keep exact directions
-        dirs = dirs[first]
+    dirs = n[ok] / norm[ok, None]  # repeated normals cost a column each: cheaper than deduplicating them
     dirs = np.concatenate([_AXES, dirs])
     proj = v @ dirs.T
     return float((proj.max(axis=0) - proj.min(axis=0)).min())
@@ -71,7 +74,7 @@ def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
     for k, q in enumerate(p):  # a handful of points per call; the triangle loop is vectorised
         a, b, c = t[:, 0] - q, t[:, 1] - q, t[:, 2] - q
         la, lb, lc = (np.linalg.norm(x, axis=1) for x in (a, b, c))
-        det = np.einsum("ij,ij->i", a, np.cross(b, c))
+        det = np.einsum("ij,ij->i", a, cross(b, c))
         den = (
             la * lb * lc
             + np.einsum("ij,ij->i", a, b) * lc
@@ -153,13 +156,13 @@ def _edge_hits(edges_of: np.ndarray, tris: np.ndarray) -> np.ndarray:
     e1, e2 = b - a, c - a
     for i, j in ((0, 1), (1, 2), (2, 0)):
         o, d = edges_of[:, i], edges_of[:, j] - edges_of[:, i]
-        h = np.cross(d, e2)
+        h = cross(d, e2)
         det = np.einsum("ij,ij->i", e1, h)
         ok = np.abs(det) > 1e-300
         inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
         s = o - a
         u = inv * np.einsum("ij,ij->i", s, h)
-        q = np.cross(s, e1)
+        q = cross(s, e1)
         v = inv * np.einsum("ij,ij->i", d, q)
         t = inv * np.einsum("ij,ij->i", e2, q)
         hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)

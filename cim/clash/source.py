@@ -77,7 +77,9 @@ class ElementSet:
             by_model.setdefault(model_id, []).append(gid)
         out: dict[str, Mesh] = {}
         for model_id, gids in by_model.items():
-            src = self.sources[model_id]
+            src = self.sources.get(model_id)
+            if src is None:  # a zone or another set's model: nothing to read here
+                continue
             table = src.store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"], filters=[
                 ("model_id", "=", model_id), ("version", "=", src.version), ("global_id", "in", gids)])
             for gid, mesh in _slice(table).items():

@@ -44,9 +44,9 @@ def _digest(*parts) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _model_zones(rule: Rule, store: Store, origin: np.ndarray, base: Path | None) -> list[Zone]:
-    spec = rule.zone
-    zones = []
+def model_outlines(store: Store, spec) -> list[tuple[dict, shapely.Geometry, float, float, list[str]]]:
+    """(model row, 2-D outline, zmin, zmax, geometry hashes) of every current model a model zone protects."""
+    out = []
     for model in store.current_models().to_pylist():
         if model["kind"] != "ifc" or not _globs((spec.model,), model["model_id"]):
             continue
@@ -55,17 +55,23 @@ def _model_zones(rule: Rule, store: Store, origin: np.ndarray, base: Path | None
         elements = elements.filter(pc.is_valid(elements["footprint"]))
         rows = [r for r in elements.to_pylist() if not spec.classes or is_a(r["ifc_class"], spec.classes)]
         if not rows:
-            log.warning("rule %s: model %s has no %s with a footprint: no zone", rule.name, model["model_id"],
-                        ", ".join(spec.classes))
+            log.warning("model %s has no %s with a footprint: no zone", model["model_id"], ", ".join(spec.classes))
             continue
         outline = shapely.union_all(shapely.from_wkb([r["footprint"] for r in rows]), grid_size=0.001)
-        zmin, zmax = min(r["zmin"] for r in rows), max(r["zmax"] for r in rows)
+        out.append((model, outline, min(r["zmin"] for r in rows), max(r["zmax"] for r in rows),
+                    sorted(r["geometry_hash"] or "" for r in rows)))
+    return out
+
+
+def _model_zones(rule: Rule, store: Store, origin: np.ndarray, base: Path | None) -> list[Zone]:
+    spec = rule.zone
+    zones = []
+    for model, outline, zmin, zmax, hashes in model_outlines(store, spec):
         key = f"zone:{rule.name}:{model['model_id']}"
         solid = buffer_prism(outline, spec.width_m, zmin - spec.width_m, zmax + spec.width_m, origin, key)
-        zhash = _digest(sorted(r["geometry_hash"] or "" for r in rows), spec.width_m)
         zones.append(Zone(solid, f"zone:{model['model_id']}", model["model_id"], "ProtectionZone",
-                          f"{spec.width_m:g} m protection zone of {model['model_id']}", zhash,
-                          _axis(model, base)))
+                          f"{spec.width_m:g} m protection zone of {model['model_id']}",
+                          _digest(hashes, spec.width_m), _axis(model, base)))
     return zones
 
 

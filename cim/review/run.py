@@ -1,0 +1,205 @@
+"""`cim review`: check one submitted IFC against the city and write report.html, report.json and BCF.
+
+The submission is ingested into a scratch store (the city store is only read), so a review never changes
+the city unless ``accept`` asks for it. Anything that stops the review is an exit-2 Review with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from cim import __version__
+from cim.clash.rules import load_rules
+from cim.clash.source import load_models
+from cim.config import CityConfig
+from cim.errors import CimError, InputError, StoreError
+from cim.ifc.reader import open_ifc
+from cim.ingest.run import ingest_file
+from cim.review.clashes import pipeline_lines, run_clash_checks
+from cim.review.model import FAIL, PASS, CheckResult, Review, SitePlan
+from cim.review.quantities import quantity_summary
+from cim.review.site import (
+    check_coverage,
+    check_far,
+    check_height,
+    check_inside_parcel,
+    check_neighbours,
+    check_red_line_setback,
+    check_setback,
+    find_parcel,
+    setback_line,
+)
+from cim.review.site_footprint import above_ground_floor_area, above_ground_footprint, below_ground_footprint
+from cim.review.validity import check_ids, city_extent_from, georef_checks
+from cim.store import Store
+
+IDS_FILE = Path(__file__).resolve().parents[2] / "schemas" / "review_requirements.ids"
+LAYERS = ("parcels", "road_redlines", "buildings_existing")
+
+
+def output_dir(model_path: Path, out: Path | None) -> Path:
+    """review/<model name> unless given: a name made safe for any file system."""
+    if out is not None:
+        return out
+    stem = re.sub(r"[^\w\-. ]+", "_", model_path.stem).strip(" .") or "model"
+    return Path("review") / stem
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def __call__(self, step: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.times[step] = round(self.times.get(step, 0.0) + time.perf_counter() - start, 3)
+
+
+def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id: str | None = None,
+                 rules_path: Path | None = None, accept: bool = False, workers: int = 1) -> tuple[Review, dict]:
+    """The Review, and what the writers need besides it (the scratch store's clash rows and meshes)."""
+    timer = Timer()
+    started = time.perf_counter()
+    now = datetime.now(UTC).replace(microsecond=0)
+    review = Review(str(model_path), None, "error", 2, generated_at=now.isoformat(), code_version=__version__,
+                    crs=city.crs)
+    extra: dict = {"rows": [], "meshes": None, "frames": {}}
+    with tempfile.TemporaryDirectory(prefix="cim-review-") as tmp:
+        try:
+            _review(review, extra, timer, model_path, city, config, parcel_id, rules_path, Path(tmp), now, workers)
+            if accept:
+                outcome = timer("accept", ingest_file, city, _plan_config(config, model_path, review.model_id),
+                                model_path)
+                review.quantities["accepted"] = {"action": outcome.action, "versions": outcome.versions}
+        except CimError as exc:
+            review.verdict, review.exit_code, review.reason = "error", 2, exc.one_line()
+        review.timings = {**timer.times, "total": round(time.perf_counter() - started, 3)}
+        if review.reason is None:
+            review.verdict = "fail" if review.failed() else "pass"
+            review.exit_code = 1 if review.failed() else 0
+        extra["meshes_cache"] = extra.get("meshes_cache") or {}
+        if extra["meshes"] is not None:  # read meshes for BCF snapshots before the scratch store goes away
+            keys = [f"{r['a_model']}/{r['a_global_id']}" for r in extra["rows"]] + \
+                   [f"{r['b_model']}/{r['b_global_id']}" for r in extra["rows"]]
+            extra["meshes_cache"] = extra["meshes"](keys)
+    return review, extra
+
+
+def _plan_config(config: CityConfig, path: Path, model_id: str | None) -> CityConfig:
+    return dataclasses.replace(config, path=None, default_phase="plan",
+                               models={path.name: {"model_id": model_id or _model_id(path), "phase": "plan"}})
+
+
+def _model_id(path: Path) -> str:
+    return "submission-" + (re.sub(r"[^\w\-]+", "-", path.stem).strip("-").lower() or "model")
+
+
+def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, config: CityConfig,
+            parcel_id: str | None, rules_path: Path | None, tmp: Path, now: datetime, workers: int) -> None:
+    layers = timer("read city", _city_layers, city)
+    opened = timer("open", open_ifc, path)
+    review.checks.append(CheckResult("opens", "Model opens", PASS, str(path.name), message="The file is a readable "
+                                     "IFC (STEP) file"))
+    review.checks.append(CheckResult("schema", "IFC schema", PASS, opened.schema, "IFC2X3, IFC4, IFC4X3",
+                                     message=f"Schema {opened.schema}"))
+    review.model_id = _model_id(path)
+    scratch = Store(tmp / "store", city.crs)
+    outcome = timer("ingest", ingest_file, scratch, _plan_config(config, path, review.model_id), path,
+                    workers=workers)
+    if outcome.action != "ingested":
+        raise InputError(path, f"the model could not be ingested: {outcome.message}", stage=outcome.stage)
+    model = scratch.latest(review.model_id)
+    elements = scratch.read_model("elements", review.model_id).to_pylist()
+    if not any(e["has_mesh"] for e in elements):
+        raise InputError(path, "the model has no elements with geometry", "export the building's elements")
+    review.checks.append(timer("ids", check_ids, opened.file, IDS_FILE))
+    ground = config.ground_elevation_m
+    footprint = above_ground_footprint(elements, ground)
+    if footprint is None or footprint.is_empty:
+        raise InputError(path, "no element stands above the ground level", "check the storey elevations")
+    georef_info = json.loads(model["georef"] or "{}") | {"georef_level": model["georef_level"]}
+    extent = city_extent_from(*[layers[k].geometry for k in LAYERS])
+    review.checks.extend(georef_checks(georef_info, extent, footprint=footprint))
+    parcel = find_parcel(footprint, layers["parcels"], parcel_id, path=path)
+    review.parcel_id = str(parcel["parcel_id"])
+    _site_checks(review, parcel, footprint, elements, layers, scratch, review.model_id, ground)
+    ruleset = load_rules(rules_path)
+    submission = load_models(scratch)
+    clash = timer("clash", run_clash_checks, submission, city, ruleset, ground, config.root, now)
+    review.checks.extend(clash.checks)
+    review.clashes = clash.items
+    review.quantities = timer("quantities", quantity_summary, scratch, review.model_id, elements, ground)
+    basement = below_ground_footprint(elements, ground)
+    review.site_plan = SitePlan(
+        parcel=shapely.to_wkb(parcel.geometry), setback_line=_wkb(setback_line(parcel.geometry,
+                                                                              float(parcel["min_setback_m"]))),
+        red_lines=[shapely.to_wkb(g) for g in layers["road_redlines"].geometry],
+        footprint=shapely.to_wkb(footprint), basement=_wkb(basement),
+        neighbours=[shapely.to_wkb(g) for g in layers["buildings_existing"].geometry],
+        tunnel=clash.tunnel_outline, protection_zone=clash.protection_zone, pipelines=pipeline_lines(city),
+        clash_points=[(c.x, c.y, c.clash_id) for c in clash.items])
+    extra["rows"], extra["meshes"] = clash.rows, submission.meshes
+    from cim.geometry.gross import georef_from_record
+
+    extra["frames"] = {review.model_id: georef_from_record(json.loads(model["georef"]))} if model["georef"] else {}
+
+
+def _wkb(geom) -> bytes | None:
+    return None if geom is None or geom.is_empty else shapely.to_wkb(geom)
+
+
+def _city_layers(city: Store) -> dict[str, gpd.GeoDataFrame]:
+    missing = [k for k in LAYERS if k not in city.layer_names()]
+    if missing:
+        raise StoreError(city.root, f"the city store has no {', '.join(missing)} layer",
+                         "ingest the city first: make run (or cim ingest city.gpkg)")
+    out = {}
+    for name in LAYERS:
+        table = city.read(name).to_pandas()
+        table["geometry"] = shapely.from_wkb(table["geometry"])
+        out[name] = gpd.GeoDataFrame(table, geometry="geometry", crs=city.crs)
+    return out
+
+
+def _site_checks(review: Review, parcel, footprint, elements: list[dict], layers: dict, scratch: Store,
+                 model_id: str, ground: float) -> None:
+    area = float(parcel.get("area_m2") or parcel.geometry.area)
+    min_setback = float(parcel["min_setback_m"])
+    buildings = scratch.read_model("buildings", model_id).to_pylist()
+    top = max((b["top_elevation_m"] for b in buildings if b["top_elevation_m"] is not None),
+              default=max(e["zmax"] for e in elements if e["zmax"] is not None))
+    gfa = sum(above_ground_floor_area(elements, ground).values())
+    review.checks.extend([
+        check_inside_parcel(footprint, parcel.geometry),
+        check_setback(footprint, parcel.geometry, min_setback),
+        check_red_line_setback(footprint, layers["road_redlines"], min_setback),
+        check_height(top, ground, _limit(parcel, "max_height_m")),
+        check_far(gfa, area, _limit(parcel, "max_far")),
+        check_coverage(float(footprint.area), area, _limit(parcel, "max_coverage")),
+        check_neighbours(footprint, layers["buildings_existing"]),
+    ])
+
+
+def _limit(parcel, key: str) -> float | None:
+    value = parcel.get(key)
+    return None if value is None else float(value)
+
+
+def error_review(model_path: Path, reason: str, crs: str | None = None) -> Review:
+    """A Review that says why nothing could be checked (exit 2)."""
+    return Review(str(model_path), None, "error", 2, reason=reason, crs=crs,
+                  generated_at=datetime.now(UTC).replace(microsecond=0).isoformat(), code_version=__version__)
+
+
+__all__ = ["FAIL", "PASS", "error_review", "output_dir", "review_model"]
