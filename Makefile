@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_EXTRA_LOGGERS := cim
 
-.PHONY: run install test serve query bench lint clean samples
+.PHONY: run install test serve query review clash bench lint clean samples
 
 run: install ## ingest the sample city into ./cim-data with the nightly flow (once)
 	$(PY) -m flows.nightly run --config $(CONFIG) --store $(STORE)
@@ -36,6 +36,15 @@ serve: install ## run the nightly flow on a cron schedule against a local Prefec
 
 query: install ## run read-only SQL: make query Q="SELECT * FROM models"
 	$(VENV)/bin/cim query "$(Q)" --store $(STORE)
+
+review: install ## check a submission: make review MODEL=path/to/model.ifc [PARCEL=BH-02] [OUT=dir]
+	@test -n "$(MODEL)" || { echo "usage: make review MODEL=path/to/model.ifc [PARCEL=id] [OUT=dir]"; exit 2; }
+	@test -d "$(STORE)/models" || $(MAKE) --no-print-directory run
+	$(VENV)/bin/cim review "$(MODEL)" --store "$(STORE)" --config "$(CONFIG)" \
+		$(if $(PARCEL),--parcel "$(PARCEL)") $(if $(OUT),--out "$(OUT)")
+
+clash: install ## re-check the city's clash rules and export JSON + BCF into $(STORE)/exports
+	$(VENV)/bin/cim clash check --store "$(STORE)" --config "$(CONFIG)" --out "$(STORE)/exports" || test $$? -eq 1
 
 samples: install ## regenerate sample_models/ (byte-identical)
 	$(VENV)/bin/cim samples sample_models

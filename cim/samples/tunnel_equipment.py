@@ -218,11 +218,12 @@ def build_equipment(m: Model, s: Spatial, h: Handover) -> dict[str, list[Entity]
                 eq.add("CH4", comp.key, i, 1, a + length / 4, y, ceiling)
                 eq.add("CH4", comp.key, i, 2, a + 3 * length / 4, y, ceiling)
             if (comp.key, i) != spec.NO_CAMERA_FIRE_COMPARTMENT:
-                eq.add("CAM", comp.key, i, 1, a + 10, y, ceiling)
-                eq.add("CAM", comp.key, i, 2, a + length / 2 + 15, y, ceiling)
+                cam_y = y + spec.CAMERA_OFFSET_Y
+                eq.add("CAM", comp.key, i, 1, a + 10, cam_y, ceiling)
+                eq.add("CAM", comp.key, i, 2, a + length / 2 + 15, cam_y, ceiling)
             eq.add("FAN", comp.key, i, 1, a + 3, y, spec.INNER_TOP_Z - 0.85)
             eq.add("FAN", comp.key, i, 2, b - 3, y, spec.INNER_TOP_Z - 0.85)
-            sump_y = comp.y0 + 0.35
+            sump_y = spec.SUMP_Y[comp.key]
             eq.add("LS", comp.key, i, 1, b - 10, sump_y, floor)
             eq.add("PMP", comp.key, i, 1, b - 9, sump_y, floor)
         x = spec.LIGHT_SPACING / 2

@@ -118,6 +118,10 @@ class Utility:
     voltage_v: float = 0.0
 
 
+# The gas main rides 1.4 m above the floor: in the 1.8 m gas compartment no sump pump on the floor can be
+# 0.5 m (the gas clearance) from a centred pipe any lower; at z -0.3 the pump keeps 0.7 m.
+GAS_MAIN_Z = -0.3
+
 UTILITIES: tuple[Utility, ...] = (
     Utility(
         "GAS",
@@ -126,7 +130,7 @@ UTILITIES: tuple[Utility, ...] = (
         "GAS",
         "pipe",
         -3.8,
-        -0.9,
+        GAS_MAIN_Z,
         0.325,
         "DN300",
         "natural gas",
@@ -272,6 +276,11 @@ HOISTING_CHAINAGES = (260.0, 740.0)
 HOISTING_SIZE = (7.0, 1.0)  # long enough for a 6 m pipe length
 # Walkway line of each compartment (y): where ceiling equipment, lights and roof openings sit.
 WALKWAY_Y = {"GAS": -3.45, "HEAT": -0.9, "WT": 1.2, "PWR": 3.2}
+# Cameras hang beside the light line (south of it), so a camera and a luminaire at one chainage never touch.
+CAMERA_OFFSET_Y = -0.4
+# Sump (pump and level sensor) at floor level, clear of the pipes: by the south wall, except in the water +
+# telecom compartment, whose south side is taken by the DN600 water main: there it sits under the cable trays.
+SUMP_Y = {"GAS": -4.35, "HEAT": -2.25, "WT": 1.9, "PWR": 2.85}
 LIGHT_SPACING = 10.0
 
 # Deliberate rule breaks (documented in sample_models/tunnel/README.md).
