@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+
+import ifcopenshell.guid
 
 from tests.models import CITY_N, add_box, add_door_in_opening, add_pipe, new_model, write
 
@@ -44,7 +47,7 @@ def build_probes(path: Path, offset: float = 0.0, *, fixed: bool = False) -> tup
     g["wall4a"] = add_box(f, ctx, "IfcWall", name="collinear a", corner=at(30), size=(4, 0.2, 3)).GlobalId
     g["wall4b"] = add_box(f, ctx, "IfcWall", name="collinear b", corner=at(33.95), size=(4, 0.2, 3)).GlobalId
     g["wall5a"] = add_box(f, ctx, "IfcWall", name="corner a", corner=at(40), size=(4, 0.2, 3)).GlobalId
-    g["wall5b"] = add_box(f, ctx, "IfcWall", name="corner b overshoot", corner=at(43.8, 0.1), size=(0.2, 3.9, 3)).GlobalId
+    g["wall5b"] = add_box(f, ctx, "IfcWall", name="corner b", corner=at(43.8, 0.1), size=(0.2, 3.9, 3)).GlobalId
     g["slab6"] = add_box(f, ctx, "IfcSlab", name="slab 6", corner=at(50, 0, -0.3), size=(4, 4, 0.3)).GlobalId
     g["wall6"] = add_box(f, ctx, "IfcWall", name="wall on slab", corner=at(50), size=(4, 0.2, 3)).GlobalId
     wall7 = add_box(f, ctx, "IfcWall", name="wall with door", corner=at(60), size=(4, 0.2, 3))
@@ -52,4 +55,6 @@ def build_probes(path: Path, offset: float = 0.0, *, fixed: bool = False) -> tup
     g["door7"] = add_door_in_opening(f, ctx, wall7, corner=at(61)).GlobalId
     g["gas8"] = add_pipe(f, ctx, name="gas pipe", start=at(70, 0, 1), length=4, system="Gas").GlobalId
     g["water8"] = add_pipe(f, ctx, name="water pipe", start=at(70, 0.4, 1), length=4, system="Water").GlobalId
+    for key, gid in list(g.items()):  # the same GlobalIds in every version, as an authoring tool keeps them
+        g[key] = f.by_guid(gid).GlobalId = ifcopenshell.guid.compress(uuid.uuid5(uuid.NAMESPACE_URL, key).hex)
     return write(f, path), g

@@ -39,3 +39,19 @@ def tunnel_store(tmp_path_factory):
     ingest_file(store, cfg, tunnel)
     analyse_tunnel(store, "tunnel-binhai", tunnel)
     return store
+
+
+@pytest.fixture(scope="session")
+def sample_city(tmp_path_factory):
+    """The whole sample city (layers, buildings, tunnel) ingested once: (store, config, outcomes).
+
+    Tests may add derived tables (clashes) but must not re-ingest or change the models."""
+    from cim.config import load_config
+    from cim.inbox import discover
+    from cim.ingest.run import ingest_file
+    from cim.store import Store
+
+    config = load_config(SAMPLES / "cim.toml")
+    store = Store(tmp_path_factory.mktemp("city") / "store", config.crs)
+    outcomes = [ingest_file(store, config, path, workers=2) for path in discover(config)]
+    return store, config, outcomes

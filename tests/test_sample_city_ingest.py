@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cim.config import load_config
-from cim.inbox import discover
-from cim.ingest.run import ingest_file
 from cim.query import run_query
-from cim.store import Store
-from tests.conftest import SAMPLES
 
 PARCELS = {"block-a": "BH-01", "binhai-school": "BH-04", "haixia-office": "BH-05", "community-centre": "BH-12",
            "block-b-2x3": "BH-11"}
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    config = load_config(SAMPLES / "cim.toml")
-    store = Store(tmp_path_factory.mktemp("city") / "store", config.crs)
-    outcomes = [ingest_file(store, config, path, workers=2) for path in discover(config)]
+def city(sample_city):
+    store, _, outcomes = sample_city
     return store, outcomes
 
 

@@ -1,0 +1,84 @@
+"""The sample city's deliberate clashes: all found, nothing from doors, windows or the tunnel; BCF opens."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+
+import pytest
+
+from cim.clash.run import check_city
+from tests.conftest import SAMPLES
+
+PLANTED = re.compile(r"^\| (\S+) \| (\S+) \| (\w+) '[^']*' \(`([^`]+)`\) \| (\w+) '[^']*' \(`([^`]+)`\) \|$", re.M)
+MODES = {"duplicate-wall": "duplicate", "pipe-column": "containment", "duct-beam": "hard"}
+
+
+@pytest.fixture(scope="module")
+def checked(sample_city):
+    store, config, _ = sample_city
+    summary = check_city(store, ground_z=config.ground_elevation_m, base=config.root, full=True)
+    planted = PLANTED.findall((SAMPLES / "README.md").read_text(encoding="utf-8"))
+    return store, summary, [r for r in store.read("clashes").to_pylist() if r["status"] != "resolved"], planted
+
+
+def test_the_readme_lists_seven_planted_clashes(checked):
+    assert len(checked[3]) == 7
+
+
+def test_every_planted_clash_is_found_with_its_kind(checked):
+    _, _, rows, planted = checked
+    pairs = {frozenset((r["a_global_id"], r["b_global_id"])): r for r in rows}
+    for model, kind, _, a, _, b in planted:
+        row = pairs.get(frozenset((a, b)))
+        assert row is not None, f"{model} {kind} {a} x {b} not found"
+        assert row["a_model"] == model and row["mode"] == MODES[kind]
+
+
+def test_the_only_other_clashes_are_the_duplicate_walls_with_the_original_s_window(checked):
+    _, _, rows, planted = checked
+    planted_pairs = {frozenset((a, b)) for _, _, _, a, _, b in planted}
+    copies = {a for _, kind, _, a, _, b in planted if kind == "duplicate-wall"} | \
+        {b for _, kind, _, a, _, b in planted if kind == "duplicate-wall"}
+    others = [r for r in rows if frozenset((r["a_global_id"], r["b_global_id"])) not in planted_pairs]
+    assert len(others) == 2
+    for r in others:
+        classes = {r["a_class"], r["b_class"]}
+        assert classes == {"IfcWall", "IfcWindow"}
+        assert {r["a_global_id"], r["b_global_id"]} & copies
+
+
+def test_no_door_window_or_tunnel_element_clashes_with_its_own_host(checked):
+    _, _, rows, _ = checked
+    assert not [r for r in rows if "IfcDoor" in (r["a_class"], r["b_class"])]
+    assert not [r for r in rows if r["a_model"] == "tunnel-binhai"]
+
+
+def test_nothing_in_the_city_reaches_the_tunnel_zone_or_the_pipelines(checked):
+    _, summary, rows, _ = checked
+    assert summary["zones"] >= 2
+    assert not [r for r in rows if r["rule"] in ("tunnel-protection", "pipeline-clearance")]
+
+
+def test_the_bcf_export_opens_in_ifcopenshell_s_bcf_reader(checked, tmp_path):
+    from bcf import bcfxml
+
+    from cim.cli_clash import export_all
+
+    store, summary, rows, planted = checked
+    json_path, bcf_path = export_all(store, store.read("clashes").to_pylist(), tmp_path, summary)
+    assert json_path.exists()
+    names = zipfile.ZipFile(bcf_path).namelist()
+    assert "bcf.version" in names
+    with bcfxml.load(bcf_path) as bcf:
+        topics = bcf.topics
+        groups = {r["element_group"] for r in rows}
+        assert len(topics) == len(groups)
+        selected = set()
+        for handler in topics.values():
+            assert handler.topic.topic_status == "Open"
+            viewpoint = next(iter(handler.viewpoints.values()))
+            assert viewpoint.visualization_info.perspective_camera is not None
+            selected |= {c.ifc_guid for c in viewpoint.visualization_info.components.selection.component}
+            assert any(n.endswith("snapshot.png") for n in names if n.startswith(handler.topic.guid))
+    assert {a for *_, a, _, _ in planted} <= selected

@@ -1,0 +1,102 @@
+"""Clash status across checks: no change, a fix, an approval, a reappearance; incremental re-tests; BCF."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cim.clash.rules import load_rules
+from cim.clash.run import change_status, check_city
+from cim.config import default_config
+from cim.ingest.run import ingest_file
+from cim.store import Store
+from tests.clash_probes import PROBE_RULES, build_probes
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Five checks of one model: first, unchanged, pipe moved out of the wall + approval, unchanged, pipe back."""
+    tmp = tmp_path_factory.mktemp("status")
+    rules_path = tmp / "rules.toml"
+    rules_path.write_text(PROBE_RULES)
+    rules = load_rules(rules_path)
+    store = Store(tmp / "store", "EPSG:4549")
+    city = default_config("EPSG:4549", "plan")
+    model = tmp / "probes.ifc"
+
+    def state() -> dict[str, dict]:
+        return {r["clash_id"]: r for r in store.read("clashes").to_pylist()}
+
+    _, g = build_probes(model)
+    ingest_file(store, city, model)
+    out = {"g": g, "store": store, "summaries": [check_city(store, rules, run_id="r1")], "states": [state()]}
+    out["summaries"].append(check_city(store, rules, run_id="r2"))
+    out["states"].append(state())
+    build_probes(model, fixed=True)
+    ingest_file(store, city, model)
+    out["summaries"].append(check_city(store, rules, run_id="r3"))
+    collinear = next(c for c, r in state().items() if {r["a_global_id"], r["b_global_id"]} == {g["wall4a"],
+                                                                                              g["wall4b"]})
+    change_status(store, [collinear], "approved", "planner", "overlap agreed with the architect")
+    out["states"].append(state())
+    out["summaries"].append(check_city(store, rules, run_id="r4"))
+    out["states"].append(state())
+    build_probes(model)
+    ingest_file(store, city, model)
+    out["summaries"].append(check_city(store, rules, run_id="r5"))
+    out["states"].append(state())
+    out["collinear"] = collinear
+    return out
+
+
+def _pipe_clash(states: dict, g: dict) -> dict:
+    return next(r for r in states.values() if g["pipe1"] in (r["a_global_id"], r["b_global_id"]))
+
+
+def test_the_first_check_finds_every_probe_clash_as_new(runs):
+    first = runs["states"][0]
+    assert len(first) == 6
+    assert {r["status"] for r in first.values()} == {"new"}
+
+
+def test_re_running_with_nothing_changed_changes_no_status_and_tests_no_pair(runs):
+    first, second = runs["states"][0], runs["states"][1]
+    assert {c: (r["status"], r["history"]) for c, r in first.items()} == \
+        {c: (r["status"], r["history"]) for c, r in second.items()}
+    assert runs["summaries"][1]["incremental"] and runs["summaries"][1]["tested"] == 0
+
+
+def test_moving_the_pipe_out_of_the_wall_resolves_only_that_clash(runs):
+    after_fix = runs["states"][2]
+    pipe = _pipe_clash(after_fix, runs["g"])
+    assert pipe["status"] == "resolved"
+    assert [e["to"] for e in json.loads(pipe["history"])] == ["new", "resolved"]
+    assert sum(r["status"] == "resolved" for r in after_fix.values()) == 1
+    # only pairs involving the moved pipe were tested again
+    assert runs["summaries"][2]["tested"] <= 2
+
+
+def test_an_approved_clash_stays_approved_when_found_again(runs):
+    assert runs["states"][3][runs["collinear"]]["status"] == "approved"
+    later = runs["states"][4][runs["collinear"]]
+    assert later["status"] == "approved" and later["note"] == "overlap agreed with the architect"
+    assert json.loads(later["history"])[-1]["by"] == "planner"
+
+
+def test_a_resolved_clash_that_reappears_is_new_again(runs):
+    pipe = _pipe_clash(runs["states"][4], runs["g"])
+    assert pipe["status"] == "new"
+    assert [e["to"] for e in json.loads(pipe["history"])] == ["new", "resolved", "new"]
+    assert pipe["first_seen"] == _pipe_clash(runs["states"][0], runs["g"])["first_seen"]
+
+
+def test_clash_ids_are_stable_across_runs(runs):
+    assert set(runs["states"][0]) == set(runs["states"][4])
+
+
+def test_an_unknown_clash_id_cannot_be_approved(runs):
+    from cim.errors import StoreError
+
+    with pytest.raises(StoreError, match="no clash"):
+        change_status(runs["store"], ["0000000000000000"], "approved", "planner")
