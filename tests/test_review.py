@@ -1,0 +1,146 @@
+"""`cim review` end to end on the sample submissions: verdicts, exit codes, outputs, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from cim.cli import app
+from tests.conftest import SAMPLES
+from tests.models import add_wall, new_model, write
+
+EXPECTED = tomllib.loads((SAMPLES / "submissions" / "expected.toml").read_text(encoding="utf-8"))
+runner = CliRunner()
+
+
+def _review(sample_city, model, out, *extra):
+    store, config, _ = sample_city
+    result = runner.invoke(app, ["review", str(model), "--store", str(store.root), "--config", str(config.path),
+                                 "--out", str(out), *extra])
+    report = json.loads((out / "report.json").read_text(encoding="utf-8")) if (out / "report.json").exists() else None
+    return result, report
+
+
+@pytest.fixture(scope="module")
+def violating(sample_city, tmp_path_factory):
+    out = tmp_path_factory.mktemp("v") / "out"
+    return (*_review(sample_city, SAMPLES / "submissions" / "violating.ifc", out), out)
+
+
+@pytest.fixture(scope="module")
+def compliant(sample_city, tmp_path_factory):
+    """The compliant model copied to a path with spaces and unusual characters."""
+    folder = tmp_path_factory.mktemp("c") / "Plan submissions (2026) #3 & ü"
+    folder.mkdir()
+    model = folder / "Haixia tower – rev A.ifc"
+    shutil.copy(SAMPLES / "submissions" / "compliant.ifc", model)
+    out = folder / "review out"
+    return (*_review(sample_city, model, out), folder, out)
+
+
+def _statuses(report) -> dict[str, str]:
+    return {c["check_id"]: c["status"] for c in report["checks"]}
+
+
+def test_the_violating_submission_fails_on_exactly_its_planted_violations(violating):
+    result, report, _ = violating
+    assert result.exit_code == 1, result.output
+    failed = {k for k, v in _statuses(report).items() if v == "fail"}
+    assert failed == set(EXPECTED["violating"]["fails"])
+    assert report["verdict"] == "fail" and report["parcel_id"] == "BH-02"
+
+
+def test_the_violating_submission_s_measures_match_the_planted_values(violating):
+    checks = {c["check_id"]: c for c in violating[1]["checks"]}
+    measured = EXPECTED["violating"]["measured"]
+    assert checks["height"]["measured"] == pytest.approx(measured["height_m"], abs=0.01)
+    assert checks["setback"]["measured"] == pytest.approx(measured["min_setback_m"], abs=0.01)
+    assert checks["far"]["measured"] == pytest.approx(measured["far"], abs=1e-4)
+    assert checks["tunnel_protection"]["measured"] == pytest.approx(measured["basement_to_tunnel_outer_wall_m"],
+                                                                    abs=0.01)
+
+
+def test_the_violating_submission_s_clashes_are_the_planted_one_and_the_tunnel_zone(violating):
+    clashes = violating[1]["clashes"]
+    internal = [c for c in clashes if c["check_id"] == "internal_clash"]
+    planted = EXPECTED["violating"]["clashes"][0]
+    assert len(internal) == 1
+    assert {internal[0]["a_global_id"], internal[0]["b_global_id"]} == {planted["a_guid"], planted["b_guid"]}
+    zone = [c for c in clashes if c["check_id"] == "tunnel_protection"]
+    assert zone and all(c["chainage"].startswith("K0+") for c in zone)
+
+
+def test_the_violating_submission_gets_bcf_topics_selecting_the_clashing_elements(violating):
+    from bcf import bcfxml
+
+    planted = EXPECTED["violating"]["clashes"][0]
+    with bcfxml.load(violating[2] / "clashes.bcfzip") as bcf:
+        selected = [{c.ifc_guid for c in next(iter(t.viewpoints.values())).visualization_info.components.selection
+                     .component} for t in bcf.topics.values()]
+    assert len(selected) >= 2  # the internal clash, and the basement elements in the tunnel zone
+    assert {planted["a_guid"], planted["b_guid"]} in selected
+
+
+def test_every_failed_check_is_visible_in_the_report_in_a_real_headless_browser(violating):
+    from cim.review.browser import dump_dom, find_chromium, screenshot
+
+    if find_chromium() is None:
+        pytest.skip("no chromium on this machine (CI installs Debian's chromium)")
+    html = violating[2] / "report.html"
+    dom = dump_dom(html)
+    for check_id in EXPECTED["violating"]["fails"]:
+        assert f'class="check fail" data-check="{check_id}"' in dom
+    assert 'data-verdict="fail"' in dom and "<svg" in dom
+    png = screenshot(html, violating[2] / "report.png", size=(1280, 1800))
+    from PIL import Image, ImageStat
+
+    with Image.open(png) as img:
+        assert img.size == (1280, 1800)
+        assert max(ImageStat.Stat(img.convert("L")).var) > 500  # not a blank page
+
+
+def test_the_compliant_submission_passes_from_a_path_with_spaces_and_unusual_characters(compliant):
+    result, report, folder, out = compliant
+    assert result.exit_code == 0, result.output
+    assert set(_statuses(report).values()) <= {"pass", "not_applicable"}
+    assert sorted(p.name for p in out.iterdir()) == ["clashes.bcfzip", "report.html", "report.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["Haixia tower – rev A.ifc", "review out"]
+
+
+def test_the_compliant_submission_s_bcf_file_is_a_valid_empty_bcf(compliant):
+    names = zipfile.ZipFile(compliant[3] / "clashes.bcfzip").namelist()
+    assert "bcf.version" in names and "project.bcfp" in names
+
+
+def test_the_report_json_validates_against_its_documented_schema(violating, compliant):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SAMPLES.parent / "schemas" / "review_report.schema.json").read_text(encoding="utf-8"))
+    for report in (violating[1], compliant[1]):
+        jsonschema.validate(report, schema)
+
+
+@pytest.mark.parametrize("case", ["empty", "not_ifc", "no_georef", "outside_parcels", "missing"])
+def test_a_model_that_cannot_be_reviewed_exits_2_with_one_clear_line_and_a_report(sample_city, tmp_path, case):
+    model = tmp_path / f"{case}.ifc"
+    if case == "empty":
+        model.write_bytes(b"")
+    elif case == "not_ifc":
+        model.write_text("this is not an IFC file\n")
+    elif case == "no_georef":
+        f, ctx = new_model(georef=False)
+        add_wall(f, ctx, name="W")
+        write(f, model)
+    elif case == "outside_parcels":  # on Binhai Avenue's carriageway, inside the city but on no parcel
+        f, ctx = new_model(eastings=464_900.0, northings=2_865_700.0)
+        add_wall(f, ctx, name="W")
+        write(f, model)
+    result, report = _review(sample_city, model, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert report["verdict"] == "error" and report["reason"]
+    assert str(model.name) in report["reason"] or case == "missing"
+    assert (tmp_path / "out" / "report.html").exists()
