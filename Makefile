@@ -49,9 +49,12 @@ clash: install ## re-check the city's clash rules and export JSON + BCF into $(S
 samples: install ## regenerate sample_models/ (byte-identical)
 	$(VENV)/bin/cim samples sample_models
 
-bench: install ## run the benchmarks (figures go to bench/out/)
+bench: install ## run the benchmarks (figures go to bench/out/); installs the bench-only baselines (IfcClash, ifc5d)
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q ifcclash==0.9.0 ifc5d==0.9.0
 	$(PY) -m bench.run_all
 	$(PY) -m bench.qto
+	$(PY) -m bench.clash
+	$(PY) -m bench.review
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
