@@ -113,9 +113,8 @@ class Checker:
         same = rule.symmetric and rule.zone is None
         pairs = candidate_pairs(a_bounds, None if same else b_bounds, rule.margin)
         pairs = self._prefilter(rule, pairs, a_bounds, b_bounds)
-        out: list[Finding] = []
-        total = len(pairs)
-        for n, (i, j) in enumerate(pairs):
+        todo: list[tuple[str, str, Solid | None]] = []
+        for i, j in pairs:
             a_key = rows[a_idx[i]]["key"]
             b_key = b_keys[j] if b_keys is not None else rows[b_idx[j]]["key"]
             if a_key == b_key or not self._in_scope(rule, a_key, b_key):
@@ -128,11 +127,15 @@ class Checker:
             if rule.zone is None and self.intent.declared(a_key, b_key):
                 self.stats.suppressed += 1
                 continue
-            finding = self._test(rule, a_key, b_key, self.zones[rule.name][j].solid if b_keys is not None else None)
+            todo.append((a_key, b_key, self.zones[rule.name][j].solid if b_keys is not None else None))
+        self._load({k for a_key, b_key, zone in todo for k in ((a_key,) if zone is not None else (a_key, b_key))})
+        out: list[Finding] = []
+        for n, (a_key, b_key, zone) in enumerate(todo):
+            finding = self._test(rule, a_key, b_key, zone)
             if finding is not None:
                 out.append(finding)
-            if progress and n % 500 == 0:
-                progress(rule.name, n, total)
+            if progress and n % 200 == 0:
+                progress(rule.name, n, len(todo))
         return out
 
     def _prefilter(self, rule: Rule, pairs: np.ndarray, a_bounds: np.ndarray, b_bounds: np.ndarray) -> np.ndarray:
