@@ -172,3 +172,44 @@ def export(
             out.print(str(path))
     except CimError as exc:
         _fail(exc)
+
+
+@app.command()
+def files(
+    models: Annotated[list[Path], typer.Argument(help="IFC files to check, within and between each other.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for clashes.json and clashes.bcfzip.")],
+    rules: RulesOpt = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")] = None,
+    city: Annotated[Path | None, typer.Option("--city", help="City store: also check the tunnel and pipeline "
+                                                             "protection zones.")] = None,
+    config: ConfigOpt = None,
+):
+    """Check IFC files without adding them to the store (a scratch copy is used). Exit 1 when clashes."""
+    from cim.clash.adhoc import check_files
+    from cim.clash.export import write_bcf, write_json
+    from cim.clash.rules import load_rules
+    from cim.config import default_config
+    from cim.store import Store
+
+    console, out = _console()
+    try:
+        city_store = Store(city, create=False) if city else None
+        cfg = _config(config) or default_config(city_store.crs if city_store else "EPSG:4549", "plan")
+        with console.status(f"checking {len(models)} model(s)..."):
+            result = check_files(models, load_rules(rules, rule), cfg, city_store)
+        paths = [write_json(result.rows, out_dir / "clashes.json", result.summary),
+                 write_bcf(result.rows, out_dir / "clashes.bcfzip", project_name=", ".join(m.name for m in models),
+                           meshes=lambda keys: {k: result.meshes[k] for k in keys if k in result.meshes},
+                           frames=result.frames)]
+    except CimError as exc:
+        _fail(exc)
+    table = Table("rule", "mode", "A", "B", "depth/distance m", "storey")
+    for r in result.rows:
+        measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
+        table.add_row(r["rule"], r["mode"], f"{r['a_class']} {r['a_name'] or ''}",
+                      f"{r['b_class']} {r['b_name'] or ''}", "" if measure is None else f"{measure:.3f}",
+                      r["a_storey"] or r["b_storey"] or "")
+    out.print(table)
+    for path in paths:
+        out.print(str(path))
+    raise typer.Exit(1 if result.rows else 0)
