@@ -95,23 +95,30 @@ class Checker:
 
     def run_rule(self, rule: Rule, changed: set[str] | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> list[Finding]:
+        if changed is not None and not changed:
+            return []
         rows = self.elements.rows
-        a_idx = np.array([i for i, r in enumerate(rows) if rule.a.matches(r)], dtype=np.int64)
+        a_idx = _select(rule.a, rows)
         if rule.zone is not None:
             zones = self.zones.get(rule.name, [])
             b_keys = [z.solid.key for z in zones]
             b_bounds = np.array([z.solid.bounds + np.r_[self.origin, self.origin] for z in zones]).reshape(-1, 6)
             b_idx = np.arange(len(zones))
         else:
-            b_idx = a_idx if rule.symmetric else np.array(
-                [i for i, r in enumerate(rows) if rule.b.matches(r)], dtype=np.int64)
+            b_idx = a_idx if rule.symmetric else _select(rule.b, rows)
             b_keys = None
             b_bounds = self.elements.bounds[b_idx] if len(b_idx) else np.zeros((0, 6))
         if len(a_idx) == 0 or len(b_idx) == 0:
             return []
         a_bounds = self.elements.bounds[a_idx]
         same = rule.symmetric and rule.zone is None
-        pairs = candidate_pairs(a_bounds, None if same else b_bounds, rule.margin)
+        if changed is None:
+            pairs = candidate_pairs(a_bounds, None if same else b_bounds, rule.margin)
+        else:
+            a_keys = [rows[i]["key"] for i in a_idx]
+            b_all = b_keys if b_keys is not None else [rows[i]["key"] for i in b_idx]
+            pairs = _pairs_touching(a_bounds, b_bounds, [k in changed for k in a_keys],
+                                    [k in changed for k in b_all], rule.margin, same)
         pairs = self._prefilter(rule, pairs, a_bounds, b_bounds)
         todo: list[tuple[str, str, Solid | None]] = []
         for i, j in pairs:
@@ -195,3 +202,42 @@ class Checker:
 
     def _class(self, key: str) -> str:
         return self.elements.rows[self.elements.index(key)]["ifc_class"]
+
+
+def _pairs_touching(a_bounds: np.ndarray, b_bounds: np.ndarray, a_changed: list[bool], b_changed: list[bool],
+                    margin: float, same: bool) -> np.ndarray:
+    """Candidate pairs with at least one changed side: changed boxes against everything, not all against all."""
+    ai, bi = np.flatnonzero(a_changed), np.flatnonzero(b_changed)
+    parts = []
+    if len(ai):
+        p = candidate_pairs(a_bounds[ai], b_bounds, margin)
+        parts.append(np.column_stack([ai[p[:, 0]], p[:, 1]]))
+    if len(bi):
+        p = candidate_pairs(a_bounds, b_bounds[bi], margin)
+        parts.append(np.column_stack([p[:, 0], bi[p[:, 1]]]))
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(parts).astype(np.int64)
+    if same:  # one symmetric set: keep each unordered pair once, never an element with itself
+        pairs = np.sort(pairs, axis=1)
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def _select(selector, rows: list[dict]) -> np.ndarray:
+    """Indices of the rows a selector matches, deciding once per distinct combination of the fields it reads."""
+    if selector.properties:
+        return np.array([i for i, r in enumerate(rows) if selector.matches(r)], dtype=np.int64)
+    memo: dict[tuple, bool] = {}
+    out = []
+    for i, r in enumerate(rows):
+        key = (r["ifc_class"], r["model_id"], r.get("phase"),
+               tuple(r.get("systems") or ()) if selector.systems else None,
+               r.get("name") if selector.names else None,
+               r.get("predefined_type") if selector.predefined_types else None)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = selector.matches(r)
+        if hit:
+            out.append(i)
+    return np.array(out, dtype=np.int64)

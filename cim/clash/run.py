@@ -51,9 +51,10 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     state = merge(previous, found, now, run_id)
     _group(state)
     store.replace_table("clashes", pa.Table.from_pylist(state, schema=table_schema("clashes", store.crs)))
-    store.replace_table("clash_elements", pa.Table.from_pylist(
-        [{"key": k, "geometry_hash": h, "rules_digest": rules.digest, "checked_at": now} for k, h in keys.items()],
-        schema=table_schema("clash_elements", store.crs)))
+    if previous_keys != keys:  # unchanged: nothing to record
+        store.replace_table("clash_elements", pa.Table.from_pylist(
+            [{"key": k, "geometry_hash": h, "rules_digest": rules.digest, "checked_at": now} for k, h in keys.items()],
+            schema=table_schema("clash_elements", store.crs)))
     counts: dict[str, int] = {}
     for row in state:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -74,10 +75,11 @@ def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
     """key -> hash at the last check, or None when there was none or it used other rules."""
     if not store.has_table("clash_elements"):
         return None
-    rows = store.read("clash_elements").to_pylist()
-    if not rows or any(r["rules_digest"] != digest for r in rows):
+    table = store.read("clash_elements")
+    digests = set(table.column("rules_digest").to_pylist())
+    if table.num_rows == 0 or digests != {digest}:
         return None
-    return {r["key"]: r["geometry_hash"] for r in rows}
+    return dict(zip(table.column("key").to_pylist(), table.column("geometry_hash").to_pylist(), strict=True))
 
 
 def _state(store: Store) -> dict[str, dict]:
