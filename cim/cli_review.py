@@ -44,7 +44,8 @@ def review(
             raise CimError(None, "no city config found", "pass --config cim.toml")
         cfg = load_config(cfg_path)
         with console.status(f"reviewing {model.name}..."):
-            result, extra = review_model(model, city, cfg, parcel_id=parcel, rules_path=rules, accept=accept)
+            result, extra = review_model(model, city, cfg, parcel_id=parcel, rules_path=rules, accept=accept,
+                                         workers=2)
     except CimError as exc:
         result = error_review(model, exc.one_line())
     try:
