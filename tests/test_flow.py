@@ -62,3 +62,47 @@ def test_the_nightly_flow_quarantines_the_bad_file_ingests_the_rest_and_then_ski
     assert store.read("ingest_errors").num_rows == 1
     assert store.read("models").num_rows == 3  # nothing re-ingested
     assert [r["status"] for r in store.read("runs").to_pylist()] == ["completed with 1 quarantined"] * 2
+
+
+def _clashing_model(path, *, fixed: bool) -> None:
+    f, ctx = new_model()
+    walls = [("wall", (0.0, 0.0, 0.0)), ("overlapping wall", (4.95, 0.0, 0.0))]
+    if not fixed:
+        walls.append(("copied wall", (0.0, 0.0, 0.0)))
+    for name, start in walls:
+        add_wall(f, ctx, name=name, start=start).GlobalId = name.replace(" ", "_").ljust(22, "0")[:22]
+    write(f, path)
+
+
+def test_three_nightly_runs_keep_clash_status_no_change_a_fix_and_an_approval(tmp_path, prefect_server):
+    from cim.clash.run import change_status
+    from flows.nightly import nightly
+
+    (tmp_path / "inbox").mkdir()
+    model = tmp_path / "inbox" / "block.ifc"
+    _clashing_model(model, fixed=False)
+    config = tmp_path / "cim.toml"
+    config.write_text('[city]\nname = "test"\ncrs = "EPSG:4549"\ninbox = ["inbox"]\n')
+    store_dir = tmp_path / "store"
+
+    def state() -> dict[str, tuple[str, str, str]]:
+        rows = Store(store_dir, create=False).read("clashes").to_pylist()
+        return {r["clash_id"]: (r["mode"], r["status"], r["history"]) for r in rows}
+
+    nightly(config=str(config), store=str(store_dir))
+    first = state()
+    assert sorted(mode for mode, _, _ in first.values()) == ["duplicate", "hard", "hard"]
+    assert {status for _, status, _ in first.values()} == {"new"}
+    assert (store_dir / "exports" / "clashes.bcfzip").exists() and (store_dir / "exports" / "clashes.json").exists()
+
+    nightly(config=str(config), store=str(store_dir))  # nothing changed
+    assert state() == first
+
+    _clashing_model(model, fixed=True)  # the copied wall is deleted
+    overlap = next(r["clash_id"] for r in Store(store_dir, create=False).read("clashes").to_pylist()
+                   if {r["a_name"], r["b_name"]} == {"wall", "overlapping wall"})
+    change_status(Store(store_dir, create=False), [overlap], "approved", "coordinator", "agreed overlap")
+    nightly(config=str(config), store=str(store_dir))
+    third = state()
+    assert third[overlap][1] == "approved"
+    assert sorted(status for c, (_, status, _) in third.items() if c != overlap) == ["resolved", "resolved"]
