@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cim.geometry.mesh import mesh_rows
 from cim.store import Store
 
 COLUMNS = ["model_id", "version", "global_id", "ifc_class", "predefined_type", "name", "object_type", "storey",
@@ -103,15 +104,4 @@ def load_models(store: Store, model_ids: Iterable[str] | None = None, into: Elem
 
 
 def _slice(table: pa.Table) -> dict[str, Mesh]:
-    if table.num_rows == 0:
-        return {}
-    verts_col = table.column("vertices").combine_chunks()
-    faces_col = table.column("faces").combine_chunks()
-    v_off, v_all = verts_col.offsets.to_numpy(), verts_col.values.to_numpy(zero_copy_only=False)
-    f_off, f_all = faces_col.offsets.to_numpy(), faces_col.values.to_numpy(zero_copy_only=False)
-    out = {}
-    for i, (gid, closed) in enumerate(zip(table.column("global_id").to_pylist(),
-                                          table.column("is_closed").to_pylist(), strict=True)):
-        out[gid] = (v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3), f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3),
-                    bool(closed))
-    return out
+    return {gid: (verts, faces, closed) for gid, verts, faces, closed in mesh_rows(table)}

@@ -30,3 +30,17 @@ def geometry_hash(verts: np.ndarray, faces: np.ndarray) -> str:
     h = hashlib.sha1(np.round(verts / GRID).astype(np.int64).tobytes())
     h.update(np.ascontiguousarray(faces, dtype=np.int32).tobytes())
     return h.hexdigest()
+
+
+def mesh_rows(table) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """(global_id, vertices (n, 3), faces (m, 3), is_closed) per row of a ``meshes`` table, slicing the flat
+    list columns once instead of converting row by row."""
+    if table.num_rows == 0:
+        return []
+    verts_col = table.column("vertices").combine_chunks()
+    faces_col = table.column("faces").combine_chunks()
+    v_off, v_all = verts_col.offsets.to_numpy(), verts_col.values.to_numpy(zero_copy_only=False)
+    f_off, f_all = faces_col.offsets.to_numpy(), faces_col.values.to_numpy(zero_copy_only=False)
+    gids, closed = table.column("global_id").to_pylist(), table.column("is_closed").to_pylist()
+    return [(gid, v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3), f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3),
+             bool(closed[i])) for i, gid in enumerate(gids)]

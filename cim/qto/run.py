@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from cim.errors import CimError, ConfigError, StoreError
 from cim.geometry.gross import georef_from_record, gross_meshes, open_model
+from cim.geometry.mesh import mesh_rows
 from cim.ingest.ifc import file_sha256
 from cim.qto.aggregate import summary_rows
 from cim.qto.compute import STRUCTURAL, base_class, compute, model_geometry
@@ -32,21 +33,10 @@ GROSS_CLASSES = {"IfcWall", "IfcSlab", *STRUCTURAL, *OWN_BODY}
 
 
 def read_meshes(table: pa.Table) -> dict[str, Mesh]:
-    """global_id -> Mesh from the ``meshes`` table, slicing the flat list columns once; a mesh the ingest
-    flagged open counts as closed when its shells are watertight and only touch along edges."""
-    if table.num_rows == 0:
-        return {}
-    verts_col = table.column("vertices").combine_chunks()
-    faces_col = table.column("faces").combine_chunks()
-    v_off, v_all = verts_col.offsets.to_numpy(), verts_col.values.to_numpy(zero_copy_only=False)
-    f_off, f_all = faces_col.offsets.to_numpy(), faces_col.values.to_numpy(zero_copy_only=False)
-    out = {}
-    for i, (gid, closed) in enumerate(zip(table.column("global_id").to_pylist(),
-                                          table.column("is_closed").to_pylist(), strict=True)):
-        verts = v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3)
-        faces = f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3)
-        out[gid] = mesh_from_arrays(verts, faces, bool(closed) or is_watertight(faces))
-    return out
+    """global_id -> Mesh from the ``meshes`` table; a mesh the ingest flagged open counts as closed when its
+    shells are watertight and only touch along edges."""
+    return {gid: mesh_from_arrays(verts, faces, closed or is_watertight(faces))
+            for gid, verts, faces, closed in mesh_rows(table)}
 
 
 def _gross(store: Store, latest: dict, elements: list[dict], relations: list[dict], has_mesh: set[str],
