@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cim.cli import app
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, fixture_path
 from tests.models import add_wall, new_model, write
 
 EXPECTED = tomllib.loads((SAMPLES / "submissions" / "expected.toml").read_text(encoding="utf-8"))
@@ -124,7 +124,8 @@ def test_the_report_json_validates_against_its_documented_schema(violating, comp
         jsonschema.validate(report, schema)
 
 
-@pytest.mark.parametrize("case", ["empty", "not_ifc", "no_georef", "outside_parcels", "missing"])
+@pytest.mark.parametrize("case", ["empty", "not_ifc", "no_georef", "outside_parcels", "missing", "no_elements",
+                                  "unsupported"])
 def test_a_model_that_cannot_be_reviewed_exits_2_with_one_clear_line_and_a_report(sample_city, tmp_path, case):
     model = tmp_path / f"{case}.ifc"
     if case == "empty":
@@ -135,6 +136,11 @@ def test_a_model_that_cannot_be_reviewed_exits_2_with_one_clear_line_and_a_repor
         f, ctx = new_model(georef=False)
         add_wall(f, ctx, name="W")
         write(f, model)
+    elif case == "no_elements":  # a valid, georeferenced IFC with a building but nothing built
+        f, _ = new_model()
+        write(f, model)
+    elif case == "unsupported":
+        model = fixture_path("broken/IFCTunnelDep3_Sys.ifc")
     elif case == "outside_parcels":  # on Binhai Avenue's carriageway, inside the city but on no parcel
         f, ctx = new_model(eastings=464_900.0, northings=2_865_700.0)
         add_wall(f, ctx, name="W")
@@ -144,3 +150,17 @@ def test_a_model_that_cannot_be_reviewed_exits_2_with_one_clear_line_and_a_repor
     assert report["verdict"] == "error" and report["reason"]
     assert str(model.name) in report["reason"] or case == "missing"
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_accept_ingests_the_submission_into_the_city_as_a_plan_phase_version(sample_city, tmp_path):
+    store, config, _ = sample_city
+    city = tmp_path / "city"
+    shutil.copytree(store.root, city)
+    result = runner.invoke(app, ["review", str(SAMPLES / "submissions" / "compliant.ifc"), "--store", str(city),
+                                 "--config", str(config.path), "--out", str(tmp_path / "out"), "--accept"])
+    assert result.exit_code == 0, result.output
+    from cim.store import Store
+
+    accepted = Store(city, create=False).latest("submission-compliant")
+    assert accepted is not None and accepted["phase"] == "plan"
+    assert Store(store.root, create=False).latest("submission-compliant") is None  # the original city untouched

@@ -26,7 +26,7 @@ from cim.ifc.reader import open_ifc
 from cim.ingest.run import ingest_file
 from cim.review.clashes import pipeline_lines, run_clash_checks
 from cim.review.model import FAIL, PASS, CheckResult, Review, SitePlan
-from cim.review.quantities import quantity_summary
+from cim.review.quantities import GFA_ABOVE, quantity_summary
 from cim.review.site import (
     check_coverage,
     check_far,
@@ -38,7 +38,7 @@ from cim.review.site import (
     find_parcel,
     setback_line,
 )
-from cim.review.site_footprint import above_ground_floor_area, above_ground_footprint, below_ground_footprint
+from cim.review.site_footprint import above_ground_footprint, below_ground_footprint
 from cim.review.validity import check_ids, city_extent_from, georef_checks
 from cim.store import Store
 
@@ -133,13 +133,13 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
     review.checks.extend(georef_checks(georef_info, extent, footprint=footprint))
     parcel = find_parcel(footprint, layers["parcels"], parcel_id, path=path)
     review.parcel_id = str(parcel["parcel_id"])
+    review.quantities = timer("quantities", quantity_summary, scratch, review.model_id, elements, ground)
     _site_checks(review, parcel, footprint, elements, layers, scratch, review.model_id, ground)
     ruleset = load_rules(rules_path)
     submission = load_models(scratch)
     clash = timer("clash", run_clash_checks, submission, city, ruleset, ground, config.root, now)
     review.checks.extend(clash.checks)
     review.clashes = clash.items
-    review.quantities = timer("quantities", quantity_summary, scratch, review.model_id, elements, ground)
     basement = below_ground_footprint(elements, ground)
     review.site_plan = SitePlan(
         parcel=shapely.to_wkb(parcel.geometry), setback_line=_wkb(setback_line(parcel.geometry,
@@ -179,7 +179,7 @@ def _site_checks(review: Review, parcel, footprint, elements: list[dict], layers
     buildings = scratch.read_model("buildings", model_id).to_pylist()
     top = max((b["top_elevation_m"] for b in buildings if b["top_elevation_m"] is not None),
               default=max(e["zmax"] for e in elements if e["zmax"] is not None))
-    gfa = sum(above_ground_floor_area(elements, ground).values())
+    gfa = review.quantities["main"][GFA_ABOVE]  # the takeoff's gross floor area, above ground
     review.checks.extend([
         check_inside_parcel(footprint, parcel.geometry),
         check_setback(footprint, parcel.geometry, min_setback),
