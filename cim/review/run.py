@@ -25,7 +25,7 @@ from cim.errors import CimError, InputError, StoreError
 from cim.ifc.reader import open_ifc
 from cim.ingest.run import ingest_file
 from cim.review.clashes import pipeline_lines, run_clash_checks
-from cim.review.model import FAIL, PASS, CheckResult, Review, SitePlan
+from cim.review.model import PASS, CheckResult, Review, SitePlan
 from cim.review.quantities import GFA_ABOVE, quantity_summary
 from cim.review.site import (
     check_coverage,
@@ -74,7 +74,7 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
     now = datetime.now(UTC).replace(microsecond=0)
     review = Review(str(model_path), None, "error", 2, generated_at=now.isoformat(), code_version=__version__,
                     crs=city.crs)
-    extra: dict = {"rows": [], "meshes": None, "frames": {}}
+    extra: dict = {"rows": [], "meshes": None, "frames": {}, "meshes_cache": {}}
     with tempfile.TemporaryDirectory(prefix="cim-review-") as tmp:
         try:
             _review(review, extra, timer, model_path, city, config, parcel_id, rules_path, Path(tmp), now, workers)
@@ -88,7 +88,6 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
         if review.reason is None:
             review.verdict = "fail" if review.failed() else "pass"
             review.exit_code = 1 if review.failed() else 0
-        extra["meshes_cache"] = extra.get("meshes_cache") or {}
         if extra["meshes"] is not None:  # read meshes for BCF snapshots before the scratch store goes away
             keys = [f"{r['a_model']}/{r['a_global_id']}" for r in extra["rows"]] + \
                    [f"{r['b_model']}/{r['b_global_id']}" for r in extra["rows"]]
@@ -200,6 +199,3 @@ def error_review(model_path: Path, reason: str, crs: str | None = None) -> Revie
     """A Review that says why nothing could be checked (exit 2)."""
     return Review(str(model_path), None, "error", 2, reason=reason, crs=crs,
                   generated_at=datetime.now(UTC).replace(microsecond=0).isoformat(), code_version=__version__)
-
-
-__all__ = ["FAIL", "PASS", "error_review", "output_dir", "review_model"]
