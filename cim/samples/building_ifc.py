@@ -99,7 +99,7 @@ def build(spec: BuildingSpec) -> tuple[b.Model, list[PlantedClash]]:
         ifcopenshell.api.system.assign_system(m.f, products=bld.ducts, system=bld.supply_air)
         ifcopenshell.api.system.assign_system(m.f, products=bld.pipes, system=bld.cold_water)
         b.georeference(m, spec.origin_e, spec.origin_n, spec.rotation_deg)
-        b.site_reference(m, *spec.to_map(spec.width / 2, spec.depth / 2), offset_north_m=spec.site_offset_north_m)
+        b.site_reference(m, *spec.to_map(0.0, 0.0), offset_north_m=spec.site_offset_north_m)  # the site origin
         b.add_pset(m, m.building, "Pset_BuildingCommon", {"NumberOfStoreys": spec.storeys,
                                                           "OccupancyType": spec.use})
     b.finalise(m, spec.model_id, Path(spec.file_name).name, spec.description or spec.title)
