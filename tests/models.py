@@ -99,42 +99,51 @@ def write(f: ifcopenshell.file, path: Path) -> Path:
     return path
 
 
-def _place(f, product, origin, x_axis=(1.0, 0.0, 0.0), z_axis=(0.0, 0.0, 1.0)) -> None:
-    x, z = np.asarray(x_axis, float), np.asarray(z_axis, float)
+def place(f, product, at, z_axis=None, x_axis=None) -> None:
+    """Place ``product`` at ``at`` (metres) with its local z and x along the given axes (default: the model's)."""
+    x = np.asarray((1.0, 0.0, 0.0) if x_axis is None else x_axis, float)
+    z = np.asarray((0.0, 0.0, 1.0) if z_axis is None else z_axis, float)
     matrix = np.eye(4)
     matrix[:3, 0], matrix[:3, 1], matrix[:3, 2] = x, np.cross(z, x), z
-    matrix[:3, 3] = origin
+    matrix[:3, 3] = at
     ifcopenshell.api.run("geometry.edit_object_placement", f, product=product, matrix=matrix, is_si=True)
+
+
+def add_element(f, ctx, ifc_class: str, name: str, rep, at, *, container: bool = True,
+                predefined_type: str | None = None, **axes):
+    """A product on the storey (spaces aggregated, others contained) with ``rep`` as its body, placed at ``at``."""
+    run = ifcopenshell.api.run
+    el = run("root.create_entity", f, ifc_class=ifc_class, name=name, predefined_type=predefined_type)
+    if container and ifc_class == "IfcSpace":
+        run("aggregate.assign_object", f, relating_object=ctx["storey"], products=[el])
+    elif container:
+        run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
+    if rep is not None:
+        run("geometry.assign_representation", f, product=el, representation=rep)
+    place(f, el, at, **axes)
+    return el
 
 
 def add_box(f, ctx, ifc_class: str, *, name: str, corner=(0.0, 0.0, 0.0), size=(1.0, 1.0, 1.0),
             predefined_type: str | None = None, container: bool = True):
     """An axis-aligned box with its lower corner at ``corner`` (metres, model frame)."""
-    run = ifcopenshell.api.run
-    el = run("root.create_entity", f, ifc_class=ifc_class, name=name, predefined_type=predefined_type)
-    if container:
-        run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
     sx, sy, sz = size
     pos = f.createIfcAxis2Placement2D(f.createIfcCartesianPoint((sx / 2, sy / 2)))
     profile = f.createIfcRectangleProfileDef("AREA", None, pos, sx, sy)
-    rep = run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile, depth=sz)
-    run("geometry.assign_representation", f, product=el, representation=rep)
-    _place(f, el, corner)
-    return el
+    rep = ifcopenshell.api.run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile,
+                               depth=sz)
+    return add_element(f, ctx, ifc_class, name, rep, corner, container=container, predefined_type=predefined_type)
 
 
 def add_pipe(f, ctx, *, name: str, start, direction=(1.0, 0.0, 0.0), length=4.0, diameter=0.1,
              ifc_class: str = "IfcPipeSegment", system: str | None = None):
     """A round pipe from ``start`` along ``direction`` (a unit axis), optionally in a named system."""
     run = ifcopenshell.api.run
-    el = run("root.create_entity", f, ifc_class=ifc_class, name=name)
-    run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
     profile = f.createIfcCircleProfileDef("AREA", None, None, diameter / 2)
     rep = run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile, depth=length)
-    run("geometry.assign_representation", f, product=el, representation=rep)
     d = np.asarray(direction, float)
-    x_axis = (0.0, 0.0, 1.0) if abs(d[2]) < 0.9 else (1.0, 0.0, 0.0)
-    _place(f, el, start, x_axis=x_axis, z_axis=d)
+    el = add_element(f, ctx, ifc_class, name, rep, start, z_axis=d,
+                     x_axis=(0.0, 0.0, 1.0) if abs(d[2]) < 0.9 else (1.0, 0.0, 0.0))
     if system:
         systems = {s.Name: s for s in f.by_type("IfcDistributionSystem")}
         sys_ = systems.get(system) or run("system.add_system", f, ifc_class="IfcDistributionSystem")

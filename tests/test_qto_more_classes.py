@@ -13,31 +13,11 @@ from cim.config import default_config
 from cim.ingest.run import ingest_file
 from cim.qto.run import takeoff
 from cim.store import Store
-from tests.models import new_model, write
+from tests.models import add_element, new_model, write
 
 REL = 1e-6
 STEPS = [(0.0, 0.0), (0.9, 0.0), (0.9, 0.6), (0.6, 0.6), (0.6, 0.4), (0.3, 0.4), (0.3, 0.2), (0.0, 0.2)]  # 0.36 m2
 PITCH = math.radians(30.0)
-
-
-def _place(f, product, at, z_axis=None, x_axis=(1.0, 0.0, 0.0)) -> None:
-    matrix = np.eye(4)
-    if z_axis is not None:
-        matrix[:3, 2], matrix[:3, 0] = z_axis, x_axis
-        matrix[:3, 1] = np.cross(z_axis, x_axis)
-    matrix[:3, 3] = at
-    ifcopenshell.api.run("geometry.edit_object_placement", f, product=product, matrix=matrix, is_si=True)
-
-
-def _entity(f, ctx, ifc_class: str, name: str, rep, at, container=True, **kwargs):
-    run = ifcopenshell.api.run
-    el = run("root.create_entity", f, ifc_class=ifc_class, name=name, predefined_type=kwargs.pop("kind", None))
-    if container:
-        run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
-    if rep is not None:
-        run("geometry.assign_representation", f, product=el, representation=rep)
-    _place(f, el, at, **kwargs)
-    return el
 
 
 def build(path):
@@ -45,32 +25,34 @@ def build(path):
     f, ctx = new_model()
     body = ctx["body"]
     pad = f.create_entity("IfcRectangleProfileDef", ProfileType="AREA", XDim=2.0, YDim=1.0)
-    _entity(f, ctx, "IfcFooting", "F1", run("geometry.add_profile_representation", f, context=body, profile=pad,
+    add_element(f, ctx, "IfcFooting", "F1", run("geometry.add_profile_representation", f, context=body, profile=pad,
                                               depth=0.5), (0.0, 0.0, -0.5))
     tiles = run("geometry.add_slab_representation", f, context=body, depth=0.02,
                 polyline=[(0.0, 0.0), (3.0, 0.0), (3.0, 4.0), (0.0, 4.0)])
-    _entity(f, ctx, "IfcCovering", "C1", tiles, (5.0, 0.0, 0.0), kind="FLOORING")
+    add_element(f, ctx, "IfcCovering", "C1", tiles, (5.0, 0.0, 0.0), predefined_type="FLOORING")
     rail = run("geometry.add_wall_representation", f, context=body, length=3.0, height=1.0, thickness=0.05)
-    _entity(f, ctx, "IfcRailing", "R1", rail, (10.0, 0.0, 0.0), z_axis=(0.0, 0.0, 1.0),
+    add_element(f, ctx, "IfcRailing", "R1", rail, (10.0, 0.0, 0.0), z_axis=(0.0, 0.0, 1.0),
             x_axis=(math.cos(0.5), math.sin(0.5), 0.0))
     steps = f.create_entity("IfcArbitraryClosedProfileDef", ProfileType="AREA",
                             OuterCurve=f.create_entity("IfcPolyline", [f.createIfcCartesianPoint(p)
                                                                        for p in [*STEPS, STEPS[0]]]))
     flight_rep = run("geometry.add_profile_representation", f, context=body, profile=steps, depth=1.0)
-    stair = _entity(f, ctx, "IfcStair", "ST1", None, (0.0, 10.0, 0.0))
-    flight = _entity(f, ctx, "IfcStairFlight", "SF1", flight_rep, (0.0, 10.0, 0.0), container=False,
+    stair = add_element(f, ctx, "IfcStair", "ST1", None, (0.0, 10.0, 0.0))
+    flight = add_element(f, ctx, "IfcStairFlight", "SF1", flight_rep, (0.0, 10.0, 0.0), container=False,
                      z_axis=(0.0, -1.0, 0.0))
     landing_rep = run("geometry.add_slab_representation", f, context=body, depth=0.2,
                       polyline=[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
-    landing = _entity(f, ctx, "IfcSlab", "L1", landing_rep, (0.9, 9.0, 0.4), container=False, kind="LANDING")
+    landing = add_element(f, ctx, "IfcSlab", "L1", landing_rep, (0.9, 9.0, 0.4), container=False,
+                          predefined_type="LANDING")
     run("aggregate.assign_object", f, relating_object=stair, products=[flight, landing])
-    roof = _entity(f, ctx, "IfcRoof", "RF1", None, (0.0, 20.0, 3.0))
+    roof = add_element(f, ctx, "IfcRoof", "RF1", None, (0.0, 20.0, 3.0))
     s, c = math.sin(PITCH), math.cos(PITCH)
     halves = []
     for name, z_axis, at in (("RS1", (0.0, -s, c), (0.0, 20.0, 3.0)), ("RS2", (0.0, s, c), (0.0, 26.0, 3.0))):
         rep = run("geometry.add_slab_representation", f, context=body, depth=0.2,
                   polyline=[(0.0, 0.0), (5.0, 0.0), (5.0, 3.0), (0.0, 3.0)])
-        halves.append(_entity(f, ctx, "IfcSlab", name, rep, at, container=False, kind="ROOF", z_axis=z_axis))
+        halves.append(add_element(f, ctx, "IfcSlab", name, rep, at, container=False, predefined_type="ROOF",
+                                  z_axis=z_axis))
     run("aggregate.assign_object", f, relating_object=roof, products=halves)
     return write(f, path)
 

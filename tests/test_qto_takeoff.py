@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import ifcopenshell.api
-import numpy as np
 import pytest
 
 from cim.config import default_config
@@ -15,32 +14,11 @@ from cim.qto.crosscheck import disagreements, report
 from cim.qto.run import export_csv, export_xlsx, takeoff
 from cim.query import run_query
 from cim.store import Store
-from tests.models import add_wall, new_model, write
+from tests.models import add_element, add_wall, new_model, place, write
 
 REL = 1e-6
 PIPE_D = 0.1  # DN100 taken as 0.1 m outside diameter, as the issue states
 SLAB_L = [(0.0, 0.0), (6.0, 0.0), (6.0, 2.0), (2.0, 2.0), (2.0, 5.0), (0.0, 5.0)]  # area 18, perimeter 22
-
-
-def _place(f, product, at, z_axis=None, x_axis=None) -> None:
-    matrix = np.eye(4)
-    if z_axis is not None:
-        matrix[:3, 2], matrix[:3, 0] = z_axis, x_axis
-        matrix[:3, 1] = np.cross(z_axis, x_axis)
-    matrix[:3, 3] = at
-    ifcopenshell.api.run("geometry.edit_object_placement", f, product=product, matrix=matrix, is_si=True)
-
-
-def _entity(f, ctx, ifc_class: str, name: str, rep, at, **axes):
-    run = ifcopenshell.api.run
-    el = run("root.create_entity", f, ifc_class=ifc_class, name=name)
-    if ifc_class == "IfcSpace":
-        run("aggregate.assign_object", f, relating_object=ctx["storey"], products=[el])
-    else:
-        run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[el])
-    run("geometry.assign_representation", f, product=el, representation=rep)
-    _place(f, el, at, **axes)
-    return el
 
 
 def build(path):
@@ -53,23 +31,23 @@ def build(path):
     opening = run("root.create_entity", f, ifc_class="IfcOpeningElement", name="O1")
     rep = run("geometry.add_wall_representation", f, context=body, length=1.0, height=2.0, thickness=0.6)
     run("geometry.assign_representation", f, product=opening, representation=rep)
-    _place(f, opening, (2.0, -0.2, 0.0))
+    place(f, opening, (2.0, -0.2, 0.0))
     run("feature.add_feature", f, feature=opening, element=wall)
     door_rep = run("geometry.add_door_representation", f, context=body, overall_height=2.0, overall_width=1.0)
-    door = _entity(f, ctx, "IfcDoor", "D1", door_rep, (2.0, 0.0, 0.0))
+    door = add_element(f, ctx, "IfcDoor", "D1", door_rep, (2.0, 0.0, 0.0))
     run("feature.add_filling", f, opening=opening, element=door)
     slab_rep = run("geometry.add_slab_representation", f, context=body, depth=0.25, polyline=SLAB_L)
-    _entity(f, ctx, "IfcSlab", "S1", slab_rep, (10.0, 0.0, 0.0))
+    add_element(f, ctx, "IfcSlab", "S1", slab_rep, (10.0, 0.0, 0.0))
     circle = f.create_entity("IfcCircleProfileDef", ProfileType="AREA", Radius=PIPE_D / 2)
     pipe_rep = run("geometry.add_profile_representation", f, context=body, profile=circle, depth=10.0)
-    _entity(f, ctx, "IfcPipeSegment", "P1", pipe_rep, (0.0, 10.0, 1.0), z_axis=(1.0, 0.0, 0.0),
+    add_element(f, ctx, "IfcPipeSegment", "P1", pipe_rep, (0.0, 10.0, 1.0), z_axis=(1.0, 0.0, 0.0),
             x_axis=(0.0, 1.0, 0.0))
     room = [(0.0, 0.0), (4.0, 0.0), (4.0, 5.0), (0.0, 5.0)]
     space_rep = run("geometry.add_slab_representation", f, context=body, depth=2.8, polyline=room)
-    _entity(f, ctx, "IfcSpace", "R1", space_rep, (0.0, 20.0, 0.0))
+    add_element(f, ctx, "IfcSpace", "R1", space_rep, (0.0, 20.0, 0.0))
     square = f.create_entity("IfcRectangleProfileDef", ProfileType="AREA", XDim=0.3, YDim=0.3)
     column_rep = run("geometry.add_profile_representation", f, context=body, profile=square, depth=2.8)
-    _entity(f, ctx, "IfcColumn", "C1", column_rep, (2.0, 22.5, 0.0))
+    add_element(f, ctx, "IfcColumn", "C1", column_rep, (2.0, 22.5, 0.0))
     return write(f, path)
 
 
