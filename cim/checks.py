@@ -72,9 +72,9 @@ def city_clash_check(store: Store, *, ground_z: float | None, base: Path | None,
     def clashes() -> dict:
         summary = check_city(store, ground_z=ground_z, base=base, run_id=run_id)
         if exports is not None:
-            from cim.cli_clash import export_all
+            from cim.clash.export import export_store
 
-            export_all(store, store.read("clashes").to_pylist(), exports, summary)
+            export_store(store, store.read("clashes").to_pylist(), exports, summary)
         return summary
 
     return _guarded(store, "clash", "city", store.root, run_id, clashes)

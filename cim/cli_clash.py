@@ -52,6 +52,7 @@ def check(
                                                                "here.")] = None,
 ):
     """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
+    from cim.clash.export import export_store
     from cim.clash.rules import load_rules
     from cim.clash.run import check_city
     from cim.store import Store
@@ -72,26 +73,13 @@ def check(
                                  base=cfg.root if cfg else None, full=full, progress=progress)
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:
-            for path in export_all(st, rows, out_dir, summary):
+            for path in export_store(st, rows, out_dir, summary):
                 out.print(str(path))
     except CimError as exc:
         _fail(exc)
     _print_summary(out, summary)
     open_clashes = sum(n for s, n in summary["statuses"].items() if s in ("new", "active"))
     raise typer.Exit(1 if open_clashes else 0)
-
-
-def export_all(st, rows: list[dict], out_dir: Path, summary: dict | None = None) -> list[Path]:
-    from cim.clash.export import write_bcf, write_json
-    from cim.clash.source import load_models
-    from cim.geometry.gross import georef_from_record
-
-    elements = load_models(st)
-    frames = {m["model_id"]: georef_from_record(json.loads(m["georef"]))
-              for m in st.current_models().to_pylist() if m["kind"] == "ifc" and m["georef"]}
-    name = os.path.basename(os.path.abspath(st.root))
-    return [write_json(rows, out_dir / "clashes.json", summary),
-            write_bcf(rows, out_dir / "clashes.bcfzip", project_name=name, meshes=elements.meshes, frames=frames)]
 
 
 def _print_summary(out, summary: dict) -> None:
@@ -163,12 +151,13 @@ def export(
     store: StoreOpt = Path("cim-data"),
 ):
     """Write the store's clashes as JSON and as BCF 2.1 (one topic per element group, with snapshots)."""
+    from cim.clash.export import export_store
     from cim.store import Store
 
     _, out = _console()
     try:
         st = Store(store, create=False)
-        for path in export_all(st, st.read("clashes").to_pylist(), out_dir):
+        for path in export_store(st, st.read("clashes").to_pylist(), out_dir):
             out.print(str(path))
     except CimError as exc:
         _fail(exc)

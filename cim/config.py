@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -47,6 +48,12 @@ class CityConfig:
     @property
     def root(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    def scratch(self, file: Path, model_id: str | None = None) -> CityConfig:
+        """This city's settings for a file checked outside the inbox: plan phase, the given model_id (else the
+        file stem), no placement from the config."""
+        models = {**self.models, file.name: {"model_id": model_id, "phase": "plan"}} if model_id else self.models
+        return dataclasses.replace(self, path=None, default_phase="plan", models=models)
 
     def relative(self, file: Path) -> str:
         try:

@@ -63,10 +63,10 @@ def test_nothing_in_the_city_reaches_the_tunnel_zone_or_the_pipelines(checked):
 def test_the_bcf_export_opens_in_ifcopenshell_s_bcf_reader(checked, tmp_path):
     from bcf import bcfxml
 
-    from cim.cli_clash import export_all
+    from cim.clash.export import export_store
 
     store, summary, rows, planted = checked
-    json_path, bcf_path = export_all(store, store.read("clashes").to_pylist(), tmp_path, summary)
+    json_path, bcf_path = export_store(store, store.read("clashes").to_pylist(), tmp_path, summary)
     assert json_path.exists()
     names = zipfile.ZipFile(bcf_path).namelist()
     assert "bcf.version" in names

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -29,7 +30,12 @@ class Zone:
     ifc_class: str  # e.g. "ProtectionZone" or "pipelines:gas"
     name: str | None
     hash: str  # changes when the zone's geometry changes
-    axis: object | None = None  # cim.tunnel.chainage.Axis of a tunnel zone: clashes get a chainage
+    axis_loader: Callable[[], object | None] | None = None  # reads a tunnel's alignment axis when first needed
+
+    @cached_property
+    def axis(self):
+        """cim.tunnel.chainage.Axis of a tunnel zone (clashes get a chainage), read only if a clash needs it."""
+        return self.axis_loader() if self.axis_loader else None
 
 
 @dataclass
@@ -126,8 +132,6 @@ class Checker:
             b_key = b_keys[j] if b_keys is not None else rows[b_idx[j]]["key"]
             if a_key == b_key or not self._in_scope(rule, a_key, b_key):
                 continue
-            if changed is not None and a_key not in changed and b_key not in changed:
-                continue
             self.stats.candidates += 1
             if rule.exclude_same_system and self._share_system(a_key, b_key):
                 continue
@@ -195,7 +199,7 @@ class Checker:
 
     def _share_system(self, a_key: str, b_key: str) -> bool:
         rows, index = self.elements.rows, self.elements.index
-        if b_key not in self.elements._index:
+        if b_key not in self.elements:
             return False
         systems = set(rows[index(a_key)].get("systems") or ())
         return bool(systems & set(rows[index(b_key)].get("systems") or ()))

@@ -183,3 +183,22 @@ def write_bcf(rows: list[dict], path: Path, *, project_name: str, meshes: MeshLo
               frames: dict[str, Georef] | None = None, include_resolved: bool = False) -> Path:
     topics = bcf_topics(rows, meshes, frames, include_resolved)
     return write_bcfzip(Path(path), topics, project_name, str(uuid.uuid5(NAMESPACE, f"project:{project_name}")))
+
+
+def model_frames(store) -> dict[str, Georef]:
+    """model_id -> the map conversion each current IFC model was ingested with (for BCF cameras)."""
+    from cim.geometry.gross import georef_from_record
+
+    return {m["model_id"]: georef_from_record(json.loads(m["georef"]))
+            for m in store.current_models().to_pylist() if m["kind"] == "ifc" and m["georef"]}
+
+
+def export_store(store, rows: list[dict], out_dir: Path, summary: dict | None = None) -> list[Path]:
+    """clashes.json and clashes.bcfzip of a store's clashes; meshes are read only for the clashing elements."""
+    from cim.clash.source import current_sources, read_meshes
+
+    sources = current_sources(store)
+    name = os.path.basename(os.path.abspath(store.root))
+    return [write_json(rows, Path(out_dir) / "clashes.json", summary),
+            write_bcf(rows, Path(out_dir) / "clashes.bcfzip", project_name=name,
+                      meshes=lambda keys: read_meshes(sources, keys), frames=model_frames(store))]

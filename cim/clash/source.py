@@ -54,6 +54,9 @@ class ElementSet:
             self._bounds = np.array([[r[c] for c in cols] for r in self.rows], dtype=np.float64).reshape(-1, 6)
         return self._bounds
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
     def index(self, key: str) -> int:
         return self._index[key]
 
@@ -71,32 +74,39 @@ class ElementSet:
         self._bounds = None
 
     def meshes(self, keys: Iterable[str]) -> dict[str, Mesh]:
-        """World meshes of ``keys``, read per model with one filtered scan each."""
-        by_model: dict[str, list[str]] = {}
-        for key in keys:
-            model_id, _, gid = key.partition("/")
-            by_model.setdefault(model_id, []).append(gid)
-        out: dict[str, Mesh] = {}
-        for model_id, gids in by_model.items():
-            src = self.sources.get(model_id)
-            if src is None:  # a zone or another set's model: nothing to read here
-                continue
-            table = src.store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"], filters=[
-                ("model_id", "=", model_id), ("version", "=", src.version), ("global_id", "in", gids)])
-            for gid, mesh in _slice(table).items():
-                out[element_key(model_id, gid)] = mesh
-        return out
+        return read_meshes(self.sources, keys)
+
+
+def read_meshes(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[str, Mesh]:
+    """World meshes of ``keys`` (model_id/GlobalId), one filtered scan per model; other keys are skipped."""
+    by_model: dict[str, list[str]] = {}
+    for key in keys:
+        model_id, _, gid = key.partition("/")
+        by_model.setdefault(model_id, []).append(gid)
+    out: dict[str, Mesh] = {}
+    for model_id, gids in by_model.items():
+        src = sources.get(model_id)
+        if src is None:  # a zone or a model not in this set: nothing to read
+            continue
+        table = src.store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"], filters=[
+            ("model_id", "=", model_id), ("version", "=", src.version), ("global_id", "in", gids)])
+        out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(table).items()})
+    return out
+
+
+def current_sources(store: Store) -> dict[str, ModelSource]:
+    """The current version of every IFC model in ``store``, without reading any element."""
+    return {m["model_id"]: ModelSource(store, m["model_id"], m["version"], m["phase"])
+            for m in store.current_models().to_pylist() if m["kind"] == "ifc"}
 
 
 def load_models(store: Store, model_ids: Iterable[str] | None = None, into: ElementSet | None = None) -> ElementSet:
     """The current version of every IFC model in ``store`` (or of ``model_ids``) added to an ElementSet."""
     out = into or ElementSet()
-    current = [m for m in store.current_models().to_pylist() if m["kind"] == "ifc"]
     wanted = set(model_ids) if model_ids is not None else None
-    for model in sorted(current, key=lambda m: m["model_id"]):
-        if wanted is not None and model["model_id"] not in wanted:
+    for model_id, src in sorted(current_sources(store).items()):
+        if wanted is not None and model_id not in wanted:
             continue
-        src = ModelSource(store, model["model_id"], model["version"], model["phase"])
         elements = store.read_model("elements", src.model_id, src.version)
         relations = store.read_model("relations", src.model_id, src.version)
         out.add_model(src, elements, relations)

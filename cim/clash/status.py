@@ -68,3 +68,12 @@ def set_status(rows: list[dict], ids: list[str], status: str, by: str, note: str
             history.append(_event(now, None, row["status"], status, by, note))
             row.update(status=status, status_changed_at=now, history=json.dumps(history), note=note)
     return sorted(wanted - {r["clash_id"] for r in rows})
+
+
+def fresh_rows(rows: list[dict], now: datetime) -> list[dict]:
+    """Rows of a one-off check (nothing stored to compare with): every clash new, with its first event."""
+    history = json.dumps([_event(now, None, None, "new", "check")])
+    for row in rows:
+        row.update(status="new", first_seen=now, last_seen=now, status_changed_at=now, history=history, note=None,
+                   run_id=None)
+    return sorted(rows, key=lambda r: r["clash_id"])

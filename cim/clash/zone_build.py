@@ -6,6 +6,7 @@ its source geometry or the rule's width changes, so the incremental check re-tes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -71,7 +72,7 @@ def _model_zones(rule: Rule, store: Store, origin: np.ndarray, base: Path | None
         solid = buffer_prism(outline, spec.width_m, zmin - spec.width_m, zmax + spec.width_m, origin, key)
         zones.append(Zone(solid, f"zone:{model['model_id']}", model["model_id"], "ProtectionZone",
                           f"{spec.width_m:g} m protection zone of {model['model_id']}",
-                          _digest(hashes, spec.width_m), _axis(model, base)))
+                          _digest(hashes, spec.width_m), functools.partial(_axis, model, base)))
     return zones
 
 

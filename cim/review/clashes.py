@@ -8,12 +8,11 @@ from pathlib import Path
 
 import shapely
 
+from cim.clash.adhoc import check_elements
 from cim.clash.engine import Checker
-from cim.clash.group import element_groups
-from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet
 from cim.clash.source import ElementSet
-from cim.clash.zone_build import build_zones, model_outlines
+from cim.clash.zone_build import model_outlines
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS, CheckResult, ClashItem
 from cim.store import Store
 
@@ -37,15 +36,8 @@ def _check_for(rule) -> str:
 def run_clash_checks(submission: ElementSet, city: Store, rules: RuleSet, ground_z: float | None,
                      base: Path | None, now) -> ClashOutcome:
     out = ClashOutcome()
-    checker = Checker(submission)
-    checker.zones = build_zones(rules, city, checker.origin, ground_z, base)
-    findings = checker.run(rules)
-    rows = list(finding_rows(checker, findings).values())
+    checker, rows = check_elements(submission, rules, city, ground_z, base, now)
     check_of = {r.name: _check_for(r) for r in rules.rules}
-    groups = element_groups(rows)
-    for row in rows:
-        row.update(status="new", first_seen=now, last_seen=now, status_changed_at=now, history="[]", note=None,
-                   element_group=groups[row["clash_id"]], location_group="")
     out.rows = sorted(rows, key=lambda r: (check_of[r["rule"]], r["clash_id"]))
     out.items = [_item(r, check_of[r["rule"]]) for r in out.rows]
     zone_rules = [r for r in rules.rules if r.zone is not None]

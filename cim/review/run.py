@@ -6,7 +6,6 @@ the city unless ``accept`` asks for it. Anything that stops the review is an exi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import tempfile
@@ -79,7 +78,7 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
         try:
             _review(review, extra, timer, model_path, city, config, parcel_id, rules_path, Path(tmp), now, workers)
             if accept:
-                outcome = timer("accept", ingest_file, city, _plan_config(config, model_path, review.model_id),
+                outcome = timer("accept", ingest_file, city, config.scratch(model_path, review.model_id),
                                 model_path)
                 review.quantities["accepted"] = {"action": outcome.action, "versions": outcome.versions}
         except CimError as exc:
@@ -93,11 +92,6 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
                    [f"{r['b_model']}/{r['b_global_id']}" for r in extra["rows"]]
             extra["meshes_cache"] = extra["meshes"](keys)
     return review, extra
-
-
-def _plan_config(config: CityConfig, path: Path, model_id: str | None) -> CityConfig:
-    return dataclasses.replace(config, path=None, default_phase="plan",
-                               models={path.name: {"model_id": model_id or _model_id(path), "phase": "plan"}})
 
 
 def _model_id(path: Path) -> str:
@@ -114,7 +108,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
                                      message=f"Schema {opened.schema}"))
     review.model_id = _model_id(path)
     scratch = Store(tmp / "store", city.crs)
-    outcome = timer("ingest", ingest_file, scratch, _plan_config(config, path, review.model_id), path,
+    outcome = timer("ingest", ingest_file, scratch, config.scratch(path, review.model_id), path,
                     workers=workers)
     if outcome.action != "ingested":
         raise InputError(path, f"the model could not be ingested: {outcome.message}", stage=outcome.stage)
