@@ -49,6 +49,24 @@ class SolidCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._last_pair: tuple[frozenset[str], m3.Manifold, list] | None = None
+
+    def intersection(self, a: Solid, b: Solid) -> tuple[m3.Manifold, list]:
+        """The boolean intersection of two closed solids and a slot for its description, kept for the last pair:
+        the hard, duplicate and containment tests of one pair share one boolean."""
+        key = frozenset((a.key, b.key))
+        if self._last_pair is None or self._last_pair[0] != key:
+            self._last_pair = (key, self.manifold(a) ^ self.manifold(b), [])
+        return self._last_pair[1], self._last_pair[2]
+
+    def overlap(self, a: Solid, b: Solid) -> tuple[float, np.ndarray, float] | None:
+        """Volume, centroid and thinnest extent of the intersection of two closed solids; None when empty."""
+        inter, described = self.intersection(a, b)
+        if inter.is_empty():
+            return None
+        if not described:
+            described.append(_describe(inter))
+        return described[0]
 
     def _entry(self, solid: Solid) -> _Entry:
         e = self._entries.get(solid.key)
@@ -197,10 +215,10 @@ def hard_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Con
         return None  # the overlap is no thicker than the boxes' overlap on any axis
     # No fcl pre-test here: the boolean is cheap when the surfaces do not meet, and building fcl's
     # OBBRSS tree costs more than the boolean itself (about 1 ms for 300 triangles).
-    inter = cache.manifold(a) ^ cache.manifold(b)
-    if inter.is_empty():
+    overlap = cache.overlap(a, b)
+    if overlap is None:
         return None
-    vol, centroid, depth = _describe(inter)
+    vol, centroid, depth = overlap
     if depth <= tolerance or vol <= 0:
         return None
     return Contact("hard", _point(centroid), depth=depth, volume=vol)
@@ -283,12 +301,11 @@ def duplicate_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -
     """
     if np.any(np.abs(a.bounds - b.bounds) > tolerance):
         return None
-    ma, mb = cache.manifold(a), cache.manifold(b)
-    if ma is not None and mb is not None:
-        inter = ma ^ mb
-        if inter.is_empty():
+    if cache.is_closed(a) and cache.is_closed(b):
+        overlap = cache.overlap(a, b)
+        if overlap is None:
             return None
-        vol, centroid, depth = _describe(inter)
+        vol, centroid, depth = overlap
         va, vb = cache.volume(a), cache.volume(b)
         if va is None or vb is None or vol < 0.99 * va or vol < 0.99 * vb:
             return None
@@ -317,10 +334,10 @@ def containment_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache)
         return None
     if duplicate_contact(a, b, tolerance, cache) is not None:
         return None
-    inter = ma ^ mb
-    if inter.is_empty():
+    overlap = cache.overlap(a, b)
+    if overlap is None:
         return None
-    vol = float(inter.volume())
+    vol, centroid, _ = overlap
     candidates = [("a", a, ma, mb)] if a_in_b else []
     candidates += [("b", b, mb, ma)] if b_in_a else []
     candidates.sort(key=lambda c: cache.volume(c[1]) or 0.0)  # the smaller one first
@@ -329,7 +346,6 @@ def containment_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache)
         if vol < 0.5 * v_in:
             continue
         if vol >= v_in * (1 - 1e-6) or _outside_part_thin(m_in, m_out, tolerance):
-            _, centroid, _ = _describe(inter)
             depth = thinnest_extent(inner.vertices, inner.faces)
             return Contact("containment", _point(centroid), depth=depth, inside=which, volume=vol)
     return None

@@ -17,6 +17,7 @@ import geopandas as gpd
 import shapely
 
 from cim import __version__
+from cim.clash.export import model_frames
 from cim.clash.rules import load_rules
 from cim.clash.source import load_models
 from cim.config import CityConfig
@@ -142,10 +143,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
         neighbours=[shapely.to_wkb(g) for g in layers["buildings_existing"].geometry],
         tunnel=clash.tunnel_outline, protection_zone=clash.protection_zone, pipelines=pipeline_lines(city),
         clash_points=[(c.x, c.y, c.clash_id) for c in clash.items])
-    extra["rows"], extra["meshes"] = clash.rows, submission.meshes
-    from cim.geometry.gross import georef_from_record
-
-    extra["frames"] = {review.model_id: georef_from_record(json.loads(model["georef"]))} if model["georef"] else {}
+    extra["rows"], extra["meshes"], extra["frames"] = clash.rows, submission.meshes, model_frames(scratch)
 
 
 def _wkb(geom) -> bytes | None:
