@@ -21,9 +21,7 @@ file (fixed zip timestamps, fixed entry order, deterministic XML).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -31,7 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cim.clash import bcf_xml
-from cim.errors import InputError, TransientIOError
+from cim.errors import InputError
+from cim.files import write_atomic
 
 STATUS_TO_BCF = {"new": "Open", "active": "Active", "resolved": "Resolved", "approved": "Closed"}
 PRIORITY_TO_BCF = {"critical": "Critical", "major": "Major", "minor": "Minor", "info": "Info"}
@@ -224,21 +223,5 @@ def write_bcfzip(path: Path, topics: list[BcfTopic], project_name: str, project_
     """
     path = Path(path)
     entries = bcf_entries(topics, project_name, project_id, path)
-    tmp_name = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            _zip_bytes_to(tmp, entries)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError as exc:
-        raise TransientIOError(path, f"could not write the BCF file: {exc.strerror or exc}",
-                               "check that the folder exists, is writable and has space, then retry") from exc
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+    write_atomic(path, lambda fh: _zip_bytes_to(fh, entries), what="BCF file")
     return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import numpy as np
 from cim.clash.bcf import BcfComponent, BcfTopic, write_bcfzip
 from cim.clash.snapshot import render_pair
 from cim.errors import CimError
+from cim.files import write_atomic
 from cim.georef import crs as crsmod
 from cim.georef.model import Georef
 
@@ -50,17 +50,7 @@ def clash_json(rows: list[dict], summary: dict | None = None) -> dict:
 
 def write_json(rows: list[dict], path: Path, summary: dict | None = None) -> Path:
     data = json.dumps(clash_json(rows, summary), indent=1, ensure_ascii=False, default=str)
-    return _atomic_text(Path(path), data)
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, data, what="clash list")
 
 
 def to_engineering(georef: Georef, points: np.ndarray) -> np.ndarray:

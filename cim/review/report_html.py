@@ -15,8 +15,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from cim.files import write_atomic
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS, CheckResult, Review
-from cim.review.report_json import marker_numbers, write_atomic
+from cim.review.report_json import marker_numbers
 from cim.review.siteplan import inline_svg, render_site_plan
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -186,4 +187,4 @@ def render_html(review: Review) -> str:
 
 def write_html(review: Review, path: Path) -> Path:
     """Write report.html atomically and return its path."""
-    return write_atomic(Path(path), render_html(review))
+    return write_atomic(path, render_html(review), what="review report")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -17,33 +15,12 @@ from typing import Any
 
 import shapely
 
-from cim.errors import StoreError
+from cim.files import write_atomic
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS, ClashItem, Review, SitePlan
 from cim.review.siteplan import load_wkb
 
 SCHEMA_VERSION = "1.0"
 COORD_DECIMALS = 3
-REPORT_MODE = 0o644  # mkstemp makes 0600; a report is meant to be shared
-
-
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write via a temp file in the same folder and os.replace, so readers never see half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else REPORT_MODE)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise StoreError(path, f"could not write the review report: {exc}",
-                         "check that the folder exists, is writable and the disk is not full") from exc
-    return path
 
 
 def jsonable(value: Any) -> Any:
@@ -174,4 +151,4 @@ def render_json(review: Review) -> str:
 
 def write_json(review: Review, path: Path) -> Path:
     """Write report.json atomically and return its path."""
-    return write_atomic(Path(path), render_json(review))
+    return write_atomic(path, render_json(review), what="review report")
