@@ -44,14 +44,14 @@ def _lod1(building: dict, built: list[dict], storey_ids: list[str],
           storey_z: dict[str, tuple[float, float]]) -> dict:
     levels = {s: storey_z[s] for s in storey_ids if s in storey_z}
     ground = _ground_level(list(levels.values()))
-    floors = _floor_outlines(built, storey_ids)
+    floors = floor_outlines(built, storey_ids)
     above = [g for s, g in floors.items()
              if ground is None or levels.get(s, (ground, 0.0))[0] >= ground - GROUND_TOLERANCE]
     if above:  # the outline of the walls and slabs of the storeys at and above ground (外墙外围)
-        outline = _fill_holes(shapely.union_all(above))
+        outline = fill_holes(shapely.union_all(above))
     else:  # no storeys (a tunnel, a bridge): every built element above ground, else every one
         rows = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
-        outline = _outline([r["footprint"] for r in rows])
+        outline = filled_outline([r["footprint"] for r in rows])
     base = min(r["zmin"] for r in built)
     top = max(r["zmax"] for r in built)
     storeys_above = sum(1 for world, _ in levels.values() if ground is not None and world >= ground - GROUND_TOLERANCE)
@@ -78,7 +78,8 @@ def _ground_level(storeys: list[tuple[float, float]]) -> float | None:
     return min(storeys, key=lambda s: abs(s[1]))[0]
 
 
-def _outline(wkbs: list[bytes]) -> shapely.Geometry | None:
+def filled_outline(wkbs: list[bytes]) -> shapely.Geometry | None:
+    """Union of footprints (WKB) with courtyards and gaps filled; None when empty."""
     geoms = shapely.from_wkb(wkbs)
     try:
         shape = shapely.union_all(geoms)
@@ -86,10 +87,10 @@ def _outline(wkbs: list[bytes]) -> shapely.Geometry | None:
         shape = shapely.union_all(geoms, grid_size=1e-4)
     if shape.is_empty:
         return None
-    return _fill_holes(shape)
+    return fill_holes(shape)
 
 
-def _fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
+def fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
     """The outline without courtyards and gaps between elements: exterior rings only."""
     parts = shapely.get_parts(shape)
     filled = shapely.polygons(shapely.get_exterior_ring(parts[shapely.get_type_id(parts) == 3]))
@@ -102,21 +103,21 @@ def _fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
     return multi if multi.is_valid else shapely.union_all(filled)
 
 
-def _floor_outlines(built: list[dict], storey_ids: list[str]) -> dict[str, shapely.Geometry]:
+def floor_outlines(built: list[dict], storey_ids: list[str] | None = None) -> dict[str, shapely.Geometry]:
     """Per storey with walls: the filled outline of its slabs, walls and columns (roof slabs excluded).
 
     Their areas add up to the gross floor area estimate; their union is the building footprint.
     """
     by_storey: dict[str, list[dict]] = defaultdict(list)
     for r in built:
-        if r["storey_global_id"] in storey_ids:
+        if r["storey_global_id"] and (storey_ids is None or r["storey_global_id"] in storey_ids):
             by_storey[r["storey_global_id"]].append(r)
     out = {}
     for storey, rows in by_storey.items():
         if not any(r["ifc_class"].startswith("IfcWall") for r in rows):
             continue
-        parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r["predefined_type"] != "ROOF"]
-        outline = _outline(parts) if parts else None
+        parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
+        outline = filled_outline(parts) if parts else None
         if outline is not None:
             out[storey] = outline
     return out

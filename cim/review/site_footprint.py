@@ -8,7 +8,6 @@ floor area, so the review recomputes both against the city's ground datum here.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ import pyarrow as pa
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cim.buildings import FLOOR_OUTLINE, NOT_BUILT
+from cim.buildings import NOT_BUILT, fill_holes, filled_outline, floor_outlines
 
 GROUND_TOLERANCE_M = 0.05  # a storey whose walls start within this of the ground counts as above ground
 _COLUMNS = ("ifc_class", "predefined_type", "storey", "storey_global_id", "footprint", "zmin")
@@ -43,40 +42,19 @@ def _rows(elements: pa.Table | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(elements)
 
 
-def _fill_holes(shape: BaseGeometry) -> BaseGeometry:
-    """Outline without courtyards or gaps between elements (exterior rings only)."""
-    parts = [p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"]
-    if not parts:
-        return shape
-    return shapely.union_all([shapely.Polygon(p.exterior) for p in parts])
-
-
-def _union(wkbs: list[bytes]) -> BaseGeometry:
-    geoms = shapely.from_wkb(wkbs)
-    try:
-        return shapely.union_all(geoms)
-    except shapely.errors.GEOSException:  # robustness problem: snap to 0.1 mm and retry
-        return shapely.union_all(geoms, grid_size=1e-4)
-
-
 def storey_outlines(elements: pa.Table | list[dict[str, Any]], ground_z: float) -> list[StoreyOutline]:
-    """Outlines of the storeys that have walls, lowest first, each marked above or below ground."""
-    by_storey: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _rows(elements):
-        if row.get("storey_global_id") and row.get("footprint") is not None and row["ifc_class"] not in NOT_BUILT:
-            by_storey[row["storey_global_id"]].append(row)
+    """Outlines of the storeys that have walls (as cim.buildings draws them), lowest first, each marked above or
+    below ground by where its lowest wall starts."""
+    built = [r for r in _rows(elements) if r.get("footprint") is not None and r["ifc_class"] not in NOT_BUILT]
+    outlines = floor_outlines(built)
     out = []
-    for gid, rows in by_storey.items():
-        walls = [r for r in rows if r["ifc_class"].startswith("IfcWall") and r.get("zmin") is not None]
-        parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
-        if not walls or not parts:
+    for gid, outline in outlines.items():
+        rows = [r for r in built if r["storey_global_id"] == gid]
+        walls = [float(r["zmin"]) for r in rows if r["ifc_class"].startswith("IfcWall") and r.get("zmin") is not None]
+        if not walls:
             continue
-        outline = _union(parts)
-        if outline.is_empty:
-            continue
-        base = min(float(r["zmin"]) for r in walls)
-        out.append(StoreyOutline(gid, rows[0].get("storey"), base, base >= ground_z - GROUND_TOLERANCE_M,
-                                 _fill_holes(outline)))
+        base = min(walls)
+        out.append(StoreyOutline(gid, rows[0].get("storey"), base, base >= ground_z - GROUND_TOLERANCE_M, outline))
     return sorted(out, key=lambda s: s.base_z)
 
 
@@ -84,21 +62,21 @@ def _elements_above(elements: pa.Table | list[dict[str, Any]], ground_z: float) 
     """Fallback without storeys: every built element starting at or above ground."""
     wkbs = [r["footprint"] for r in _rows(elements) if r.get("footprint") is not None and r["ifc_class"] not in
             NOT_BUILT and r.get("zmin") is not None and r["zmin"] >= ground_z - GROUND_TOLERANCE_M]
-    return _fill_holes(_union(wkbs)) if wkbs else None
+    return filled_outline(wkbs) if wkbs else None
 
 
 def above_ground_footprint(elements: pa.Table | list[dict[str, Any]], ground_z: float) -> BaseGeometry | None:
     """Outline of the building above the ground datum (外墙外围), city CRS; None when nothing stands above it."""
     above = [s.outline for s in storey_outlines(elements, ground_z) if s.above_ground]
     if above:
-        return _fill_holes(shapely.union_all(above))
+        return fill_holes(shapely.union_all(above))
     return _elements_above(elements, ground_z)
 
 
 def below_ground_footprint(elements: pa.Table | list[dict[str, Any]], ground_z: float) -> BaseGeometry | None:
     """Outline of the basement storeys, for the site plan; None without a basement."""
     below = [s.outline for s in storey_outlines(elements, ground_z) if not s.above_ground]
-    return _fill_holes(shapely.union_all(below)) if below else None
+    return fill_holes(shapely.union_all(below)) if below else None
 
 
 def above_ground_floor_area(elements: pa.Table | list[dict[str, Any]], ground_z: float) -> dict[str, float]:
