@@ -8,8 +8,7 @@ import duckdb
 import duckdb_extensions
 
 from cim.errors import CimError, StoreError
-from cim.store import VERSIONED_TABLES, Store
-from cim.store.schema import documented_tables
+from cim.store import Store, views
 
 _LOADED = False
 
@@ -28,10 +27,7 @@ def _load_extensions() -> None:
 
 
 def geometry_columns(store: Store, table: str) -> list[str]:
-    doc = documented_tables()["tables"].get(table)
-    if doc is not None:
-        return [c["name"] for c in doc["columns"] if c["type"] == "wkb"]
-    return ["geometry"]
+    return views.geometry_columns(table)
 
 
 def connect(store: Store) -> duckdb.DuckDBPyConnection:
@@ -40,22 +36,8 @@ def connect(store: Store) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("LOAD spatial")
     con.execute("LOAD delta")
-    names = sorted(store.table_names(), key=lambda n: n != "models")  # current_models first
-    for name in names:
-        path = str(store.table_path(name).resolve()).replace("'", "''")
-        geoms = geometry_columns(store, name)
-        replace = ", ".join(f"ST_GeomFromWKB({g}) AS {g}" for g in geoms)
-        select = f"SELECT * REPLACE ({replace}) FROM delta_scan('{path}')" if replace else \
-            f"SELECT * FROM delta_scan('{path}')"
-        if name in VERSIONED_TABLES:
-            con.execute(f'CREATE VIEW "{name}_history" AS {select}')
-            con.execute(f'CREATE VIEW "{name}" AS SELECT t.* FROM "{name}_history" t '
-                        f"JOIN current_models USING (model_id, version)")
-        else:
-            con.execute(f'CREATE VIEW "{name}" AS {select}')
-        if name == "models":
-            con.execute("CREATE VIEW current_models AS SELECT * FROM models "
-                        "QUALIFY version = max(version) OVER (PARTITION BY model_id)")
+    for name, select in views.view_definitions(store):
+        con.execute(f'CREATE VIEW "{name}" AS {select}')
     allowed = str(store.root.resolve())
     con.execute(f"SET allowed_directories = ['{allowed}']")
     con.execute("SET enable_external_access = false")
