@@ -29,6 +29,8 @@ from pyproj.exceptions import CRSError
 
 from cim.errors import GisError
 from cim.georef.crs import area_problem
+from cim.gis_columns import geometry_mix_note, storable_names, storable_values, typed_table
+from cim.gis_features import Rejected, check_features, repair  # noqa: F401 - repair is public here too
 
 GIS_SUFFIXES: tuple[str, ...] = (
     ".gpkg", ".geojson", ".json", ".shp", ".zip", ".shp.zip", ".parquet", ".geoparquet", ".fgb",
@@ -39,19 +41,8 @@ RESERVED_TABLES = frozenset(
 )
 ID_COLUMNS = ("feature_id", "id", "fid", "objectid", "gid")
 FORMATS_HINT = "export it as GeoPackage, GeoJSON, zipped Shapefile, FlatGeobuf or GeoParquet"
-_FAMILIES = {
-    "Polygon": "Polygon", "MultiPolygon": "Polygon",
-    "LineString": "LineString", "MultiLineString": "LineString", "LinearRing": "LineString",
-    "Point": "Point", "MultiPoint": "Point",
-}
-_STRING = "str" if int(pd.__version__.split(".")[0]) >= 3 else "string"  # the default string dtype
-_MULTI = {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString, "Point": shapely.MultiPoint}
-
-
-@dataclass
-class Rejected:
-    feature_id: str
-    reason: str
+_DECLARED_CRS = re.compile(  # a GeoJSON "crs" member: {"type": "name", "properties": {"name": "..."}}
+    rb'"crs"\s*:\s*\{\s*"type"\s*:\s*"name"\s*,\s*"properties"\s*:\s*\{\s*"name"\s*:\s*"([^"]*)"')
 
 
 @dataclass
@@ -174,10 +165,45 @@ def _read_ogr(path: Path, layer: str) -> tuple[gpd.GeoDataFrame, dict[int, str],
     notes = sorted({f"GDAL: {w.message}" for w in caught if issubclass(w.category, RuntimeWarning)})
     if not isinstance(frame, gpd.GeoDataFrame):
         raise GisError(path, f"layer {layer!r} has no geometry column", hint="load attribute-only tables another way")
+    frame = _source_types(path, layer, frame, notes)
     missing = frame.index[frame.geometry.isna()].tolist()
     by_fid = _unreadable_reasons(path, layer, [int(f) for f in missing])
     positions = {i: by_fid[int(f)] for i, f in enumerate(frame.index) if int(f) in by_fid}
     return frame, positions, notes
+
+
+def _source_types(path: Path, layer: str, frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """What pandas loses of the source's fields: booleans with nulls (read as floats) and a property named
+    'geometry' (hidden behind the geometry column), which is read again and kept as 'geometry_src'."""
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+    except Exception:  # noqa: BLE001 - the frame was read; without field info it is stored as read
+        return frame
+    for name, dtype in zip(info["fields"], info["dtypes"], strict=False):
+        if dtype == "bool" and name in frame.columns and frame[name].dtype.kind == "f":
+            frame[name] = frame[name].astype("boolean")
+    if "geometry" in list(info["fields"]):
+        hidden = pyogrio.read_dataframe(path, layer=layer, columns=["geometry"], read_geometry=False,
+                                        fid_as_index=True)
+        frame["geometry_src"] = hidden["geometry"].reindex(frame.index).to_numpy()
+        notes.append("source column 'geometry' is a column the store writes itself; stored as 'geometry_src'")
+    return frame
+
+
+def _declared_crs_problem(path: Path) -> str | None:
+    """GDAL reads a GeoJSON whose "crs" member it cannot resolve as WGS 84 without a word: say so instead."""
+    if _suffix(path) not in (".geojson", ".json"):
+        return None
+    with path.open("rb") as fh:
+        found = _DECLARED_CRS.search(fh.read(65536))
+    if not found:
+        return None
+    name = found.group(1).decode("utf-8", "replace")
+    try:
+        CRS.from_user_input(name)
+    except CRSError:
+        return f"declares the CRS {name!r}, which pyproj does not know"
+    return None
 
 
 def _read_parquet(path: Path) -> tuple[gpd.GeoDataFrame, dict[int, str], list[str]]:
@@ -218,75 +244,6 @@ def _feature_ids(frame: pd.DataFrame) -> pd.Series:
     return pd.Series([str(i) for i in frame.index], dtype=object)
 
 
-def _flatten(geom: shapely.Geometry) -> list[shapely.Geometry]:
-    parts = []
-    for part in shapely.get_parts(geom):
-        parts.extend(_flatten(part) if part.geom_type.startswith(("Multi", "GeometryCollection")) else [part])
-    return parts
-
-
-def repair(geom: shapely.Geometry) -> shapely.Geometry | None:
-    """make_valid, keeping the geometry family (a polygon stays polygonal); None if nothing of it survives."""
-    fixed = shapely.make_valid(geom)
-    family = _FAMILIES.get(geom.geom_type)
-    if family is None:
-        return fixed if fixed.is_valid and not fixed.is_empty else None
-    parts = [p for p in _flatten(fixed) if _FAMILIES.get(p.geom_type) == family and not p.is_empty]
-    if family == "Polygon":
-        parts = [p for p in parts if p.area > 0]
-    if not parts:
-        return None
-    out = parts[0] if len(parts) == 1 and not geom.geom_type.startswith("Multi") else _MULTI[family](parts)
-    return out if out.is_valid else None
-
-
-def _check_features(geoms: np.ndarray, ids: pd.Series, unreadable: dict[int, str]):
-    """Split features into kept (with repaired geometry), repaired ids and rejections; loops only over bad ones."""
-    keep = np.ones(len(geoms), dtype=bool)
-    repaired: list[str] = []
-    rejected: list[Rejected] = []
-    out = geoms.copy()
-    nonfinite = np.zeros(len(geoms), dtype=bool)
-    coords, index = shapely.get_coordinates(geoms, return_index=True)
-    nonfinite[np.unique(index[~np.isfinite(coords).all(axis=1)])] = True
-    empty = shapely.is_empty(geoms)
-    suspect = shapely.is_missing(geoms) | empty | nonfinite | ~shapely.is_valid(geoms)
-    for i in np.flatnonzero(suspect):
-        geom, reason = geoms[i], None
-        if geom is None:
-            reason = unreadable.get(int(i), "missing geometry")
-        elif empty[i]:
-            reason = "empty geometry"
-        elif nonfinite[i]:
-            reason = "non-finite coordinates"
-        else:
-            fixed = repair(geom)
-            if fixed is None:
-                reason = f"invalid geometry that make_valid cannot repair ({shapely.is_valid_reason(geom)})"
-            else:
-                out[i] = fixed
-                repaired.append(ids[i])
-        if reason:
-            keep[i] = False
-            rejected.append(Rejected(ids[i], reason))
-    return out, keep, repaired, rejected
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding anything but strings become strings so Arrow can store them."""
-    for col in frame.columns:
-        if col == "geometry" or frame[col].dtype != object:
-            continue
-        values = frame[col]
-        if not all(isinstance(v, str) for v in values.dropna()):
-            frame[col] = values.map(lambda v: None if _missing(v) else str(v)).astype(_STRING)
-    return frame
-
-
 def _check_area(frame: gpd.GeoDataFrame, target: CRS, path: Path, layer: str) -> None:
     """A layer from another part of the world would reproject to plausible-looking nonsense: refuse it."""
     if frame.crs is None or len(frame) == 0:
@@ -322,13 +279,16 @@ def _reproject(frame: gpd.GeoDataFrame, target: CRS, path: Path, layer: str) -> 
 
 def _build_layer(path: Path, layer: str, frame: gpd.GeoDataFrame, unreadable: dict[int, str],
                  target: CRS, override: CRS | None, notes: list[str]) -> Layer:
-    if frame.geometry.name != "geometry":
-        frame = frame.drop(columns=["geometry"], errors="ignore").rename_geometry("geometry")
     source = frame.crs
     if override is not None:
         if source is not None and not CRS(source).equals(override):
             notes.append(f"file CRS {crs_label(CRS(source))} replaced by configured {crs_label(override)}")
         source = override
+    declared = None if override is not None else _declared_crs_problem(path)
+    if declared:
+        raise GisError(path, f"layer {layer!r} {declared}",
+                       hint=f"fix the file's crs, or set crs = \"EPSG:NNNN\" for this file under [gis.\"{path.name}\"] "
+                            "in cim.toml")
     if source is None:
         raise GisError(path, f"layer {layer!r} has no CRS",
                        hint=f"set crs = \"EPSG:NNNN\" for this file under [gis.\"{path.name}\"] in cim.toml, "
@@ -336,10 +296,16 @@ def _build_layer(path: Path, layer: str, frame: gpd.GeoDataFrame, unreadable: di
     source = CRS(source)
     ids = _feature_ids(frame)
     frame = frame.reset_index(drop=True)
-    if "feature_id" in frame.columns and not ids.equals(frame["feature_id"].astype(str)):
-        frame = frame.rename(columns={"feature_id": "feature_id_src"})
-        notes.append("source column 'feature_id' is not a unique id; kept as 'feature_id_src'")
-    geoms, keep, repaired, rejected = _check_features(frame.geometry.to_numpy(), ids, unreadable)
+    attrs = pd.DataFrame(frame.drop(columns=[frame.geometry.name]))
+    if "feature_id" in attrs.columns:
+        if ids.equals(attrs["feature_id"].astype(str)):
+            attrs = attrs.drop(columns=["feature_id"])  # it is the id: stored once, as feature_id
+        else:
+            notes.append("source column 'feature_id' is not a unique id; kept as 'feature_id_src'")
+    names, renamed = storable_names(list(attrs.columns))
+    attrs.columns = names
+    notes.extend(n for n in renamed if not n.startswith("source column 'feature_id' "))
+    geoms, keep, repaired, rejected = check_features(frame.geometry.to_numpy(), ids, unreadable)
     if len(frame) and not keep.any():
         first = rejected[0]
         error = GisError(path, f"layer {layer!r}: all {len(frame)} features rejected (e.g. id {first.feature_id}: "
@@ -347,15 +313,17 @@ def _build_layer(path: Path, layer: str, frame: gpd.GeoDataFrame, unreadable: di
                          hint="fix the geometries (e.g. QGIS 'Fix geometries') and export the layer again")
         error.rejected = rejected  # so callers can quarantine each feature
         raise error
-    attrs = frame.drop(columns=["geometry", "feature_id"], errors="ignore")
-    attrs.insert(0, "feature_id", ids.to_numpy())
+    attrs.insert(0, "feature_id", ids.astype(object).to_numpy())
     out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms), crs=source)[keep].reset_index(drop=True)
     out = _reproject(out, target, path, layer)
     if not len(frame):
-        notes.append(f"layer {layer!r} has no features")
+        notes.append(f"layer {layer!r} has no features (stored as an empty table with its columns)")
+    mix = geometry_mix_note(out.geometry.to_numpy())
+    if mix:
+        notes.append(mix)
     name, warning = table_name(layer)
     return Layer(name=name, source=str(path), source_layer=layer, source_crs=crs_label(source),
-                 frame=_arrow_ready(out), repaired=repaired, rejected=rejected,
+                 frame=storable_values(out), repaired=repaired, rejected=rejected,
                  warnings=notes + ([warning] if warning else []))
 
 
@@ -393,7 +361,10 @@ def frame_to_arrow(layer: Layer) -> pa.Table:
     """Attributes as Arrow columns, geometry as WKB (2-D or 3-D as read) in a binary 'geometry' column."""
     frame = layer.frame
     attrs = pd.DataFrame(frame.drop(columns=["geometry"]))
-    table = pa.Table.from_pandas(attrs, preserve_index=False)
+    attrs["feature_id"] = attrs["feature_id"].astype(object)
+    schema = pa.Schema.from_pandas(attrs, preserve_index=False)
+    schema = schema.set(schema.get_field_index("feature_id"), pa.field("feature_id", pa.string()))
+    table = typed_table(pa.Table.from_pandas(attrs, schema=schema, preserve_index=False))
     wkb = shapely.to_wkb(frame.geometry.to_numpy(), output_dimension=3)
     return table.append_column("geometry", pa.array(wkb, type=pa.binary()))
 
