@@ -34,17 +34,30 @@ test: install ## run the test suite
 serve: install ## run the nightly flow on a cron schedule against a local Prefect server
 	$(PY) -m flows.nightly serve --config $(CONFIG) --store $(STORE)
 
+# Values given on the command line (SQL, paths, a parcel id) reach these recipes only as environment
+# variables: $(value ...) keeps make from expanding them and the shell expands "$$ARG_Q" without parsing
+# the value again, so quotes, backticks, $$(...), semicolons and newlines stay text and never run.
+# (make would also export the raw variables, expanding them first: unexport them.)
+unexport Q MODEL PARCEL OUT STORE CONFIG
+query review clash: export ARG_STORE = $(value STORE)
+query review clash: export ARG_CONFIG = $(value CONFIG)
+query: export ARG_Q = $(value Q)
+review: export ARG_MODEL = $(value MODEL)
+review: export ARG_PARCEL = $(value PARCEL)
+review: export ARG_OUT = $(value OUT)
+
 query: install ## run read-only SQL: make query Q="SELECT * FROM models"
-	$(VENV)/bin/cim query "$(Q)" --store $(STORE)
+	$(VENV)/bin/cim query --store="$$ARG_STORE" -- "$$ARG_Q"
 
 review: install ## check a submission: make review MODEL=path/to/model.ifc [PARCEL=BH-02] [OUT=dir]
-	@test -n "$(MODEL)" || { echo "usage: make review MODEL=path/to/model.ifc [PARCEL=id] [OUT=dir]"; exit 2; }
-	@test -d "$(STORE)/models" || $(MAKE) --no-print-directory run
-	$(VENV)/bin/cim review "$(MODEL)" --store "$(STORE)" --config "$(CONFIG)" \
-		$(if $(PARCEL),--parcel "$(PARCEL)") $(if $(OUT),--out "$(OUT)")
+	@test -n "$$ARG_MODEL" || { echo "usage: make review MODEL=path/to/model.ifc [PARCEL=id] [OUT=dir]"; exit 2; }
+	@test -d "$$ARG_STORE/models" || $(MAKE) --no-print-directory run
+	$(VENV)/bin/cim review --store="$$ARG_STORE" --config="$$ARG_CONFIG" \
+		$(if $(value PARCEL),--parcel="$$ARG_PARCEL") $(if $(value OUT),--out="$$ARG_OUT") -- "$$ARG_MODEL"
 
 clash: install ## re-check the city's clash rules and export JSON + BCF into $(STORE)/exports
-	$(VENV)/bin/cim clash check --store "$(STORE)" --config "$(CONFIG)" --out "$(STORE)/exports" || test $$? -eq 1
+	$(VENV)/bin/cim clash check --store="$$ARG_STORE" --config="$$ARG_CONFIG" --out="$$ARG_STORE/exports" \
+		|| test $$? -eq 1
 
 samples: install ## regenerate sample_models/ (byte-identical)
 	$(VENV)/bin/cim samples sample_models
