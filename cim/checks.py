@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cim.errors import CimError
+from cim.files import safe_child
 from cim.store import Store
 from cim.store.delta import now_utc
 
@@ -37,7 +38,7 @@ def model_checks(store: Store, model_id: str, ifc_path: str | Path, *, placement
         if exports is not None:
             exports.mkdir(parents=True, exist_ok=True)
             export_csv(store, model_id, exports)
-            export_xlsx(store, model_id, exports / f"{model_id}_quantities.xlsx")
+            export_xlsx(store, model_id, safe_child(exports, f"{model_id}_quantities.xlsx", what="export file name"))
         return summary
 
     outcomes = [_guarded(store, "qto", model_id, ifc_path, run_id, quantities)]

@@ -32,10 +32,14 @@ def review(
     from cim.cli import console, out
     from cim.config import load_config
     from cim.review.output import write_outputs
-    from cim.review.run import error_review, output_dir, review_model
+    from cim.review.run import error_review, output_dir, prepare_output_dir, review_model
     from cim.store import Store
 
-    folder = output_dir(model, out_dir)
+    try:  # before the review: a bad --out is a usage error (exit 2, one line), found in a second, not minutes
+        folder = prepare_output_dir(output_dir(model, out_dir))
+    except CimError as exc:
+        console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     extra: dict = {}
     try:
         city = Store(store, create=False)
@@ -50,8 +54,9 @@ def review(
         result = error_review(model, exc.one_line())
     try:
         paths = write_outputs(result, extra, folder)
-    except CimError as exc:
-        console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+    except (CimError, OSError) as exc:  # e.g. the folder removed or the disk full during the review
+        line = exc.one_line() if isinstance(exc, CimError) else f"{folder}: cannot write the report: {exc}"
+        console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     _print(out, result)
     for path in paths:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cim.errors import ConfigError
+from cim.files import name_problem
 
 PHASES = ("plan", "build", "manage")
 
@@ -77,6 +78,20 @@ class CityConfig:
                              crs=opts.get("crs"), layers=tuple(layers) if layers else None)
 
 
+def _check_model_ids(path: Path, models: dict) -> None:
+    """A model_id names export and report files (<model_id>_quantities.xlsx): it must be one plain name."""
+    for rel, opts in models.items():
+        if not isinstance(opts, dict) or "model_id" not in opts:
+            continue
+        value = opts["model_id"]
+        problem = "is not text" if not isinstance(value, str) else name_problem(value)
+        if problem is None and ".." in value:
+            problem = "contains '..'"
+        if problem:
+            raise ConfigError(path, f"[models.{json.dumps(rel, ensure_ascii=False)}] model_id {value!r} {problem}",
+                              "use one plain name of letters, digits, '-', '_' and '.', e.g. model_id = \"tower-a\"")
+
+
 def load_config(path: str | Path) -> CityConfig:
     path = Path(path)
     if not path.is_file():
@@ -92,6 +107,7 @@ def load_config(path: str | Path) -> CityConfig:
     default_phase = city.get("default_phase", "manage")
     if default_phase not in PHASES:
         raise ConfigError(path, f"default_phase {default_phase!r} is not one of {', '.join(PHASES)}")
+    _check_model_ids(path, doc.get("models") or {})
     inbox = city.get("inbox", ["."])
     inbox = [inbox] if isinstance(inbox, str) else inbox
     return CityConfig(

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
+from cim.files import safe_child
 from cim.query import geometry_columns
 from cim.store import VERSIONED_TABLES, Store
 
@@ -39,7 +40,7 @@ def export_geoparquet(store: Store, out_dir: str | Path) -> list[Path]:
     written = []
     for name in store.table_names():
         table = current_table(store, name)
-        target = out / f"{name}.parquet"
+        target = safe_child(out, f"{name}.parquet", what="export file name")
         geoms = [g for g in geometry_columns(store, name) if g in table.column_names]
         if geoms:
             frame = to_geodataframe(table, store.crs, geoms)

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from cim.errors import CimError
+from cim.files import csv_text
 
 
 def _text_relation(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
@@ -34,7 +36,14 @@ def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, li
     text = _text_relation(rel)
     if fmt == "csv":
         frame = text.df()
-        frame.to_csv(output or sys.stdout, index=False)
+        for col in frame.columns:  # a spreadsheet opening the file never runs a formula from the data
+            if pd.api.types.is_object_dtype(frame[col]) or pd.api.types.is_string_dtype(frame[col]):
+                frame[col] = frame[col].map(csv_text)
+        # A bare carriage return inside an unquoted field starts a new row in a spreadsheet (and a formula
+        # after it would run); with RFC 4180 line ends the csv writer quotes every field holding one.
+        has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns
+                     if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
+        frame.to_csv(output or sys.stdout, index=False, lineterminator="\r\n" if has_cr else "\n")
     elif fmt == "json":
         rows = [dict(zip(text.columns, row, strict=True)) for row in text.fetchall()]
         payload = json.dumps(rows, default=str, ensure_ascii=False, indent=1)

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from cim.errors import StoreError
+from cim.files import append_row, csv_text, safe_child
 from cim.qto.crosscheck import TOLERANCE, disagreements
 from cim.store import Store
 
@@ -25,19 +26,19 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_text(v) for k, v in r.items()} for r in rows)
 
 
 def export_csv(store: Store, model_id: str, folder: str | Path) -> list[Path]:
-    """<model_id>_quantities.csv and <model_id>_quantity_summary.csv in ``folder``; returns the paths."""
+    """<model_id>_quantities.csv and <model_id>_quantity_summary.csv in ``folder``; returns the paths.
+
+    Text a spreadsheet would run as a formula (a material named ``=cmd|...``) is written with a leading apostrophe.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for table in SHEETS:
-        rows = _rows(store, table, model_id)
-        path = folder / f"{model_id}_{table}.csv"
-        _write_csv(path, rows, store.read(table).schema.names)
-        paths.append(path)
+    paths = [safe_child(folder, f"{model_id}_{table}.csv", what="export file name") for table in SHEETS]
+    for table, path in zip(SHEETS, paths, strict=True):
+        _write_csv(path, _rows(store, table, model_id), store.read(table).schema.names)
     return paths
 
 
@@ -61,9 +62,9 @@ def export_xlsx(store: Store, model_id: str, path: str | Path, tolerance: float 
 
 def _sheet(book, title: str, rows: list[dict], columns: list[str]) -> None:
     sheet = book.create_sheet(title)
-    sheet.append(columns)
+    append_row(sheet, columns)
     for r in rows:
-        sheet.append([_cell(r.get(c)) for c in columns])
+        append_row(sheet, [_cell(r.get(c)) for c in columns])
     sheet.freeze_panes = "A2"
 
 

@@ -7,6 +7,7 @@ the city unless ``accept`` asks for it. Anything that stops the review is an exi
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import time
@@ -52,6 +53,31 @@ def output_dir(model_path: Path, out: Path | None) -> Path:
         return out
     stem = re.sub(r"[^\w\-. ]+", "_", model_path.stem).strip(" .") or "model"
     return Path("review") / stem
+
+
+def prepare_output_dir(folder: Path) -> Path:
+    """Create the output folder before any work, or say in one line why it cannot be one.
+
+    A review takes minutes; finding out at the end that ``--out`` names a file or an unwritable place (and
+    failing with a traceback and exit 1, which means "a check failed") wastes them and misleads scripts.
+    """
+    hint = "pass --out a folder you can write to (it is created if missing)"
+    if folder.exists() and not folder.is_dir():
+        raise CimError(folder, "--out names an existing file, not a folder", hint, stage="output")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CimError(folder, f"cannot create the output folder: {exc.strerror or exc}", hint,
+                       stage="output") from exc
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".cim-write-test-"):
+            pass
+    except OSError as exc:
+        raise CimError(folder, f"cannot write in the output folder: {exc.strerror or exc}", hint,
+                       stage="output") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CimError(folder, "cannot write in the output folder: permission denied", hint, stage="output")
+    return folder
 
 
 class Timer:

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from cim.errors import CimError
+from cim.files import append_row
 from cim.store import Store
 from cim.tunnel.chainage import chainage_label
 
@@ -53,9 +54,9 @@ def export_cobie(store: Store, model_id: str, path: str | Path) -> Path:
                               ("System", SYSTEM_COLS, _systems(assets, names)), ("Space", SPACE_COLS, _spaces(comps)),
                               ("Zone", ZONE_COLS, _zones(comps))):
         sheet = book.create_sheet(title)
-        sheet.append(list(cols))
+        append_row(sheet, cols)
         for r in rows:
-            sheet.append([r.get(c) for c in cols])
+            append_row(sheet, [r.get(c) for c in cols])  # text from the model is never a live formula
         sheet.freeze_panes = "A2"
     book.save(path)
     return path
