@@ -190,10 +190,12 @@ def _source_types(path: Path, layer: str, frame: gpd.GeoDataFrame, notes: list[s
     return frame
 
 
-def _declared_crs_problem(path: Path) -> str | None:
+def _declared_crs_problem(path: Path, read_as: CRS | None) -> str | None:
     """GDAL reads a GeoJSON whose "crs" member it cannot resolve as WGS 84 without a word: say so instead."""
-    if _suffix(path) not in (".geojson", ".json"):
+    if _suffix(path) not in (".geojson", ".json") or read_as is None:
         return None
+    if not read_as.equals("OGC:CRS84", ignore_axis_order=True):
+        return None  # GDAL understood the declared CRS
     with path.open("rb") as fh:
         found = _DECLARED_CRS.search(fh.read(65536))
     if not found:
@@ -284,7 +286,7 @@ def _build_layer(path: Path, layer: str, frame: gpd.GeoDataFrame, unreadable: di
         if source is not None and not CRS(source).equals(override):
             notes.append(f"file CRS {crs_label(CRS(source))} replaced by configured {crs_label(override)}")
         source = override
-    declared = None if override is not None else _declared_crs_problem(path)
+    declared = None if override is not None else _declared_crs_problem(path, CRS(source) if source else None)
     if declared:
         raise GisError(path, f"layer {layer!r} {declared}",
                        hint=f"fix the file's crs, or set crs = \"EPSG:NNNN\" for this file under [gis.\"{path.name}\"] "
