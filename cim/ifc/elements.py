@@ -9,6 +9,7 @@ import ifcopenshell
 import ifcopenshell.util.element as uel
 import ifcopenshell.util.unit
 
+from cim.ifc.axis import axis_length
 from cim.ifc.relations import RelIndex, find_ancestor
 
 STOREY_CLASSES = ("IfcBuildingStorey",)
@@ -53,6 +54,7 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "classification": classification(el) or None,
         "psets": _json(property_sets(idx, el, el_type)),
         "qsets": _json(quantity_sets(idx, el, idx.quantity_scales or unit_scale)),
+        "axis_length_m": axis_length(el, unit_scale),
     }
 
 

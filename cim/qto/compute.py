@@ -156,7 +156,7 @@ def element_quantities(el: dict, geo: ModelGeometry) -> list[Q]:
     if cls in STRUCTURAL:
         return structural_quantities(cls, net, *geo.gross_of(gid))
     if cls in FLOW:
-        return flow_quantities(cls, net)
+        return flow_quantities(cls, net, el.get("axis_length_m"))
     return _more_quantities(cls, net, geo.gross_of(gid))
 
 
