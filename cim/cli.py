@@ -131,6 +131,9 @@ def _print_outcomes(outcomes) -> None:
                       ", ".join(map(str, o.versions)), str(o.n_elements or ""), f"{o.seconds:.1f}",
                       plain((o.message or "").splitlines()[0] if o.message else ""))
     out.print(table)
+    for o in outcomes:  # the table folds long cells: each refusal again in one unbroken line, fix included
+        if o.action == "quarantined" and o.message:
+            console.print(f"[bold red]refused:[/] {plain(o.message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
