@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from cim.buildings import buildings_table
 from cim.config import ModelSettings
+from cim.errors import InputError
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
 from cim.ifc.identity import identity_warnings
@@ -47,6 +48,9 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     step_ids = [p.id() for p in products(opened.file)]
+    if not step_ids:
+        raise InputError(path, "the file has no products (no IfcProduct: no site, building or element), so there "
+                         "is nothing to store", "export the model with its spatial structure and elements")
     idx = build_index(opened.file)
 
     def model_wide() -> tuple[pa.Table, dict]:  # runs in this process while the workers mesh
