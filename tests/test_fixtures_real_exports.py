@@ -35,7 +35,11 @@ def _computed(store, path, name):
     return [(names[r["global_id"]], r) for r in rows if r["name"] == name and r["method"] == "computed"]
 
 
-def test_the_archicad_curved_walls_keep_their_mesh_volumes(tmp_path):
+ARCS = {"2ALOcMpMf6ietmddDGVmXr": 3.599, "3AfGraJZX5JwhlGGvNvZ7U": 6.888, "2RRvPc99fCIODqyw7RI5wJ": 4.025,
+        "3yFzRpO45C2BOrJRZuxOcS": 2.954}  # R 14.448 m x the arc angle, from the README
+
+
+def test_the_archicad_curved_walls_keep_their_mesh_volumes_and_measure_their_length_along_the_arc(tmp_path):
     store, path, outcome = _ingest(tmp_path, "ifc2x3/487.ifc")
     assert outcome.action == "ingested", outcome.message
     rows = _elements(store, path)
@@ -48,6 +52,10 @@ def test_the_archicad_curved_walls_keep_their_mesh_volumes(tmp_path):
     volumes = sorted(r["value"] for e, r in _computed(store, path, "NetVolume") if e["ifc_class"].startswith("IfcWall"))
     assert volumes == pytest.approx([1.7121, 3.8454, 3.8665, 3.9621], rel=0.01)
     assert sum(volumes) == pytest.approx(13.386, rel=0.01)
+    lengths = {e["global_id"]: r for e, r in _computed(store, path, "Length") if e["ifc_class"].startswith("IfcWall")}
+    assert {g: r["value"] for g, r in lengths.items()} == pytest.approx(ARCS, abs=1e-3)
+    widths = sorted(r["value"] for e, r in _computed(store, path, "Width") if e["ifc_class"].startswith("IfcWall"))
+    assert widths == pytest.approx([0.24, 0.25, 0.47, 0.56], abs=0.01)  # the material layer totals
 
 
 def test_the_revit_feet_export_converts_declared_and_computed_volumes_to_the_same_cubic_metres(tmp_path):

@@ -54,7 +54,7 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "classification": classification(el) or None,
         "psets": _json(property_sets(idx, el, el_type)),
         "qsets": _json(quantity_sets(idx, el, idx.quantity_scales or unit_scale)),
-        "axis_length_m": axis_length(el, unit_scale),
+        "axis_length_m": axis_length(el, unit_scale, idx.angle_scale),
     }
 
 

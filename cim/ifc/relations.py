@@ -23,6 +23,7 @@ class RelIndex:
     psets: dict[int, list[ifcopenshell.entity_instance]] = field(default_factory=lambda: defaultdict(list))
     identity: Identity = field(default_factory=Identity)
     quantity_scales: dict[str, float] = field(default_factory=dict)  # SI factor per IfcQuantity* entity
+    angle_scale: float = 1.0  # radians per plane angle unit (curve trims)
 
     def key(self, entity: ifcopenshell.entity_instance) -> str:
         """The stored key of a product: its GlobalId, unique even when the file's are not (cim.ifc.identity)."""
@@ -30,7 +31,8 @@ class RelIndex:
 
 
 def build_index(model: ifcopenshell.file) -> RelIndex:
-    idx = RelIndex(identity=product_identity(model), quantity_scales=_quantity_scales(model))
+    idx = RelIndex(identity=product_identity(model), quantity_scales=_quantity_scales(model),
+                   angle_scale=_angle_scale(model))
     for rel in model.by_type("IfcRelContainedInSpatialStructure"):
         for el in rel.RelatedElements:
             idx.container[el.id()] = rel.RelatingStructure
@@ -74,6 +76,15 @@ def _quantity_scales(model: ifcopenshell.file) -> dict[str, float]:
         return quantity_scales(model)
     except (AttributeError, TypeError, ValueError):  # a malformed unit assignment: reported where the file opens
         return {}
+
+
+def _angle_scale(model: ifcopenshell.file) -> float:
+    import ifcopenshell.util.unit
+
+    try:
+        return float(ifcopenshell.util.unit.calculate_unit_scale(model, "PLANEANGLEUNIT") or 1.0)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return 1.0
 
 
 def spatial_parent(idx: RelIndex, element: ifcopenshell.entity_instance) -> ifcopenshell.entity_instance | None:

@@ -150,7 +150,7 @@ def element_quantities(el: dict, geo: ModelGeometry) -> list[Q]:
         return []
     net = geo.net[gid]
     if cls == "IfcWall":
-        return wall_quantities(net, *geo.gross_of(gid))
+        return wall_quantities(net, *geo.gross_of(gid), el.get("axis_length_m"))
     if cls == "IfcSlab":
         return slab_quantities(net, *geo.gross_of(gid))
     if cls in STRUCTURAL:
