@@ -8,6 +8,7 @@ import pytest
 
 from cim.config import CityConfig
 from cim.ingest.run import ingest_file
+from cim.qto.run import takeoff
 from cim.store import Store
 from tests.conftest import fixture_path
 from tests.models import add_box, add_door_in_opening, add_wall, new_model, write
@@ -60,6 +61,19 @@ def test_a_duplicated_globalid_stores_every_product_with_a_disambiguated_flagged
     assert sorted(e["feature_id"] for e in errors) == sorted([f"{wall.GlobalId}#{twin.id()}", f"#{blank.id()}"])
     assert {e["stage"] for e in errors} == {"identity"} and all(e["source_path"] == "dup.ifc" for e in errors)
     assert store.latest("dup")["status"] == "warning" and "GlobalId" in outcome.message
+
+
+def test_the_takeoff_measures_both_products_that_share_a_globalid(tmp_path):
+    f, wall, twin, _ = _duplicated_model(tmp_path)
+    path = write(f, tmp_path / "dup.ifc")
+    store, _ = _ingest(tmp_path, path)
+    takeoff(store, "dup")
+    rows = store.read("quantities", filters=[("model_id", "=", "dup")]).to_pylist()
+    gross = {r["global_id"]: r for r in rows if r["name"] == "GrossVolume" and r["ifc_class"] == "IfcWall"}
+    twin_key = f"{wall.GlobalId}#{twin.id()}"
+    assert set(gross) == {wall.GlobalId, twin_key}
+    # the twin's gross body is tessellated again from the file (found by its key), not approximated
+    assert gross[twin_key]["reliable"] and gross[twin_key]["value"] == pytest.approx(3.0, rel=1e-6)
 
 
 def test_a_product_with_two_body_representations_gets_one_merged_mesh_row(tmp_path):
