@@ -43,7 +43,7 @@ def review(
         if cfg_path is None:
             raise CimError(None, "no city config found", "pass --config cim.toml")
         cfg = load_config(cfg_path)
-        with console.status(f"reviewing {model.name}..."):
+        with console.status(f"reviewing {plain(model.name)}..."):
             result, extra = review_model(model, city, cfg, parcel_id=parcel, rules_path=rules, accept=accept,
                                          workers=2)
     except CimError as exc:

@@ -84,3 +84,11 @@ def test_the_real_bridge_fixture_is_a_bridge(tmp_path):
     store, outcome = _ingest(tmp_path, path, "EPSG:32610")
     assert outcome.action == "ingested", outcome.message
     assert [r["kind"] for r in store.read_model("buildings", path.stem).to_pylist()] == ["bridge"]
+
+
+def test_the_real_railway_signal_model_is_a_railway_with_no_storeys(tmp_path):
+    path = fixture_path("ifc4x3/linear-placement-of-signal.ifc")
+    store, outcome = _ingest(tmp_path, path, "EPSG:3065")
+    assert outcome.action == "ingested", outcome.message
+    rows = store.read_model("buildings", path.stem).to_pylist()
+    assert [(r["ifc_class"], r["kind"], r["storeys"]) for r in rows] == [("IfcRailway", "railway", 0)]
