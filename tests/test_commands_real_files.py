@@ -119,3 +119,25 @@ def test_cim_clash_files_checks_files_outside_the_sample_city_with_crs_or_their_
     declared = runner.invoke(app, ["clash", "files", str(a), str(b), "--out", str(tmp_path / "p")])
     assert declared.exit_code == 1, declared.output
     assert (tmp_path / "p" / "clashes.json").exists()
+
+
+def test_cim_tunnel_on_a_tunnel_facility_without_compartments_writes_its_assets_without_crashing(tmp_path):
+    import ifcopenshell.api
+
+    f, ctx = new_model("IFC4X3")
+    run = ifcopenshell.api.run
+    facility = run("root.create_entity", f, ifc_class="IfcFacility", name="Utility tunnel")
+    facility.ObjectType = "UtilityTunnel"
+    run("aggregate.assign_object", f, relating_object=ctx["site"], products=[facility])
+    run("geometry.edit_object_placement", f, product=facility)
+    ctx["storey"] = facility
+    add_pipe(f, ctx, name="Water main DN300", start=(0.0, 0.0, 1.0), length=20.0, diameter=0.3)
+    path = write(f, tmp_path / "tunnel.ifc")
+    store = tmp_path / "store"
+    assert runner.invoke(app, ["ingest", str(path), "--crs", "EPSG:4549", "--store", str(store)]).exit_code == 0
+    result = runner.invoke(app, ["tunnel", "tunnel", str(path), "--store", str(store)])
+    assert result.exit_code in (0, 1), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no crash half-way
+    opened = Store(store, create=False)
+    assert [a["name"] for a in opened.read("tunnel_assets").to_pylist()] == ["Water main DN300"]
+    assert opened.read("tunnel_compartments").num_rows == 0
