@@ -133,6 +133,8 @@ def metre_twin(text: str) -> str | None:
     import re
     import warnings
 
+    if not parse_crs(text).is_projected:
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PROJ strings lose datum detail; the match below is only a suggestion
         proj = parse_crs(text).to_proj4()
@@ -144,7 +146,10 @@ def metre_twin(text: str) -> str | None:
             found = CRS(proj).to_authority(min_confidence=70)
         except CRSError:
             return None
-    return f"{found[0]}:{found[1]}" if found else None
+    if not found:
+        return None
+    twin = f"{found[0]}:{found[1]}"
+    return twin if parse_crs(twin).is_projected and crs_unit_scale(twin) == 1.0 else None
 
 
 def city_crs_problem(text: str) -> tuple[str, str] | None:
@@ -168,5 +173,5 @@ def city_crs_problem(text: str) -> tuple[str, str] | None:
     reason = (f"the city CRS {text} ({crs.name}) has its axes in {unit}, but the city model stores coordinates, "
               "heights and measures in metres")
     fix = (f"use {twin}, the same projection in metres, as the city CRS (files in {unit} are still converted)"
-           if twin else "choose a projected CRS in metres for the city (files in feet are still converted)")
+           if twin else f"choose a projected CRS in metres for the city (files in {unit} are still converted)")
     return reason, fix
