@@ -122,3 +122,19 @@ def test_a_city_crs_in_us_survey_feet_is_refused_at_store_creation_with_the_metr
     assert result.exit_code == 2
     assert "use EPSG:26949, the same projection in metres" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_declared_weights_are_kilograms_whatever_mass_unit_the_file_names(tmp_path):
+    f, ctx = new_model()
+    run = ifcopenshell.api.run
+    wall = add_wall(f, ctx, name="W1")
+    qto = run("pset.add_qto", f, product=wall, name="Qto_WallBaseQuantities")
+    run("pset.edit_qto", f, qto=qto, properties={"GrossWeight": 7200.0, "NetWeight": 6_900_000.0})
+    assignment = f.by_type("IfcUnitAssignment")[0]
+    assignment.Units = [*assignment.Units, f.createIfcSIUnit(None, "MASSUNIT", "KILO", "GRAM")]
+    net = next(q for q in f.by_type("IfcQuantityWeight") if q.Name == "NetWeight")
+    net.Unit = f.createIfcSIUnit(None, "MASSUNIT", None, "GRAM")  # its own unit: grams
+    store = Store(tmp_path / "store", "EPSG:4549")
+    ingest_file(store, default_config("EPSG:4549"), write(f, tmp_path / "kg.ifc"))
+    declared = json.loads(_rows(store, "kg")["W1"]["qsets"])["Qto_WallBaseQuantities"]
+    assert declared == pytest.approx({"GrossWeight": 7200.0, "NetWeight": 6900.0})

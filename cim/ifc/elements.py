@@ -18,6 +18,8 @@ BUILDING_CLASSES = ("IfcBuilding", "IfcFacility")  # IfcFacility exists from IFC
 # Quantity entity -> (unit type of the project's unit assignment, power of the length unit it falls back to).
 _QUANTITY_UNIT = {"IfcQuantityLength": ("LENGTHUNIT", 1), "IfcQuantityArea": ("AREAUNIT", 2),
                   "IfcQuantityVolume": ("VOLUMEUNIT", 3), "IfcQuantityWeight": ("MASSUNIT", 0)}
+# ifcopenshell scales mass units against the gram; the SI unit (and the store's) is the kilogram.
+_PER_SI = {"MASSUNIT": 1000.0}
 
 
 def products(model: ifcopenshell.file) -> list[ifcopenshell.entity_instance]:
@@ -142,8 +144,8 @@ def quantity_scales(model: ifcopenshell.file) -> dict[str, float]:
     out = {}
     for entity, (unit_type, power) in _QUANTITY_UNIT.items():
         declared = _project_unit(model, unit_type)
-        out[entity] = (float(ifcopenshell.util.unit.calculate_unit_scale(model, unit_type)) if declared is not None
-                       else length**power)
+        out[entity] = (float(ifcopenshell.util.unit.calculate_unit_scale(model, unit_type))
+                       / _PER_SI.get(unit_type, 1.0) if declared is not None else length**power)
     return out
 
 
@@ -160,7 +162,7 @@ def _own_unit_scale(q: ifcopenshell.entity_instance) -> float | None:
     if unit is None or not unit.is_a("IfcNamedUnit"):
         return None
     try:
-        return float(ifcopenshell.util.unit.get_named_unit_scale(unit))
+        return float(ifcopenshell.util.unit.get_named_unit_scale(unit)) / _PER_SI.get(unit.UnitType, 1.0)
     except (AttributeError, TypeError, ValueError):
         return None
 
