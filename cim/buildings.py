@@ -13,12 +13,52 @@ NOT_BUILT = ("IfcOpeningElement", "IfcSpace", "IfcSite", "IfcBuilding", "IfcBuil
              "IfcSpatialZone", "IfcExternalSpatialElement")
 FLOOR_OUTLINE = ("IfcSlab", "IfcWall", "IfcWallStandardCase", "IfcColumn", "IfcCurtainWall")
 GROUND_TOLERANCE = 0.05  # m: a storey within this of the ground floor counts as at ground level
+# What a facility is, most specific class first (IfcBuilding, IfcBridge, IfcRoad, IfcRailway are IfcFacility
+# subtypes in IFC4X3; IfcTunnel is in the IFC 4.4 drafts). A plain IfcFacility typed or named as a tunnel is one.
+KINDS = (("IfcBuilding", "building"), ("IfcBridge", "bridge"), ("IfcRoad", "road"), ("IfcRailway", "railway"),
+         ("IfcTunnel", "tunnel"))
+COLUMNS = pa.schema([("global_id", pa.string()), ("name", pa.string()), ("ifc_class", pa.string()),
+                     ("kind", pa.string()), ("footprint", pa.binary()), ("footprint_area_m2", pa.float64()),
+                     ("base_elevation_m", pa.float64()), ("top_elevation_m", pa.float64()),
+                     ("height_m", pa.float64()), ("storeys", pa.int32()), ("storeys_above_ground", pa.int32()),
+                     ("gross_floor_area_m2", pa.float64()), ("n_elements", pa.int64())])
+
+
+def facility_kind(ifc_class: str, name: str | None = None, object_type: str | None = None,
+                  predefined_type: str | None = None) -> str:
+    """building, bridge, road, railway, tunnel or facility (any other IfcFacility, e.g. a marine one)."""
+    import ifcopenshell.ifcopenshell_wrapper as w
+
+    for schema in ("IFC4X3_ADD2", "IFC4", "IFC2X3"):
+        try:
+            decl = w.schema_by_name(schema).declaration_by_name(ifc_class)
+        except (RuntimeError, IndexError):
+            continue
+        supertypes = set()
+        while decl is not None:
+            supertypes.add(decl.name())
+            decl = decl.supertype()
+        break
+    else:
+        supertypes = {ifc_class}
+    for cls, kind in KINDS:
+        if cls in supertypes or ifc_class == cls:
+            return kind
+    text = f"{name or ''} {object_type or ''} {predefined_type or ''}".lower()
+    return "tunnel" if "tunnel" in text or "管廊" in text or "隧道" in text else "facility"
+
+
+def buildings_table(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) -> pa.Table:
+    """The ``buildings`` rows of one model with their columns even when there are none (a site-only survey
+    model, an alignment-only railway): an empty table must still carry the schema it is committed with."""
+    return pa.Table.from_pylist(building_rows(elements, storey_z), schema=COLUMNS)
 
 
 def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) -> list[dict]:
     """``storey_z``: storey GlobalId -> (world height, elevation in the model)."""
-    rows = elements.select(["global_id", "ifc_class", "predefined_type", "name", "building_global_id",
-                            "storey_global_id", "footprint", "zmin", "zmax"]).to_pylist()
+    cols = ["global_id", "ifc_class", "predefined_type", "name", "object_type", "building_global_id",
+            "storey_global_id", "footprint", "zmin", "zmax"]
+    rows = elements.select([c for c in cols if c in elements.column_names]).to_pylist()
     # find_ancestor counts the element itself, so a building or facility is its own building.
     buildings = {r["global_id"]: r for r in rows if r["global_id"] == r["building_global_id"]}
     members: dict[str, list[dict]] = defaultdict(list)
@@ -59,6 +99,8 @@ def _lod1(building: dict, built: list[dict], storey_ids: list[str],
         "global_id": building["global_id"],
         "name": building["name"],
         "ifc_class": building["ifc_class"],
+        "kind": facility_kind(building["ifc_class"], building["name"], building.get("object_type"),
+                              building.get("predefined_type")),
         "footprint": shapely.to_wkb(outline) if outline is not None else None,
         "footprint_area_m2": outline.area if outline is not None else None,
         "base_elevation_m": base,

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,8 +36,19 @@ class Format(StrEnum):
 
 
 def _fail(exc: CimError, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def plain(value: object) -> str:
+    """User text (file names, model ids, messages, element names) with Rich markup escaped, so a fix such as
+    `add [models."x.ifc"] placement = {...}` prints intact instead of being swallowed as a style tag."""
+    return escape("" if value is None else str(value))
+
+
+def say(text: object) -> None:
+    """Print user text on stdout as it is (paths, reports): never read as markup."""
+    out.print(str(text), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.callback()
@@ -62,7 +74,7 @@ def ingest(
 ):
     """Ingest files into the store; each IFC model becomes a new version. Exit 1 if any file was refused."""
     from cim.checks import model_checks
-    from cim.config import default_config, load_config
+    from cim.config import default_config, load_config, require_metre_crs
     from cim.geometry.tessellate import default_workers
     from cim.ingest.run import ingest_file
     from cim.store import Store
@@ -73,6 +85,8 @@ def ingest(
         city_crs = crs or (cfg.crs if cfg else None) or _existing_crs(store)
         if city_crs is None:
             raise CimError(store, "a new store needs a city CRS", "pass --crs EPSG:NNNN or --config cim.toml")
+        if not (store / "_cim" / "store.json").exists():
+            require_metre_crs(city_crs)
         cfg = cfg or default_config(city_crs, phase)
         st = Store(store, city_crs)
     except CimError as exc:
@@ -113,10 +127,13 @@ def _print_outcomes(outcomes) -> None:
     table = Table("file", "result", "model", "version", "rows", "seconds", "message", show_lines=False)
     for o in outcomes:
         colour = {"ingested": "green", "unchanged": "dim", "quarantined": "red"}[o.action]
-        table.add_row(Path(o.path).name, f"[{colour}]{o.action}[/]", ", ".join(o.model_ids),
+        table.add_row(plain(Path(o.path).name), f"[{colour}]{o.action}[/]", plain(", ".join(o.model_ids)),
                       ", ".join(map(str, o.versions)), str(o.n_elements or ""), f"{o.seconds:.1f}",
-                      (o.message or "").splitlines()[0] if o.message else "")
+                      plain((o.message or "").splitlines()[0] if o.message else ""))
     out.print(table)
+    for o in outcomes:  # the table folds long cells: each refusal again in one unbroken line, fix included
+        if o.action == "quarantined" and o.message:
+            console.print(f"[bold red]refused:[/] {plain(o.message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -162,7 +179,7 @@ def tables(store: StoreOpt = DEFAULT_STORE):
             desc = f"all versions of {base}"
         elif name == "current_models":
             desc = "the newest version of each model"
-        table.add_row(name, str(count), desc)
+        table.add_row(plain(name), str(count), plain(desc))
     out.print(table)
 
 
@@ -180,16 +197,20 @@ def export(
     except CimError as exc:
         _fail(exc)
     for path in written:
-        out.print(str(path))
+        say(path)
 
 
 @app.command()
 def tunnel(
     model_id: Annotated[str, typer.Argument(help="The tunnel's model_id in the store.")],
-    ifc: Annotated[Path, typer.Argument(help="The tunnel's IFC file (for chainage along its alignment).")],
+    ifc: Annotated[Path | None, typer.Argument(help="The tunnel's IFC file (for chainage along its alignment); "
+                                                    "default: the file the current version was ingested from.")]
+    = None,
     store: StoreOpt = DEFAULT_STORE,
     rules: Annotated[Path | None, typer.Option(help="Rules file (default schemas/tunnel_rules.toml).")] = None,
     cobie: Annotated[Path | None, typer.Option(help="Also write a COBie-style XLSX handover workbook here.")] = None,
+    config: Annotated[Path | None, typer.Option(envvar="CIM_CONFIG", help="City config with the model's placement "
+                                                "(default: ./cim.toml when present; env CIM_CONFIG).")] = None,
 ):
     """Build the tunnel asset register and check GB 50838 rules; exit 1 when a rule is broken (error)."""
     from cim.tunnel.cobie import export_cobie
@@ -197,17 +218,39 @@ def tunnel(
 
     try:
         opened = Store(store, create=False)
-        summary = analyse_tunnel(opened, model_id, ifc, rules)
+        path = ifc or _source_file(opened, model_id)
+        summary = analyse_tunnel(opened, model_id, path, rules, placement=_placement(config, path))
         if cobie is not None:
-            out.print(f"COBie workbook: {export_cobie(opened, model_id, cobie)}")
+            say(f"COBie workbook: {export_cobie(opened, model_id, cobie)}")
     except CimError as exc:
         _fail(exc)
     table = Table(*summary)
-    table.add_row(*map(str, summary.values()))
+    table.add_row(*map(plain, summary.values()))
     out.print(table)
     out.print('[dim]findings: cim query "SELECT rule_id, clause, severity, compartment, message '
               'FROM tunnel_findings"[/]')
     raise typer.Exit(1 if summary["errors"] else 0)
+
+
+def _source_file(store: Store, model_id: str) -> Path:
+    """The file the current version of ``model_id`` was ingested from, found from any working directory."""
+    from cim.config import resolve_source
+
+    latest = store.latest(model_id)
+    if latest is None:
+        raise CimError(store.root, f"no model {model_id!r} in the store", "ingest it first with `cim ingest`")
+    path = resolve_source(latest["source_path"], latest.get("source_root"))
+    if not path.is_file():
+        raise CimError(path, f"the file {model_id!r} was ingested from is not there", "pass the IFC file's path")
+    return path
+
+
+def _placement(config: Path | None, ifc: Path) -> dict | None:
+    """The config's placement for ``ifc`` (models without IfcMapConversion), as `cim ingest` used it."""
+    from cim.config import load_config
+
+    config = config or (Path("cim.toml") if Path("cim.toml").is_file() else None)
+    return load_config(config).settings_for(ifc, "ifc").placement if config else None
 
 
 @app.command()
@@ -219,6 +262,8 @@ def qto(
     csv: Annotated[Path | None, typer.Option(help="Write quantities and summary as CSV into this folder.")] = None,
     xlsx: Annotated[Path | None, typer.Option(help="Write an XLSX workbook for estimators.")] = None,
     tolerance: Annotated[float, typer.Option(help="Relative difference that counts as a disagreement.")] = 0.02,
+    approximate: Annotated[bool, typer.Option(help="When the ingested IFC file cannot be found, take gross = net + "
+                                                   "openings (flagged unreliable) instead of refusing.")] = False,
 ):
     """Quantity takeoff of a model's current version; lists where it disagrees with the declared quantities."""
     from cim.qto.crosscheck import report
@@ -226,14 +271,14 @@ def qto(
 
     try:
         st = Store(store, create=False)
-        summary = takeoff(st, model_id, ifc_path=ifc)
+        summary = takeoff(st, model_id, ifc_path=ifc, approximate=approximate)
         table = Table(*summary)
-        table.add_row(*map(str, summary.values()))
+        table.add_row(*map(plain, summary.values()))
         out.print(table)
-        out.print(report(st.read("quantities", filters=[("model_id", "=", model_id)]).to_pylist(), tolerance))
+        say(report(st.read("quantities", filters=[("model_id", "=", model_id)]).to_pylist(), tolerance))
         for path in ([*export_csv(st, model_id, csv)] if csv else []) + ([export_xlsx(st, model_id, xlsx, tolerance)]
                                                                           if xlsx else []):
-            out.print(str(path))
+            say(path)
     except CimError as exc:
         _fail(exc)
 
@@ -246,7 +291,7 @@ def samples(
     from cim.samples.generate import generate_all
 
     for path in generate_all(out_dir):
-        out.print(str(path))
+        say(path)
 
 
 def _register_subcommands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,18 @@ def _console():
     from cim.cli import console, out
 
     return console, out
+
+
+def _plain(value: object) -> str:
+    from cim.cli import plain
+
+    return plain(value)
+
+
+def _say(text: object) -> None:
+    from cim.cli import say
+
+    say(text)
 
 
 def _fail(exc: CimError) -> None:
@@ -74,7 +87,7 @@ def check(
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:
             for path in export_store(st, rows, out_dir, summary):
-                out.print(str(path))
+                _say(path)
     except CimError as exc:
         _fail(exc)
     _print_summary(out, summary)
@@ -117,9 +130,10 @@ def list_(
     table = Table("clash_id", "status", "rule", "mode", "A", "B", "depth/distance m", "storey", "group")
     for r in sorted(rows, key=lambda r: (r["location_group"], r["clash_id"])):
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
-        table.add_row(r["clash_id"], r["status"], r["rule"], r["mode"], f"{r['a_class']} {r['a_name'] or ''}",
-                      f"{r['b_class']} {r['b_name'] or ''}", "" if measure is None else f"{measure:.3f}",
-                      r["a_storey"] or r["b_storey"] or "", r["location_group"])
+        table.add_row(*map(_plain, (r["clash_id"], r["status"], r["rule"], r["mode"],
+                                    f"{r['a_class']} {r['a_name'] or ''}", f"{r['b_class']} {r['b_name'] or ''}",
+                                    "" if measure is None else f"{measure:.3f}", r["a_storey"] or r["b_storey"] or "",
+                                    r["location_group"])))
     out.print(table)
 
 
@@ -142,7 +156,7 @@ def status(
         if isinstance(exc, ValueError):
             raise typer.BadParameter(str(exc), param_hint="--to") from exc
         _fail(exc)
-    out.print(f"{changed} clash(es) set to {to}")
+    _say(f"{changed} clash(es) set to {to}")
 
 
 @app.command()
@@ -158,9 +172,23 @@ def export(
     try:
         st = Store(store, create=False)
         for path in export_store(st, st.read("clashes").to_pylist(), out_dir):
-            out.print(str(path))
+            _say(path)
     except CimError as exc:
         _fail(exc)
+
+
+def _files_crs(models: list[Path]) -> str:
+    """The projected CRS the first file declares (IfcProjectedCRS), when neither --crs, --city nor a config
+    names one."""
+    from cim.georef.resolve import declared_crs
+    from cim.ifc.reader import open_ifc
+
+    for path in models:
+        found = declared_crs(open_ifc(path).file, path) if path.is_file() else None
+        if found:
+            return found
+    raise CimError(None, "no CRS to check the files in: none of them declares a projected CRS",
+                   "pass --crs EPSG:NNNN (the CRS their placements are in), --city STORE or --config cim.toml")
 
 
 @app.command()
@@ -172,6 +200,10 @@ def files(
     city: Annotated[Path | None, typer.Option("--city", help="City store: also check the tunnel and pipeline "
                                                              "protection zones.")] = None,
     config: ConfigOpt = None,
+    crs: Annotated[str | None, typer.Option("--crs", help="CRS the files are georeferenced into (default: the "
+                                                          "--city store's, else the config's, else the one the "
+                                                          "first file declares); e.g. EPSG:32610.")]
+    = None,
 ):
     """Check IFC files without adding them to the store (a scratch copy is used). Exit 1 when clashes."""
     from cim.clash.adhoc import check_files
@@ -183,7 +215,12 @@ def files(
     console, out = _console()
     try:
         city_store = Store(city, create=False) if city else None
-        cfg = _config(config) or default_config(city_store.crs if city_store else "EPSG:4549", "plan")
+        cfg = _config(config)
+        city_crs = crs or (city_store.crs if city_store else None) or (cfg.crs if cfg else None) or _files_crs(models)
+        if city_store is not None and crs and city_store.crs != crs:
+            raise CimError(city, f"the city store's CRS is {city_store.crs}, not {crs}", "drop --crs or --city")
+        if cfg is None or cfg.crs != city_crs:
+            cfg = default_config(city_crs, "plan") if cfg is None else dataclasses.replace(cfg, crs=city_crs)
         with console.status(f"checking {len(models)} model(s)..."):
             result = check_files(models, load_rules(rules, rule), cfg, city_store)
         paths = [write_json(result.rows, out_dir / "clashes.json", result.summary),
@@ -195,10 +232,10 @@ def files(
     table = Table("rule", "mode", "A", "B", "depth/distance m", "storey")
     for r in result.rows:
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
-        table.add_row(r["rule"], r["mode"], f"{r['a_class']} {r['a_name'] or ''}",
-                      f"{r['b_class']} {r['b_name'] or ''}", "" if measure is None else f"{measure:.3f}",
-                      r["a_storey"] or r["b_storey"] or "")
+        table.add_row(*map(_plain, (r["rule"], r["mode"], f"{r['a_class']} {r['a_name'] or ''}",
+                                    f"{r['b_class']} {r['b_name'] or ''}", "" if measure is None else f"{measure:.3f}",
+                                    r["a_storey"] or r["b_storey"] or "")))
     out.print(table)
     for path in paths:
-        out.print(str(path))
+        _say(path)
     raise typer.Exit(1 if result.rows else 0)

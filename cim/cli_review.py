@@ -29,7 +29,7 @@ def review(
     """Check a submission: validity, georeferencing, parcel, setbacks, height, FAR, coverage, neighbours,
     tunnel and pipelines, internal clashes. Writes report.html, report.json and clashes.bcfzip.
     Exit 0 when every check passes, 1 when some fail, 2 when the model could not be reviewed."""
-    from cim.cli import console, out
+    from cim.cli import console, out, plain, say
     from cim.config import load_config
     from cim.review.output import write_outputs
     from cim.review.run import error_review, output_dir, prepare_output_dir, review_model
@@ -47,7 +47,7 @@ def review(
         if cfg_path is None:
             raise CimError(None, "no city config found", "pass --config cim.toml")
         cfg = load_config(cfg_path)
-        with console.status(f"reviewing {model.name}..."):
+        with console.status(f"reviewing {plain(model.name)}..."):
             result, extra = review_model(model, city, cfg, parcel_id=parcel, rules_path=rules, accept=accept,
                                          workers=2)
     except CimError as exc:
@@ -56,22 +56,25 @@ def review(
         paths = write_outputs(result, extra, folder)
     except (CimError, OSError) as exc:  # e.g. the folder removed or the disk full during the review
         line = exc.one_line() if isinstance(exc, CimError) else f"{folder}: cannot write the report: {exc}"
-        console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {plain(line)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     _print(out, result)
     for path in paths:
-        out.print(str(path))
+        say(path)
     if result.exit_code == 2:
-        console.print(f"[bold red]could not review:[/] {result.reason}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]could not review:[/] {plain(result.reason)}", highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
 def _print(out, result) -> None:
-    table = Table("check", "measured", "allowed", "result", "finding", title=f"{result.verdict.upper()}: "
-                  f"{Path(result.model_path).name}" + (f", parcel {result.parcel_id}" if result.parcel_id else ""))
+    from cim.cli import plain
+
+    table = Table("check", "measured", "allowed", "result", "finding", title=plain(
+        f"{result.verdict.upper()}: {Path(result.model_path).name}"
+        + (f", parcel {result.parcel_id}" if result.parcel_id else "")))
     colour = {"pass": "green", "fail": "red", "not_applicable": "dim"}
     for c in result.checks:
-        table.add_row(c.check_id, "" if c.measured is None else str(c.measured),
-                      "" if c.allowed is None else f"{c.comparison or ''} {c.allowed}",
-                      f"[{colour.get(c.status, 'white')}]{c.status}[/]", c.message)
+        table.add_row(plain(c.check_id), plain("" if c.measured is None else c.measured),
+                      plain("" if c.allowed is None else f"{c.comparison or ''} {c.allowed}"),
+                      f"[{colour.get(c.status, 'white')}]{plain(c.status)}[/]", plain(c.message))
     out.print(table)

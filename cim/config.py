@@ -92,6 +92,41 @@ def _check_model_ids(path: Path, models: dict) -> None:
                               "use one plain name of letters, digits, '-', '_' and '.', e.g. model_id = \"tower-a\"")
 
 
+def source_root(file: str | Path, source_path: str) -> str | None:
+    """The absolute folder ``source_path`` (as recorded in ``models``) is relative to, so any command run from
+    any working directory finds ``file`` again; None when ``source_path`` is absolute.
+
+    ``source_path`` is the path relative to the config's folder (or the file name for a file outside it, or
+    the path as given without a config); the root is whatever folder joins with it to the file."""
+    if Path(source_path).is_absolute():
+        return None
+    target = Path(file).resolve()
+    root = target
+    for _ in Path(source_path).parts:
+        root = root.parent
+    return str(root) if (root / source_path).resolve() == target else None
+
+
+def resolve_source(source_path: str, root: str | None) -> Path:
+    """The file a ``models`` row was ingested from: ``source_root / source_path``, the same way everywhere.
+
+    Rows written before source_root existed have none: their path is taken as given (relative to the
+    working directory)."""
+    path = Path(source_path)
+    if path.is_absolute() or not root:
+        return path
+    return Path(root) / path
+
+
+def require_metre_crs(crs: str, where: str | Path | None = None) -> None:
+    """Refuse a city CRS whose axes are not in metres (e.g. US State Plane feet), naming the metre CRS to use."""
+    from cim.georef.crs import city_crs_problem
+
+    problem = city_crs_problem(crs)
+    if problem:
+        raise ConfigError(where, *problem)
+
+
 def load_config(path: str | Path) -> CityConfig:
     path = Path(path)
     if not path.is_file():
@@ -104,6 +139,7 @@ def load_config(path: str | Path) -> CityConfig:
     city = doc.get("city") or {}
     if "crs" not in city:
         raise ConfigError(path, "[city] crs is missing", 'add crs = "EPSG:4549" (the city\'s projected CRS)')
+    require_metre_crs(city["crs"], path)
     default_phase = city.get("default_phase", "manage")
     if default_phase not in PHASES:
         raise ConfigError(path, f"default_phase {default_phase!r} is not one of {', '.join(PHASES)}")
@@ -128,4 +164,5 @@ def default_config(crs: str, phase: str = "manage") -> CityConfig:
     """For `cim ingest` without a config file: one CRS, one phase for everything."""
     if phase not in PHASES:
         raise ConfigError(None, f"phase {phase!r} is not one of {', '.join(PHASES)}")
+    require_metre_crs(crs)
     return CityConfig(path=None, name="city", crs=crs, default_phase=phase)

@@ -9,6 +9,7 @@ import ifcopenshell.api
 import pytest
 
 from cim.config import default_config
+from cim.errors import CimError
 from cim.ingest.run import ingest_file
 from cim.qto.crosscheck import disagreements, report
 from cim.qto.run import export_csv, export_xlsx, takeoff
@@ -178,9 +179,17 @@ def test_the_takeoff_exports_csv_and_xlsx(done):
     assert book["disagreements"].max_row == 2
 
 
-def test_without_the_ifc_file_gross_quantities_are_approximate_and_flagged(done, tmp_path):
+def test_without_the_ifc_file_the_takeoff_is_refused_and_changes_nothing(done, tmp_path):
     store = done[0]
-    result = takeoff(store, "qto_model", ifc_path=tmp_path / "moved.ifc")
+    before = store.read("quantities").to_pylist()
+    with pytest.raises(CimError, match=r"--ifc .*--approximate"):
+        takeoff(store, "qto_model", ifc_path=tmp_path / "moved.ifc")
+    assert store.read("quantities").to_pylist() == before
+
+
+def test_without_the_ifc_file_gross_quantities_are_approximate_and_flagged_when_asked(done, tmp_path):
+    store = done[0]
+    result = takeoff(store, "qto_model", ifc_path=tmp_path / "moved.ifc", approximate=True)
     assert result["gross"].startswith("unavailable")
     rows = store.read("quantities", filters=[("model_id", "=", "qto_model")]).to_pylist()
     wall_gross = [r for r in rows if r["name"] == "GrossVolume" and r["ifc_class"] == "IfcWall"]

@@ -16,8 +16,11 @@ import ifcopenshell.geom
 import numpy as np
 
 from cim.errors import GeometryError, InputError
+from cim.geometry.mesh import merge_by_product
+from cim.geometry.tessellate import RawMesh
 from cim.geometry.tessellate import settings as net_settings
 from cim.georef import Georef
+from cim.ifc.identity import product_identity
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +66,19 @@ def gross_meshes(model: ifcopenshell.file, georef: Georef,
 
     Products that do not mesh are left out (the caller falls back to net + openings and flags it).
     """
+    keys = product_identity(model).keys  # STEP id -> stored key (GlobalIds made unique, cim.ifc.identity)
+    step_of = {key: step for step, key in keys.items()}
     products = []
     for gid in global_ids:
-        try:
-            products.append(model.by_guid(gid))
-        except RuntimeError:
+        if gid in step_of:
+            products.append(model.by_id(step_of[gid]))
+        else:
             log.warning("gross mesh: %s is not in the IFC file", gid)
     if not products:
         return {}
     iterator = ifcopenshell.geom.iterator(gross_settings(), model, 1, include=products)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parts: list[RawMesh] = []
     try:
         if not iterator.initialize():
             return out
@@ -83,7 +89,9 @@ def gross_meshes(model: ifcopenshell.file, georef: Georef,
         verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
         faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
         if len(faces):
-            out[shape.guid] = (georef.to_city(verts.copy()), faces.astype(np.int64))
+            parts.append(RawMesh(shape.id, keys.get(shape.id, shape.guid), verts.copy(), faces.copy()))
         if not iterator.next():
             break
+    for raw in merge_by_product(parts):  # a product with several bodies: one mesh, as in the meshes table
+        out[raw.global_id] = (georef.to_city(raw.verts), raw.faces.astype(np.int64))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -44,3 +45,34 @@ def mesh_rows(table) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
     gids, closed = table.column("global_id").to_pylist(), table.column("is_closed").to_pylist()
     return [(gid, v_all[v_off[i]:v_off[i + 1]].reshape(-1, 3), f_all[f_off[i]:f_off[i + 1]].reshape(-1, 3),
              bool(closed[i])) for i, gid in enumerate(gids)]
+
+
+def merge_by_product(raws: list) -> list:
+    """One mesh per product, in first-seen order.
+
+    The tessellator yields one shape per Body representation, so a product exported with two shapes (a
+    fitting with two bodies) comes twice under the same STEP id. Its parts are concatenated into one mesh;
+    a part identical to an earlier one of the same product (the same body written twice) is dropped, so a
+    row never holds a doubled surface. ``raws`` are RawMesh-like: step_id, verts (n, 3), faces (m, 3).
+    """
+    groups: dict[int, list] = {}
+    for raw in raws:
+        groups.setdefault(raw.step_id, []).append(raw)
+    out = []
+    for parts in groups.values():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        seen: set[str] = set()
+        verts, faces, offset = [], [], 0
+        for part in parts:
+            digest = geometry_hash(part.verts, part.faces)
+            if digest in seen:
+                continue
+            seen.add(digest)
+            verts.append(part.verts)
+            faces.append(part.faces + offset)
+            offset += len(part.verts)
+        merged = np.concatenate(faces).astype(np.int32)
+        out.append(dataclasses.replace(parts[0], verts=np.concatenate(verts), faces=merged))
+    return out

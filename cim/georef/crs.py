@@ -126,3 +126,52 @@ def grid_angle_of_true_north(crs_text: str, lon: float, lat: float) -> float:
 def horizontal_distance(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Plain Euclidean distance in the plane of a projected CRS."""
     return float(np.hypot(a[0] - b[0], a[1] - b[1]))
+
+
+def metre_twin(text: str) -> str | None:
+    """The authority code of the same projection in metres (EPSG:2263 ftUS -> EPSG:32118), if one exists."""
+    import re
+    import warnings
+
+    if not parse_crs(text).is_projected:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PROJ strings lose datum detail; the match below is only a suggestion
+        proj = parse_crs(text).to_proj4()
+        if not proj:
+            return None
+        proj = re.sub(r"\+units=\S+", "+units=m", proj)
+        proj = re.sub(r"\+vunits=\S+", "+vunits=m", proj)
+        try:
+            found = CRS(proj).to_authority(min_confidence=70)
+        except CRSError:
+            return None
+    if not found:
+        return None
+    twin = f"{found[0]}:{found[1]}"
+    return twin if parse_crs(twin).is_projected and crs_unit_scale(twin) == 1.0 else None
+
+
+def city_crs_problem(text: str) -> tuple[str, str] | None:
+    """(reason, fix) when ``text`` cannot be a city CRS, else None.
+
+    The store keeps coordinates, bounds, heights and every derived measure (areas, volumes, clash depths,
+    setbacks, chainages) in metres, and its checks' tolerances are metres. A city CRS whose axes are in feet
+    (US State Plane ftUS CRSs such as EPSG:2263) would store x/y in feet beside metres everywhere else, so
+    it is refused when a store or config is created, with the metre CRS of the same zone as the fix. GIS
+    layers and IFC models in feet are still read: they are transformed into the metre city CRS.
+    """
+    try:
+        crs = parse_crs(text)
+    except CRSError:
+        return None  # an unknown CRS is reported where it is first used
+    axes = crs.axis_info
+    if not axes or abs(float(axes[0].unit_conversion_factor or 1.0) - 1.0) < 1e-12:
+        return None
+    twin = metre_twin(text)
+    unit = axes[0].unit_name
+    reason = (f"the city CRS {text} ({crs.name}) has its axes in {unit}, but the city model stores coordinates, "
+              "heights and measures in metres")
+    fix = (f"use {twin}, the same projection in metres, as the city CRS (files in {unit} are still converted)"
+           if twin else f"choose a projected CRS in metres for the city (files in {unit} are still converted)")
+    return reason, fix

@@ -15,7 +15,7 @@ import ifcopenshell.util.unit
 import numpy as np
 from pyproj.exceptions import CRSError
 
-from cim.errors import ConfigError, GeorefError
+from cim.errors import CimError, ConfigError, GeorefError
 from cim.georef import crs as crsmod
 from cim.georef.ifcread import (
     ABSOLUTE_OFFSET_M,
@@ -300,3 +300,14 @@ def resolve_georef(
     if (true_north := true_north_deg(ifc_file)) is not None:
         notes += _true_north_check(geo, true_north)
     return replace(geo, site_reference=reference, site_offset_m=offset, warnings=geo.warnings + tuple(notes))
+
+
+def declared_crs(ifc_file: ifcopenshell.file, path: str | Path) -> str | None:
+    """The projected CRS the model's map conversion names (Name, else WKT), or None when it declares none."""
+    raw = read_conversion(ifc_file)
+    if raw is None:
+        return None
+    try:
+        return _source_crs(raw, path)
+    except CimError:
+        return None

@@ -7,14 +7,19 @@ from typing import Any
 
 import ifcopenshell
 import ifcopenshell.util.element as uel
+import ifcopenshell.util.unit
 
+from cim.ifc.axis import axis_length
 from cim.ifc.relations import RelIndex, find_ancestor
 
 STOREY_CLASSES = ("IfcBuildingStorey",)
 BUILDING_CLASSES = ("IfcBuilding", "IfcFacility")  # IfcFacility exists from IFC4X3 (bridges, roads, tunnels)
 
-# Quantity entity -> power of the length unit its value carries, to report quantities in SI.
-_QUANTITY_POWER = {"IfcQuantityLength": 1, "IfcQuantityArea": 2, "IfcQuantityVolume": 3}
+# Quantity entity -> (unit type of the project's unit assignment, power of the length unit it falls back to).
+_QUANTITY_UNIT = {"IfcQuantityLength": ("LENGTHUNIT", 1), "IfcQuantityArea": ("AREAUNIT", 2),
+                  "IfcQuantityVolume": ("VOLUMEUNIT", 3), "IfcQuantityWeight": ("MASSUNIT", 0)}
+# ifcopenshell scales mass units against the gram; the SI unit (and the store's) is the kilogram.
+_PER_SI = {"MASSUNIT": 1000.0}
 
 
 def products(model: ifcopenshell.file) -> list[ifcopenshell.entity_instance]:
@@ -27,8 +32,10 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
     container = idx.container.get(el.id())
     parent = idx.parent.get(el.id())
     el_type = idx.types.get(el.id())
+    key = idx.key
     return {
-        "global_id": el.GlobalId,
+        "global_id": key(el),
+        "global_id_issue": idx.identity.issues.get(el.id()),
         "step_id": el.id(),
         "ifc_class": el.is_a(),
         "predefined_type": _predefined_type(el, el_type),
@@ -39,16 +46,17 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "type_global_id": el_type.GlobalId if el_type else None,
         "type_name": el_type.Name if el_type else None,
         "storey": storey.Name if storey else None,
-        "storey_global_id": storey.GlobalId if storey else None,
+        "storey_global_id": key(storey) if storey else None,
         "building": building.Name if building else None,
-        "building_global_id": building.GlobalId if building else None,
-        "container_global_id": container.GlobalId if container else None,
-        "parent_global_id": parent.GlobalId if parent else None,
+        "building_global_id": key(building) if building else None,
+        "container_global_id": key(container) if container else None,
+        "parent_global_id": key(parent) if parent else None,
         "systems": sorted(set(idx.systems.get(el.id(), []))) or None,
         "materials": materials(idx, el, el_type) or None,
         "classification": classification(el) or None,
         "psets": _json(property_sets(idx, el, el_type)),
-        "qsets": _json(quantity_sets(idx, el, unit_scale)),
+        "qsets": _json(quantity_sets(idx, el, idx.quantity_scales or unit_scale)),
+        "axis_length_m": axis_length(el, unit_scale, idx.angle_scale),
     }
 
 
@@ -125,8 +133,48 @@ def classification(el: ifcopenshell.entity_instance) -> list[str]:
     return sorted(refs)
 
 
-def quantity_sets(idx: RelIndex, el: ifcopenshell.entity_instance, unit_scale: float) -> dict[str, dict[str, float]]:
-    """Declared quantity sets, converted to SI so a mm model and a m model compare directly."""
+def quantity_scales(model: ifcopenshell.file) -> dict[str, float]:
+    """SI factor per quantity entity, from the file's own unit assignment.
+
+    A millimetre model usually declares its areas in m2 and volumes in m3 (AREAUNIT, VOLUMEUNIT): they are
+    not the length unit squared or cubed. Only a unit type the file does not declare falls back to the
+    length unit's power (the file's lengths are then the only hint).
+    """
+    length = ifcopenshell.util.unit.calculate_unit_scale(model)
+    out = {}
+    for entity, (unit_type, power) in _QUANTITY_UNIT.items():
+        declared = _project_unit(model, unit_type)
+        out[entity] = (float(ifcopenshell.util.unit.calculate_unit_scale(model, unit_type))
+                       / _PER_SI.get(unit_type, 1.0) if declared is not None else length**power)
+    return out
+
+
+def _project_unit(model: ifcopenshell.file, unit_type: str) -> ifcopenshell.entity_instance | None:
+    try:
+        return ifcopenshell.util.unit.get_project_unit(model, unit_type)
+    except (IndexError, AttributeError):  # no project, or no unit assignment
+        return None
+
+
+def _own_unit_scale(q: ifcopenshell.entity_instance) -> float | None:
+    """The SI factor of a quantity's own Unit (it overrides the project's), if it names one."""
+    unit = getattr(q, "Unit", None)
+    if unit is None or not unit.is_a("IfcNamedUnit"):
+        return None
+    try:
+        return float(ifcopenshell.util.unit.get_named_unit_scale(unit)) / _PER_SI.get(unit.UnitType, 1.0)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def quantity_sets(idx: RelIndex, el: ifcopenshell.entity_instance,
+                  unit_scale: float | dict[str, float]) -> dict[str, dict[str, float]]:
+    """Declared quantity sets, converted to SI so a mm model and a m model compare directly.
+
+    ``unit_scale``: the per-entity factors of :func:`quantity_scales` (a bare length scale is read as
+    the length unit's powers, for callers that have nothing better)."""
+    scales = unit_scale if isinstance(unit_scale, dict) else {
+        e: unit_scale**power for e, (_, power) in _QUANTITY_UNIT.items()}
     out: dict[str, dict[str, float]] = {}
     for qset in idx.psets.get(el.id(), []):
         if not qset.is_a("IfcElementQuantity"):
@@ -138,8 +186,8 @@ def quantity_sets(idx: RelIndex, el: ifcopenshell.entity_instance, unit_scale: f
             value = q[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue / TimeValue
             if value is None:
                 continue
-            power = _QUANTITY_POWER.get(q.is_a(), 0)
-            values[q.Name] = float(value) * unit_scale**power if power else float(value)
+            scale = _own_unit_scale(q) or scales.get(q.is_a(), 1.0)
+            values[q.Name] = float(value) * scale
         out[qset.Name] = values
     return out
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import ifcopenshell
 
+from cim.ifc.identity import Identity, product_identity
+
 SPATIAL_GROUP_CLASSES = ("IfcZone", "IfcStructuralAnalysisModel")
 
 
@@ -19,10 +21,18 @@ class RelIndex:
     types: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
     material: dict[int, ifcopenshell.entity_instance] = field(default_factory=dict)
     psets: dict[int, list[ifcopenshell.entity_instance]] = field(default_factory=lambda: defaultdict(list))
+    identity: Identity = field(default_factory=Identity)
+    quantity_scales: dict[str, float] = field(default_factory=dict)  # SI factor per IfcQuantity* entity
+    angle_scale: float = 1.0  # radians per plane angle unit (curve trims)
+
+    def key(self, entity: ifcopenshell.entity_instance) -> str:
+        """The stored key of a product: its GlobalId, unique even when the file's are not (cim.ifc.identity)."""
+        return self.identity.key(entity)
 
 
 def build_index(model: ifcopenshell.file) -> RelIndex:
-    idx = RelIndex()
+    idx = RelIndex(identity=product_identity(model), quantity_scales=_quantity_scales(model),
+                   angle_scale=_angle_scale(model))
     for rel in model.by_type("IfcRelContainedInSpatialStructure"):
         for el in rel.RelatedElements:
             idx.container[el.id()] = rel.RelatingStructure
@@ -53,10 +63,28 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
         group = rel.RelatingGroup
         if not group.is_a("IfcSystem") or any(group.is_a(c) for c in SPATIAL_GROUP_CLASSES):
             continue
-        name = group.Name or group.GlobalId
+        name = group.Name or group.GlobalId or f"#{group.id()}"
         for obj in rel.RelatedObjects:
             idx.systems[obj.id()].append(name)
     return idx
+
+
+def _quantity_scales(model: ifcopenshell.file) -> dict[str, float]:
+    from cim.ifc.elements import quantity_scales  # elements imports this module
+
+    try:
+        return quantity_scales(model)
+    except (AttributeError, TypeError, ValueError):  # a malformed unit assignment: reported where the file opens
+        return {}
+
+
+def _angle_scale(model: ifcopenshell.file) -> float:
+    import ifcopenshell.util.unit
+
+    try:
+        return float(ifcopenshell.util.unit.calculate_unit_scale(model, "PLANEANGLEUNIT") or 1.0)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return 1.0
 
 
 def spatial_parent(idx: RelIndex, element: ifcopenshell.entity_instance) -> ifcopenshell.entity_instance | None:
@@ -78,33 +106,37 @@ def find_ancestor(idx: RelIndex, element: ifcopenshell.entity_instance,
 
 
 def relation_rows(model: ifcopenshell.file, idx: RelIndex) -> list[tuple[str, str, str]]:
-    """(rel_type, relating GlobalId, related GlobalId) for everything clash and asset checks need."""
+    """(rel_type, relating key, related key) for everything clash and asset checks need.
+
+    Keys are the products' stored keys (GlobalIds made unique, cim.ifc.identity), so a duplicated GlobalId
+    never turns a relation into a self-link."""
+    key = idx.key
     rows: list[tuple[str, str, str]] = []
     voids_host: dict[int, ifcopenshell.entity_instance] = {}
     for rel in model.by_type("IfcRelVoidsElement"):
         host, opening = rel.RelatingBuildingElement, rel.RelatedOpeningElement
         voids_host[opening.id()] = host
-        rows.append(("voids", host.GlobalId, opening.GlobalId))
+        rows.append(("voids", key(host), key(opening)))
     for rel in model.by_type("IfcRelFillsElement"):
         opening, filler = rel.RelatingOpeningElement, rel.RelatedBuildingElement
-        rows.append(("fills", opening.GlobalId, filler.GlobalId))
+        rows.append(("fills", key(opening), key(filler)))
         if opening.id() in voids_host:
-            rows.append(("hosts", voids_host[opening.id()].GlobalId, filler.GlobalId))
+            rows.append(("hosts", key(voids_host[opening.id()]), key(filler)))
     for rel in model.by_type("IfcRelAggregates"):
         for part in rel.RelatedObjects:
-            rows.append(("aggregates", rel.RelatingObject.GlobalId, part.GlobalId))
+            rows.append(("aggregates", key(rel.RelatingObject), key(part)))
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
             for part in rel.RelatedObjects:
-                rows.append(("nests", rel.RelatingObject.GlobalId, part.GlobalId))
+                rows.append(("nests", key(rel.RelatingObject), key(part)))
         for rel in model.by_type("IfcRelInterferesElements"):
-            rows.append(("interferes", rel.RelatingElement.GlobalId, rel.RelatedElement.GlobalId))
+            rows.append(("interferes", key(rel.RelatingElement), key(rel.RelatedElement)))
     for rel in model.by_type("IfcRelConnectsElements"):
         if rel.RelatingElement and rel.RelatedElement:
-            rows.append(("connects", rel.RelatingElement.GlobalId, rel.RelatedElement.GlobalId))
+            rows.append(("connects", key(rel.RelatingElement), key(rel.RelatedElement)))
     for rel in model.by_type("IfcRelConnectsPorts"):
         a = idx.port_owner.get(rel.RelatingPort.id())
         b = idx.port_owner.get(rel.RelatedPort.id())
         if a is not None and b is not None:
-            rows.append(("connects_ports", a.GlobalId, b.GlobalId))
+            rows.append(("connects_ports", key(a), key(b)))
     return rows

@@ -15,14 +15,17 @@ import ifcopenshell.util.unit
 import numpy as np
 import pyarrow as pa
 
-from cim.buildings import building_rows
+from cim.buildings import buildings_table
 from cim.config import ModelSettings
+from cim.errors import InputError
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
+from cim.ifc.identity import identity_warnings
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.ifc_chunks import prime, process_chunk, process_chunk_in_worker, release
 from cim.store import ModelCommit
+from cim.store.delta import now_utc
 
 Progress = Callable[[int], None]
 T = TypeVar("T")
@@ -45,21 +48,26 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     step_ids = [p.id() for p in products(opened.file)]
+    if not step_ids:
+        raise InputError(path, "the file has no products (no IfcProduct: no site, building or element), so there "
+                         "is nothing to store", "export the model with its spatial structure and elements")
     idx = build_index(opened.file)
 
     def model_wide() -> tuple[pa.Table, dict]:  # runs in this process while the workers mesh
-        return _relations_table(relation_rows(opened.file, idx)), storey_heights(opened, georef, unit_scale)
+        return _relations_table(relation_rows(opened.file, idx)), storey_heights(opened, georef, unit_scale, idx)
 
     elements, meshes, (relations, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers, progress,
                                                       model_wide)
-    buildings = pa.Table.from_pylist(building_rows(elements, storeys))
-    warnings = [*opened.warnings, *georef.warnings]
+    buildings = buildings_table(elements, storeys)
+    identity = identity_warnings(opened.file, idx.identity)
+    warnings = [*opened.warnings, *georef.warnings, *_identity_summary(identity)]
+    sha256 = sha256 or file_sha256(path)
     record = {
         "kind": "ifc",
         "phase": settings.phase,
         "source_path": str(path),
         "source_layer": None,
-        "sha256": sha256 or file_sha256(path),
+        "sha256": sha256,
         "settings_hash": settings.fingerprint(city_crs),
         "size_bytes": path.stat().st_size,
         "schema": opened.schema,
@@ -75,7 +83,18 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
         "n_meshes": meshes.num_rows,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations}
-    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables)
+    errors = [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
+               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
+              for key, message in identity]
+    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=errors)
+
+
+def _identity_summary(identity: list[tuple[str, str]]) -> list[str]:
+    """One warning line for the model record; the details are rows in ingest_errors (stage identity)."""
+    if not identity:
+        return []
+    return [f"{len(identity)} GlobalId problem(s), every product stored under its own key: {identity[0][1]}"
+            + (f"; {len(identity) - 1} more in ingest_errors (stage identity)" if len(identity) > 1 else "")]
 
 
 def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
@@ -124,15 +143,16 @@ def _concat(parts: list[tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]
     return elements, meshes
 
 
-def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float) -> dict[str, tuple[float, float]]:
-    """(world height above the city datum, height in the model) of each storey, by GlobalId."""
+def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
+                   idx: RelIndex | None = None) -> dict[str, tuple[float, float]]:
+    """(world height above the city datum, height in the model) of each storey, by stored key (GlobalId)."""
     out = {}
     for storey in opened.file.by_type("IfcBuildingStorey"):
         if storey.ObjectPlacement is None:
             continue
         matrix = ifcopenshell.util.placement.get_local_placement(storey.ObjectPlacement)
         local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
-        out[storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
+        out[idx.key(storey) if idx else storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
     return out
 
 

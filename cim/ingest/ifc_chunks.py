@@ -11,6 +11,7 @@ import pyarrow as pa
 import shapely
 
 from cim.geometry.batch import mesh_facts
+from cim.geometry.mesh import merge_by_product
 from cim.geometry.tessellate import iter_meshes
 from cim.georef import Georef
 from cim.ifc.elements import element_row
@@ -49,19 +50,20 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
-    rows = {el.GlobalId: element_row(el, idx, unit_scale) for el in items}
+    # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
+    rows = {el.id(): element_row(el, idx, unit_scale) for el in items}
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
-    raws = [raw for raw in iter_meshes(model, include=items) if raw.global_id in rows]
+    raws = merge_by_product([raw for raw in iter_meshes(model, include=items) if raw.step_id in rows])
     facts = mesh_facts([r.verts for r in raws], [r.faces for r in raws], georef.to_city)
     wkbs = shapely.to_wkb(np.array(facts.footprints, dtype=object))
     for i, raw in enumerate(raws):
         xmin, ymin, zmin, xmax, ymax, zmax = (float(v) for v in facts.bounds[i])
-        rows[raw.global_id].update(xmin=xmin, ymin=ymin, zmin=zmin, xmax=xmax, ymax=ymax, zmax=zmax, has_mesh=True,
-                                   geometry_hash=facts.hashes[i], footprint=wkbs[i])
+        rows[raw.step_id].update(xmin=xmin, ymin=ymin, zmin=zmin, xmax=xmax, ymax=ymax, zmax=zmax, has_mesh=True,
+                                 geometry_hash=facts.hashes[i], footprint=wkbs[i])
     mesh_cols = {
-        "global_id": [r.global_id for r in raws],
+        "global_id": [rows[r.step_id]["global_id"] for r in raws],
         "vertices": [w.reshape(-1) for w in facts.world],
         "faces": [r.faces.reshape(-1) for r in raws],
         "n_vertices": [len(r.verts) for r in raws],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from cim.config import CityConfig, ModelSettings
+from cim.config import CityConfig, ModelSettings, source_root
 from cim.errors import CimError, InputError, TransientIOError
 from cim.gis import is_gis_file
 from cim.ingest.gis import prepare_gis
@@ -110,10 +110,14 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
                              sha256=job.sha256)
         commit.record["source_path"] = job.key
+        commit.record["source_root"] = source_root(job.path, job.key)
+        for err in commit.errors:
+            err["source_path"] = job.key
         return [commit]
     commits = prepare_gis(job.path, job.city_crs, job.settings, sha256=job.sha256)
     for commit in commits:
         commit.record["source_path"] = job.key
+        commit.record["source_root"] = source_root(job.path, job.key)
         for err in commit.errors:
             err["source_path"] = job.key
     return commits

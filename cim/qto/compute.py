@@ -150,13 +150,13 @@ def element_quantities(el: dict, geo: ModelGeometry) -> list[Q]:
         return []
     net = geo.net[gid]
     if cls == "IfcWall":
-        return wall_quantities(net, *geo.gross_of(gid))
+        return wall_quantities(net, *geo.gross_of(gid), el.get("axis_length_m"))
     if cls == "IfcSlab":
         return slab_quantities(net, *geo.gross_of(gid))
     if cls in STRUCTURAL:
         return structural_quantities(cls, net, *geo.gross_of(gid))
     if cls in FLOW:
-        return flow_quantities(cls, net)
+        return flow_quantities(cls, net, el.get("axis_length_m"))
     return _more_quantities(cls, net, geo.gross_of(gid))
 
 

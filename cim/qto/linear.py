@@ -70,11 +70,40 @@ def structural_quantities(ifc_class: str, net: Mesh, gross: Mesh, gross_note: st
     ]
 
 
-def flow_quantities(ifc_class: str, net: Mesh) -> list[Q]:
+def segment_axis(mesh: Mesh, declared_length: float | None) -> tuple[np.ndarray, float, float, Q | None]:
+    """The segment's axis with the vertices' extent on it, and the Length when the mesh alone decides it.
+
+    With the length the file declares along the axis (elements.axis_length_m), the axis is the principal
+    axis whose extent matches it: a stub shorter than its diameter has its longest extent across the bore.
+    Without it, the first principal axis; its extent is flagged unreliable when it is no longer than the
+    cross-section (then it may be the diameter)."""
+    axes = principal_axes(mesh)[1]
+    proj = mesh.verts @ axes.T
+    extents = proj.max(axis=0) - proj.min(axis=0)
+    if declared_length:
+        i = int(np.argmin(np.abs(extents - declared_length)))
+        if abs(extents[i] - declared_length) <= 0.02 * declared_length + 1e-3:  # else the depth is not the length
+            return axes[i], float(proj[:, i].min()), float(proj[:, i].max()), None
+    length = float(extents[0])
+    if length <= 1.05 * float(extents[1:].max()):
+        return axes[0], float(proj[:, 0].min()), float(proj[:, 0].max()), Q(
+            "", "Length", length, False, "segment no longer than its cross-section and no extrusion or axis in the "
+            "file: the longest extent may be its diameter")
+    return axes[0], float(proj[:, 0].min()), float(proj[:, 0].max()), None
+
+
+def flow_quantities(ifc_class: str, net: Mesh, axis_length: float | None = None) -> list[Q]:
+    """``axis_length``: the segment's length along its axis from the IFC (extrusion depth or Axis curve)."""
     qset = FLOW[ifc_class]
-    axis, lo, hi = long_axis(net)
+    axis, lo, hi, doubt = segment_axis(net, axis_length)
     cut = _cross_section(net, axis, lo, hi)
-    out = [Q(qset, "Length", hi - lo),
+    if axis_length and abs((hi - lo) - axis_length) <= 0.02 * axis_length + 1e-3:
+        length = Q(qset, "Length", axis_length, True, "from the body's extrusion depth or the Axis curve")
+    elif doubt is not None:
+        length = Q(qset, "Length", doubt.value, False, doubt.note)
+    else:
+        length = Q(qset, "Length", hi - lo)
+    out = [length,
            Q(qset, "OuterSurfaceArea", float(net.areas[lateral_mask(net, axis, True)].sum()))]
     if cut is None:
         note = "mesh does not cut into a closed section"

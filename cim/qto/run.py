@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from cim.config import resolve_source
 from cim.errors import CimError, ConfigError, StoreError
 from cim.geometry.gross import georef_from_record, gross_meshes, open_model
 from cim.geometry.mesh import mesh_rows
@@ -39,23 +40,40 @@ def read_meshes(table: pa.Table) -> dict[str, Mesh]:
             for gid, verts, faces, closed in mesh_rows(table)}
 
 
+class QtoError(CimError):
+    stage = "qto"
+
+
 def _gross(store: Store, latest: dict, elements: list[dict], relations: list[dict], has_mesh: set[str],
-           ifc_path: Path | None) -> tuple[dict[str, Mesh], str]:
-    """Gross meshes of the hosts with openings (among the meshes read), and where they came from."""
+           ifc_path: Path | None, approximate: bool) -> tuple[dict[str, Mesh], str]:
+    """Gross meshes of the hosts with openings (among the meshes read), and where they came from.
+
+    They need the ingested IFC file again. When it cannot be found, or is not the file of this version,
+    the takeoff is refused (nothing is written) unless ``approximate``: then gross = net + openings, flagged."""
     hosts = {r["relating_global_id"] for r in relations if r["rel_type"] == "voids"}
     wanted = [e["global_id"] for e in elements if e["global_id"] in hosts and e["global_id"] in has_mesh
               and base_class(e["ifc_class"]) in GROSS_CLASSES]
     if not wanted:
         return {}, "no hosts with openings"
-    path = Path(ifc_path or latest["source_path"])
+    path = Path(ifc_path) if ifc_path else resolve_source(latest["source_path"], latest.get("source_root"))
     try:
+        if not path.is_file():
+            raise QtoError(path, f"the IFC file of {latest['model_id']!r} version {latest['version']} is not "
+                           f"there, and {len(wanted)} host(s) with openings need it for gross quantities",
+                           "pass --ifc path/to/the/ingested.ifc, or --approximate to accept gross = net + "
+                           "openings flagged unreliable")
         if file_sha256(path) != latest["sha256"]:
-            log.warning("%s changed since version %s was ingested: gross = net + openings", path, latest["version"])
-            return {}, f"{path} changed since ingest: approximate"
+            raise QtoError(path, f"this file changed since version {latest['version']} of {latest['model_id']!r} "
+                           "was ingested", "ingest it again first (cim ingest), pass --ifc with the ingested file, "
+                           "or --approximate to accept gross = net + openings flagged unreliable")
         model = open_model(path)
         georef = georef_from_record(json.loads(latest["georef"]))
         raw = gross_meshes(model, georef, wanted)
     except (CimError, OSError) as exc:
+        if not approximate:
+            raise exc if isinstance(exc, QtoError) else QtoError(path, f"gross meshes unavailable: {exc}",
+                                                                 "pass --approximate to accept gross = net + "
+                                                                 "openings flagged unreliable") from exc
         log.warning("gross meshes unavailable (%s): gross = net + openings, flagged unreliable", exc)
         return {}, f"unavailable: {exc}"
     return {gid: mesh_from_arrays(v, f) for gid, (v, f) in raw.items()}, f"tessellated from {path}"
@@ -92,11 +110,12 @@ def _reuse(store: Store, model_id: str, version: int, elements: list[dict], rela
 
 
 def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs: str | None = None, *,
-            full: bool = False) -> dict:
+            full: bool = False, approximate: bool = False) -> dict:
     """Compute the quantities of the current version of ``model_id`` and replace its rows in ``quantities`` and
     ``quantity_summary``. ``ifc_path`` overrides the file the model was ingested from (needed only for gross
-    meshes of hosts with openings; it must be the current version's file, same SHA-256, else gross falls back
-    to net + openings, flagged); ``city_crs`` if given must be the store's. Elements whose geometry and
+    meshes of hosts with openings; it must be the current version's file, same SHA-256, else the takeoff is
+    refused and nothing is written, unless ``approximate``: then gross = net + openings, flagged); ``city_crs``
+    if given must be the store's. Elements whose geometry and
     partners (openings, fillers, parts, storey members) are unchanged since the stored takeoff keep their
     quantities (from a takeoff of an earlier version); ``full`` measures everything again. Returns counts."""
     started = time.perf_counter()
@@ -115,7 +134,7 @@ def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs:
     todo = {e["global_id"] for e in elements} - set(reused)
     net = _read_meshes(store, model_id, version, needed_meshes(elements, relations, todo) if reused else None)
     gross, gross_source = _gross(store, latest, [e for e in elements if e["global_id"] in net], relations, set(net),
-                                 ifc_path)
+                                 ifc_path, approximate)
     computed = compute(elements, model_geometry(net, gross, relations, elements, _origin(elements)),
                        todo if reused else None)
     quantities = {**{g: qs for g, qs in reused.items() if qs}, **computed}

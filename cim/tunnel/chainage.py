@@ -110,8 +110,9 @@ def alignment_axes(ifc_file: ifcopenshell.file, georef: Georef, unit: float, ang
     return axes
 
 
-def linear_placements(ifc_file: ifcopenshell.file, unit: float) -> dict[str, float]:
-    """GlobalId -> DistanceAlong (m) of every product placed with IfcLinearPlacement (IFC4X3)."""
+def linear_placements(ifc_file: ifcopenshell.file, unit: float, key=None) -> dict[str, float]:
+    """Stored key (``key(product)``, default the GlobalId) -> DistanceAlong (m) of every product placed with
+    IfcLinearPlacement (IFC4X3)."""
     out: dict[str, float] = {}
     try:
         placements = ifc_file.by_type("IfcLinearPlacement")
@@ -124,8 +125,8 @@ def linear_placements(ifc_file: ifcopenshell.file, unit: float) -> dict[str, flo
             continue
         value = float(getattr(dist, "wrappedValue", dist)) * unit
         for product in lp.PlacesObject or []:
-            if getattr(product, "GlobalId", None):
-                out[product.GlobalId] = value
+            if getattr(product, "GlobalId", None) is not None:
+                out[key(product) if key else product.GlobalId] = value
     return out
 
 

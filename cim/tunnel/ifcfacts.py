@@ -15,6 +15,7 @@ import ifcopenshell.util.system
 import ifcopenshell.util.unit
 
 from cim.georef import Georef
+from cim.ifc.identity import product_identity
 from cim.tunnel.chainage import Axis, alignment_axes, linear_placements
 
 ASSET_ROOTS = ("IfcDistributionElement", "IfcDoor", "IfcWindow", "IfcTransportElement")
@@ -43,7 +44,7 @@ def _actor_name(actor) -> str | None:
     return None
 
 
-def _actors(ifc_file: ifcopenshell.file) -> dict[str, dict[str, str]]:
+def _actors(ifc_file: ifcopenshell.file, key) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for rel in ifc_file.by_type("IfcRelAssignsToActor"):
         role = rel.ActingRole.Role if rel.ActingRole is not None else "OWNER"
@@ -51,8 +52,8 @@ def _actors(ifc_file: ifcopenshell.file) -> dict[str, dict[str, str]]:
             role = rel.ActingRole.UserDefinedRole.upper()
         name = _actor_name(rel.RelatingActor)
         for obj in rel.RelatedObjects:
-            if name and getattr(obj, "GlobalId", None):
-                out[obj.GlobalId].setdefault(role, name)
+            if name and getattr(obj, "GlobalId", None) is not None:
+                out[key(obj)].setdefault(role, name)
     return dict(out)
 
 
@@ -62,7 +63,7 @@ def _systems(ifc_file: ifcopenshell.file, actors: dict[str, dict[str, str]]) -> 
         props: dict = {}
         for values in ifcopenshell.util.element.get_psets(system).values():
             props.update({k: v for k, v in values.items() if k != "id"})
-        role = actors.get(system.GlobalId, {})
+        role = actors.get(system.GlobalId or "", {})
         out[system.Name or system.GlobalId] = {
             "type": getattr(system, "PredefinedType", None),
             "owner": props.get("Owner") or role.get("OWNER"),
@@ -72,7 +73,7 @@ def _systems(ifc_file: ifcopenshell.file, actors: dict[str, dict[str, str]]) -> 
     return out
 
 
-def _downstream(ifc_file: ifcopenshell.file) -> dict[str, list[str]]:
+def _downstream(ifc_file: ifcopenshell.file, key) -> dict[str, list[str]]:
     """Element -> elements it feeds, from IfcRelConnectsPorts and the ports' FlowDirection."""
     out: dict[str, list[str]] = defaultdict(list)
     for rel in ifc_file.by_type("IfcRelConnectsPorts"):
@@ -82,25 +83,26 @@ def _downstream(ifc_file: ifcopenshell.file) -> dict[str, list[str]]:
             continue
         if getattr(a, "FlowDirection", None) == "SINK" and getattr(b, "FlowDirection", None) == "SOURCE":
             ea, eb = eb, ea
-        out[ea.GlobalId].append(eb.GlobalId)
+        out[key(ea)].append(key(eb))
     return dict(out)
 
 
 def read_facts(ifc_file: ifcopenshell.file, georef: Georef) -> IfcFacts:
     unit = float(ifcopenshell.util.unit.calculate_unit_scale(ifc_file))
     angle = float(ifcopenshell.util.unit.calculate_unit_scale(ifc_file, "PLANEANGLEUNIT") or 1.0)
+    key = product_identity(ifc_file).key  # the keys elements rows are stored under (GlobalIds made unique)
     is_asset, is_segment = {}, {}
     for product in ifc_file.by_type("IfcProduct"):
-        is_asset[product.GlobalId] = any(product.is_a(c) for c in ASSET_ROOTS)
-        is_segment[product.GlobalId] = product.is_a("IfcFlowSegment")
-    actors = _actors(ifc_file)
+        is_asset[key(product)] = any(product.is_a(c) for c in ASSET_ROOTS)
+        is_segment[key(product)] = product.is_a("IfcFlowSegment")
+    actors = _actors(ifc_file, key)
     return IfcFacts(
         unit=unit,
         axes=alignment_axes(ifc_file, georef, unit, angle),
-        distance_along=linear_placements(ifc_file, unit),
+        distance_along=linear_placements(ifc_file, unit, key),
         is_asset=is_asset,
         is_segment=is_segment,
         actors=actors,
         systems=_systems(ifc_file, actors),
-        downstream=_downstream(ifc_file),
+        downstream=_downstream(ifc_file, key),
     )

@@ -10,6 +10,7 @@ from cim.errors import CimError
 from cim.georef import resolve_georef
 from cim.ifc.reader import open_ifc
 from cim.store import Store
+from cim.store.schema import table_schema
 from cim.tunnel.compartments import compartment_records, compartments_table, finish_zones
 from cim.tunnel.ifcfacts import read_facts
 from cim.tunnel.patterns import find_zones
@@ -19,6 +20,11 @@ from cim.tunnel.rules import findings_table, load_rules, run_rules
 
 class TunnelError(CimError):
     stage = "tunnel"
+
+
+RECOGNISED = ("an IfcFacility whose name or ObjectType says tunnel; compartments as IfcFacilityPart, "
+              "IfcBuildingStorey, IfcSpace, IfcSpatialZone or IfcBuildingElementProxy named or typed like a "
+              "compartment (TunnelCompartment, compartment, 舱) or fire compartment (FireCompartment, 防火分区)")
 
 
 def is_tunnel_model(elements: pa.Table) -> bool:
@@ -31,6 +37,14 @@ def is_tunnel_model(elements: pa.Table) -> bool:
            for r in rows):
         return True
     return any(z.kind == "compartment" for z in find_zones(rows).values())
+
+
+def _with_columns(name: str, table: pa.Table) -> pa.Table:
+    """An empty result (a tunnel without compartments or findings) still carries the documented columns."""
+    if table.num_rows:
+        return table
+    fields = [f for f in table_schema(name, "EPSG:4326") if f.name not in ("model_id", "version")]
+    return pa.schema(fields).empty_table()
 
 
 def build_tables(rows: list[dict], ifc_file, georef, phase: str, rules_path: Path | None = None):
@@ -54,14 +68,19 @@ def analyse_tunnel(store: Store, model_id: str, ifc_path: Path, rules_path: Path
     latest = store.latest(model_id)
     if latest is None:
         raise TunnelError(ifc_path, f"model {model_id!r} is not in the store", "ingest the IFC first (cim ingest)")
-    rows = store.read_model("elements", model_id).to_pylist()
+    elements = store.read_model("elements", model_id)
+    if not is_tunnel_model(elements):
+        raise TunnelError(ifc_path, f"no tunnel found: model {model_id!r} has no tunnel facility and no tunnel "
+                          "compartments, so nothing was written", f"recognised patterns are {RECOGNISED}")
+    rows = elements.to_pylist()
     opened = open_ifc(ifc_path)
     georef = resolve_georef(opened.file, ifc_path, store.crs, placement)
     assets, comps, findings = build_tables(rows, opened.file, georef, latest.get("phase") or "manage", rules_path)
     version = int(latest["version"])
-    store.replace_derived("tunnel_assets", model_id, version, assets_table(assets))
-    store.replace_derived("tunnel_compartments", model_id, version, compartments_table(comps))
-    store.replace_derived("tunnel_findings", model_id, version, findings_table(findings))
+    tables = {"tunnel_assets": assets_table(assets), "tunnel_compartments": compartments_table(comps),
+              "tunnel_findings": findings_table(findings)}
+    for name, table in tables.items():  # every table is built before the first is written
+        store.replace_derived(name, model_id, version, _with_columns(name, table))
     return {"model_id": model_id, "version": version, "assets": len(assets),
             "compartments": sum(c["kind"] == "compartment" for c in comps),
             "fire_compartments": sum(c["kind"] == "fire_compartment" for c in comps), "findings": len(findings),
