@@ -38,7 +38,7 @@ def review(
     try:  # before the review: a bad --out is a usage error (exit 2, one line), found in a second, not minutes
         folder = prepare_output_dir(output_dir(model, out_dir))
     except CimError as exc:
-        console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {plain(exc.one_line())}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     extra: dict = {}
     try:
