@@ -6,6 +6,11 @@ store's views and the names of its own CTEs, and only the pure table functions i
 ``ALLOWED_TABLE_FUNCTIONS``; every file reader, catalog function and SQL-running function is
 refused. EXPLAIN is never run as the user wrote it: its inner statement is parsed and checked on its
 own, and cim builds the EXPLAIN around the checked text, so EXPLAIN cannot wrap COPY, ATTACH or SET.
+
+``duckdb_settings()`` and the other ``duckdb_*()`` catalog functions are refused like any table
+function outside the allow-list. The scalar ``current_setting()`` stays allowed: the query connection
+has no temp directory and no allowed directories, so the settings it shows name no store path beyond
+the one the user gave; at most the user's own home folder (``secret_directory``).
 """
 
 from __future__ import annotations
@@ -107,9 +112,12 @@ def _check_select(sql: str, views: set[str]) -> None:
 
 
 def _syntax_tree(sql: str) -> dict:
-    with duckdb.connect() as parser:
-        raw = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-    tree = json.loads(raw)
+    try:
+        with duckdb.connect() as parser:
+            raw = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+        tree = json.loads(raw)
+    except (duckdb.Error, RecursionError) as exc:
+        raise RefusedQuery(None, f"cannot check this statement: {_first_line(exc)}", "simplify the query") from exc
     if tree.get("error"):
         reason = tree.get("error_message") or "DuckDB could not read it back"
         raise RefusedQuery(None, f"cannot check this statement: {reason}", _HINT)
