@@ -147,39 +147,48 @@ def query(
 ):
     """Run read-only SQL (DuckDB with spatial) over the current city model."""
     from cim.query import open_store_for_query, run_query
-    from cim.query_output import write_result
+    from cim.query_output import check_output, write_result
 
     try:
         st = open_store_for_query(store)
+        check_output(output, st)
         rel = run_query(st, sql)
         write_result(rel, fmt.value, output, limit, out)
     except CimError as exc:
         _fail(exc)
+    except Exception as exc:  # a bug, not the query's fault: still one line (the traceback with -v)
+        logging.getLogger("cim.query").debug("internal error", exc_info=True)
+        _fail(CimError(None, f"internal error: {type(exc).__name__}: {exc}", "report it with the query; rerun "
+                       "with -v for details", stage="query"), code=3)
 
 
 @app.command()
 def tables(store: StoreOpt = DEFAULT_STORE):
     """List the store's tables with row counts and what they hold."""
-    from cim.query import connect, open_store_for_query
+    import duckdb
+
+    from cim.query import connect, open_store_for_query, query_failed, store_views
     from cim.store.schema import documented_tables
 
     try:
         st = open_store_for_query(store)
+        con = connect(st)
+        docs = documented_tables()["tables"]
+        table = Table("table", "rows", "description")
+        for name in store_views(con):
+            quoted = name.replace('"', '""')
+            count = con.sql(f'SELECT count(*) FROM "{quoted}"').fetchone()[0]
+            base = name.removesuffix("_history")
+            desc = docs.get(base, {}).get("description", "GIS layer" if base not in docs else "")
+            if name.endswith("_history"):
+                desc = f"all versions of {base}"
+            elif name == "current_models":
+                desc = "the newest version of each model"
+            table.add_row(escape(name), str(count), escape(desc))
     except CimError as exc:
         _fail(exc)
-    con = connect(st)
-    docs = documented_tables()["tables"]
-    table = Table("table", "rows", "description")
-    views = [r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
-    for name in views:
-        count = con.sql(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        base = name.removesuffix("_history")
-        desc = docs.get(base, {}).get("description", "GIS layer" if base not in docs else "")
-        if name.endswith("_history"):
-            desc = f"all versions of {base}"
-        elif name == "current_models":
-            desc = "the newest version of each model"
-        table.add_row(plain(name), str(count), plain(desc))
+    except duckdb.Error as exc:
+        _fail(query_failed(exc))
     out.print(table)
 
 

@@ -1,4 +1,9 @@
-"""Writing a query result as a table, CSV, JSON or Parquet; geometry becomes WKT in text formats."""
+"""Writing a query result as a table, CSV, JSON or Parquet; geometry becomes WKT in text formats.
+
+Result files are written here, by cim, after the query has run (never by DuckDB, whose query
+connection cannot write): the whole result is fetched first, so a failing query leaves no file,
+and the file appears at once (``write_atomic``). A result file may not be written inside the store.
+"""
 
 from __future__ import annotations
 
@@ -10,55 +15,101 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from cim.errors import CimError
-from cim.files import csv_text
+from cim.files import csv_text, write_atomic
+from cim.query import query_failed
+from cim.store import Store
+
+_EXPLAIN_COLUMNS = ["explain_key", "explain_value"]
+
+
+def check_output(output: Path | None, store: Store) -> None:
+    """Refuse an output file inside the store: a query must never replace a table's file or log."""
+    if output is None:
+        return
+    target, root = output.resolve(), store.root.resolve()
+    if target == root or root in target.parents:
+        raise CimError(output, "--output points inside the store; a query result may not be written there",
+                       "write it to a file outside the store folder", stage="query")
+    if target.is_dir():
+        raise CimError(output, "--output is a folder", "give a file name", stage="query")
+
+
+def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int, console: Console) -> None:
+    """Fetch and write the result; a DuckDB error while fetching becomes one QueryError line."""
+    try:
+        _write(rel, fmt, output, limit, console)
+    except duckdb.Error as exc:
+        raise query_failed(exc) from exc
+
+
+def _write(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int, console: Console) -> None:
+    if fmt == "parquet":
+        if output is None:
+            raise CimError(None, "--format parquet needs --output FILE", stage="query")
+        rel = rel.project(", ".join(
+            f'ST_AsWKB({_quote(c)}) AS {_quote(c)}' if str(t) == "GEOMETRY" else _quote(c)
+            for c, t in zip(rel.columns, rel.dtypes, strict=True)))
+        table = rel.to_arrow_table()
+        write_atomic(output, lambda fh: pq.write_table(table, fh), what="query result")
+        return
+    text = _text_relation(rel)
+    if fmt == "csv":
+        _emit(_csv_payload(text.df()), output)
+    elif fmt == "json":
+        rows = [dict(zip(text.columns, row, strict=True)) for row in text.fetchall()]
+        _emit(json.dumps(rows, default=str, ensure_ascii=False, indent=1) + "\n", output)
+    elif output is not None:
+        raise CimError(output, "--output needs --format csv, json or parquet", stage="query")
+    elif text.columns == _EXPLAIN_COLUMNS:
+        for _, plan in text.fetchall():
+            console.print(Text(str(plan)))
+    else:
+        _print_table(text, limit, console)
+
+
+def _csv_payload(frame: pd.DataFrame) -> str:
+    """CSV that a spreadsheet opens without running a formula from the data."""
+    texts = [c for c in frame.columns
+             if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+    for col in texts:
+        frame[col] = frame[col].map(csv_text)
+    # A bare carriage return inside an unquoted field starts a new row in a spreadsheet (and a formula
+    # after it would run); with RFC 4180 line ends the csv writer quotes every field holding one.
+    has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
+    return frame.to_csv(index=False, lineterminator="\r\n" if has_cr else "\n")
+
+
+def _emit(payload: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(payload)
+    else:
+        write_atomic(output, payload, what="query result")
+
+
+def _print_table(text: duckdb.DuckDBPyRelation, limit: int, console: Console) -> None:
+    rows = text.fetchall() if not limit else text.limit(limit + 1).fetchall()
+    table = Table(*[Column(Text(c)) for c in text.columns])  # values are shown as they are, never as rich markup
+    for row in rows[: limit or None]:
+        table.add_row(*[Text(_cell(v)) for v in row])
+    console.print(table)
+    if limit and len(rows) > limit:
+        console.print(f"[dim](first {limit} rows; use --limit 0 for all or --format csv)[/]")
 
 
 def _text_relation(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     cols = []
     for name, dtype in zip(rel.columns, rel.dtypes, strict=True):
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = _quote(name)
         cols.append(f"ST_AsText({quoted}) AS {quoted}" if str(dtype) == "GEOMETRY" else quoted)
     return rel.project(", ".join(cols))
 
 
-def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int, console: Console) -> None:
-    if fmt == "parquet":
-        if output is None:
-            raise CimError(None, "--format parquet needs --output FILE")
-        rel = rel.project(", ".join(
-            f'ST_AsWKB("{c}") AS "{c}"' if str(t) == "GEOMETRY" else f'"{c}"'
-            for c, t in zip(rel.columns, rel.dtypes, strict=True)))
-        pq.write_table(rel.arrow(), output)
-        return
-    text = _text_relation(rel)
-    if fmt == "csv":
-        frame = text.df()
-        for col in frame.columns:  # a spreadsheet opening the file never runs a formula from the data
-            if pd.api.types.is_object_dtype(frame[col]) or pd.api.types.is_string_dtype(frame[col]):
-                frame[col] = frame[col].map(csv_text)
-        # A bare carriage return inside an unquoted field starts a new row in a spreadsheet (and a formula
-        # after it would run); with RFC 4180 line ends the csv writer quotes every field holding one.
-        has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns
-                     if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
-        frame.to_csv(output or sys.stdout, index=False, lineterminator="\r\n" if has_cr else "\n")
-    elif fmt == "json":
-        rows = [dict(zip(text.columns, row, strict=True)) for row in text.fetchall()]
-        payload = json.dumps(rows, default=str, ensure_ascii=False, indent=1)
-        if output:
-            output.write_text(payload)
-        else:
-            print(payload)
-    else:
-        rows = text.fetchall() if not limit else text.limit(limit + 1).fetchall()
-        table = Table(*text.columns)
-        for row in rows[: limit or None]:
-            table.add_row(*[_cell(v) for v in row])
-        console.print(table)
-        if limit and len(rows) > limit:
-            console.print(f"[dim](first {limit} rows; use --limit 0 for all or --format csv)[/]")
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _cell(value) -> str:
