@@ -30,6 +30,7 @@ def finding_row(checker: Checker, f: Finding, zone: Zone | None) -> dict:
         "b_model": b["model_id"], "b_global_id": b["global_id"], "b_class": b["ifc_class"], "b_name": b["name"],
         "b_storey": b["storey"], "b_geometry_hash": b["geometry_hash"],
         "depth_m": None if c.depth is None else round(float(c.depth), 6),
+        "depth_method": None if c.depth is None else c.depth_method,
         "distance_m": None if c.distance is None else round(float(c.distance), 6),
         "volume_m3": None if c.volume is None else round(float(c.volume), 9),
         "x": round(x, 4), "y": round(y, 4), "z": round(z, 4),

@@ -1,0 +1,143 @@
+"""Overlap of two meshes when manifold3d cannot intersect them (one or both open, or a closed one it refuses).
+
+The boundary of the overlap of two solids is the part of each surface inside the other. Its extent along
+any direction is reached at one of its corners, and those corners are either vertices of one mesh inside
+the other or points where an edge of one mesh pierces a triangle of the other. So the thinnest extent of
+that point set is the thinnest extent of the overlap, as ``kernel_mesh.thinnest_extent`` gives it for the
+boolean of two closed solids: exact, whatever the tessellation (fcl's per-triangle penetration is not: a
+finely tessellated open cap 38 mm into a slab gives 10 mm triangle pairs and was missed).
+
+Inside means: generalised winding number above one half. For a watertight mesh that is exact; for an
+open one it is the usual robust guess (a box missing a face still winds about once round its middle),
+so a depth between two open meshes is marked approximate.
+
+An open mesh may be a sheet (a plate exported as one surface): its own zero thickness is not an overlap
+thickness, so directions in which the part inside the solid is flat are skipped, except the normals of
+the solid's own faces it crosses (a sheet lying on a slab touches it, 0 deep; a sheet standing 38 mm in
+it reaches 38 mm across the slab's top face).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cim.clash.broad import candidate_pairs
+from cim.clash.kernel_mesh import cross, edge_crossings, point_mesh_distance, triangles, winding_numbers
+from cim.clash.types import Solid
+
+# depth_method values (schemas/tables_clash.toml, clashes.depth_method)
+OVERLAP = "overlap"  # thinnest extent of the overlap of two closed solids
+SURFACE_INSIDE = "surface_inside"  # an open mesh in a closed solid: thinnest extent of the part inside it
+APPROXIMATE = "approximate"  # two open meshes: inside/outside of an open mesh is a guess
+
+_ON_SURFACE = 1e-6  # m: a vertex this close to the other surface touches it, it is not inside
+_FLAT = 1e-6  # m: a spread this small is a sheet's own (zero) thickness
+_PAIR_CHUNK = 200_000  # triangle pairs tested at once (bounds memory to some 100 MB)
+
+
+def depth_method(a: Solid, b: Solid) -> str:
+    """What a depth between ``a`` and ``b`` means, from whether their meshes are watertight."""
+    closed = int(a.closed) + int(b.closed)
+    return OVERLAP if closed == 2 else SURFACE_INSIDE if closed == 1 else APPROXIMATE
+
+
+def surface_overlap(a: Solid, b: Solid) -> tuple[float, np.ndarray, str] | None:
+    """Depth (thinnest extent of the overlap, m), centre (of the overlap's box: the mean of its corners would
+    lean towards where the tessellation is fine) and depth method; None when nothing lies inside.
+
+    With one closed mesh only the open one's vertices inside it count (the closed one's vertices inside an
+    open mesh are a guess that would only blur an exact figure).
+    """
+    method = depth_method(a, b)
+    points, crossed_a, crossed_b = _crossings(a, b)
+    in_a = _inside_vertices(a, b) if b.closed or method == APPROXIMATE else np.empty(0, np.int64)
+    in_b = _inside_vertices(b, a) if a.closed or method == APPROXIMATE else np.empty(0, np.int64)
+    corners = np.concatenate([points, a.vertices[in_a], b.vertices[in_b]])
+    if not len(corners):
+        return None
+    keep_a = _normals(a, crossed_a | _with_vertex(a, in_a))
+    keep_b = _normals(b, crossed_b | _with_vertex(b, in_b))
+    if method == SURFACE_INSIDE:  # the solid's crossed faces always count, the open sheet's flat spread never
+        solid_dirs = keep_b if b.closed else keep_a
+        other_dirs = np.concatenate([np.eye(3), keep_a if b.closed else keep_b])
+        depth = _thinnest(corners, solid_dirs, other_dirs)
+    else:
+        depth = _thinnest(corners, np.concatenate([np.eye(3), keep_a, keep_b]), np.empty((0, 3)))
+    return depth, (corners.min(axis=0) + corners.max(axis=0)) / 2.0, method
+
+
+def _thinnest(points: np.ndarray, always: np.ndarray, unless_flat: np.ndarray) -> float:
+    """Smallest spread of ``points`` along ``always`` and along the ``unless_flat`` directions that are not flat."""
+    p = points - points.mean(axis=0)
+    spreads = []
+    if len(always):
+        proj = p @ always.T
+        spreads.append(proj.max(axis=0) - proj.min(axis=0))
+    if len(unless_flat):
+        proj = p @ unless_flat.T
+        s = proj.max(axis=0) - proj.min(axis=0)
+        spreads.append(s[s > _FLAT])
+    spread = np.concatenate(spreads) if spreads else np.empty(0)
+    return float(spread.min()) if len(spread) else 0.0
+
+
+def _triangle_boxes(t: np.ndarray) -> np.ndarray:
+    return np.concatenate([t.min(axis=1), t.max(axis=1)], axis=1)
+
+
+def _crossings(a: Solid, b: Solid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points where an edge of one mesh pierces a triangle of the other, and which triangles of a and b do."""
+    ta, tb = triangles(a.vertices, a.faces), triangles(b.vertices, b.faces)
+    crossed_a, crossed_b = np.zeros(len(ta), bool), np.zeros(len(tb), bool)
+    box_a, box_b = _triangle_boxes(ta), _triangle_boxes(tb)
+    near_a = np.flatnonzero(_box_hits(box_a, b.bounds))
+    near_b = np.flatnonzero(_box_hits(box_b, a.bounds))
+    if not len(near_a) or not len(near_b):
+        return np.empty((0, 3)), crossed_a, crossed_b
+    pairs = candidate_pairs(box_a[near_a], box_b[near_b])
+    found = []
+    for lo in range(0, len(pairs), _PAIR_CHUNK):
+        ia, ib = near_a[pairs[lo:lo + _PAIR_CHUNK, 0]], near_b[pairs[lo:lo + _PAIR_CHUNK, 1]]
+        pts, hit = edge_crossings(ta[ia], tb[ib])
+        crossed_a[ia[hit]] = True
+        crossed_b[ib[hit]] = True
+        found.append(pts)
+    return (np.concatenate(found) if found else np.empty((0, 3))), crossed_a, crossed_b
+
+
+def _box_hits(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    return np.all(boxes[:, :3] <= bounds[3:] + _ON_SURFACE, axis=1) & np.all(boxes[:, 3:] >= bounds[:3] - _ON_SURFACE,
+                                                                           axis=1)
+
+
+def _inside_vertices(a: Solid, b: Solid) -> np.ndarray:
+    """Indices of the vertices of ``a`` inside ``b`` (winding number above one half), not on its surface."""
+    v = a.vertices
+    idx = np.flatnonzero(np.all(v >= b.bounds[:3] - _ON_SURFACE, axis=1) & np.all(v <= b.bounds[3:] + _ON_SURFACE,
+                                                                                 axis=1))
+    if len(idx):
+        idx = idx[np.abs(winding_numbers(v[idx], b.vertices, b.faces)) > 0.5]  # inside-out meshes give -1
+    if len(idx):
+        idx = idx[point_mesh_distance(v[idx], b.vertices, b.faces) > _ON_SURFACE]
+    return idx
+
+
+def _with_vertex(solid: Solid, vertices: np.ndarray) -> np.ndarray:
+    """Triangles of ``solid`` with a corner among ``vertices`` (indices)."""
+    mark = np.zeros(len(solid.vertices), bool)
+    mark[vertices] = True
+    return mark[solid.faces].any(axis=1)
+
+
+def _normals(solid: Solid, mask: np.ndarray) -> np.ndarray:
+    """Unit normals of the masked triangles, each direction once."""
+    t = triangles(solid.vertices, solid.faces[mask])
+    if not len(t):
+        return np.empty((0, 3))
+    n = cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    norm = np.linalg.norm(n, axis=1)
+    ok = norm > 1e-30
+    n = n[ok] / norm[ok, None]
+    lead = n[np.arange(len(n)), np.argmax(np.abs(n), axis=1)]
+    n = n * np.where(lead < 0, -1.0, 1.0)[:, None]  # opposite faces measure along one direction
+    return np.unique(np.round(n, 9), axis=0)
