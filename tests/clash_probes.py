@@ -59,7 +59,8 @@ def build_probes(path: Path, offset: float = 0.0, *, fixed: bool = False) -> tup
     g["water8"] = add_pipe(f, ctx, name="water pipe", start=at(70, 0.4, 1), length=4, system="Water").GlobalId
     # open meshes (an end cap exported as an open shell: no top face, sides in 10 mm bands as fine exports have)
     for key, x, reach in (("9", 80, 0.038), ("10", 90, 0.0), ("11", 100, 0.005)):
-        g["slab" + key] = add_box(f, ctx, "IfcSlab", name=f"slab {key}", corner=at(x, 0, -0.3), size=(4, 4, 0.3)).GlobalId
+        slab = add_box(f, ctx, "IfcSlab", name=f"slab {key}", corner=at(x, 0, -0.3), size=(4, 4, 0.3))
+        g["slab" + key] = slab.GlobalId
         g["cap" + key] = add_open_box(f, ctx, "IfcPipeFitting", name=f"end cap {key}", corner=at(x + 1, 1, -reach),
                                       size=(0.3, 0.3, 0.2), open_sides=("+z",)).GlobalId
     g["wall12a"] = add_open_box(f, ctx, "IfcWall", name="open wall a", corner=at(110, 1.9), size=(4, 0.2, 3),

@@ -56,7 +56,7 @@ def _pipe_clash(states: dict, g: dict) -> dict:
 
 def test_the_first_check_finds_every_probe_clash_as_new(runs):
     first = runs["states"][0]
-    assert len(first) == 6
+    assert len(first) == 8
     assert {r["status"] for r in first.values()} == {"new"}
 
 
@@ -100,3 +100,71 @@ def test_an_unknown_clash_id_cannot_be_approved(runs):
 
     with pytest.raises(StoreError, match="no clash"):
         change_status(runs["store"], ["0000000000000000"], "approved", "planner")
+
+
+OTHER_RULES = """
+name = "walls-only"
+
+[[rules]]
+name = "hard"
+mode = "hard"
+a = { classes = ["IfcWall"] }
+"""
+
+
+@pytest.fixture(scope="module")
+def rule_sets(tmp_path_factory):
+    """Checks of one model with rule file A, then B (other rules, one with the same name), A, A --rule gas, A."""
+    tmp = tmp_path_factory.mktemp("rulesets")
+    (tmp / "a.toml").write_text(PROBE_RULES)
+    (tmp / "b.toml").write_text(OTHER_RULES)
+    store = Store(tmp / "store", "EPSG:4549")
+    model, g = build_probes(tmp / "probes.ifc")
+    ingest_file(store, default_config("EPSG:4549", "plan"), model)
+    states, summaries = [], []
+    for path, only in (("a", None), ("b", None), ("a", None), ("a", ["gas"]), ("a", None)):
+        summaries.append(check_city(store, load_rules(tmp / f"{path}.toml", only), run_id=f"r{len(states) + 1}"))
+        states.append({r["clash_id"]: r for r in store.read("clashes").to_pylist()})
+    return {"g": g, "states": states, "summaries": summaries}
+
+
+def _kept(row: dict) -> tuple:
+    return row["status"], row["history"], row["last_seen"], row["run_id"]
+
+
+def test_checking_with_another_rule_file_leaves_the_first_files_clashes_as_they_were(rule_sets):
+    first, other, again = rule_sets["states"][:3]
+    pipe = _pipe_clash(first, rule_sets["g"])
+    assert {c: _kept(other[c]) for c in first} == {c: _kept(r) for c, r in first.items()}
+    assert again[pipe["clash_id"]]["status"] == "new"
+    assert [e["to"] for e in json.loads(again[pipe["clash_id"]]["history"])] == ["new"]
+    assert {r["status"] for r in again.values()} == {"new"}
+    assert {r["rule_set"] for r in first.values()} == {"a"}
+    assert {r["rule_set"] for c, r in other.items() if c not in first} == {"walls-only"}
+    # the same rule name in both files: two clashes for one pair of walls, one per rule set
+    collinear = {r["rule_set"] for r in other.values() if {r["a_global_id"], r["b_global_id"]} ==
+                 {rule_sets["g"]["wall4a"], rule_sets["g"]["wall4b"]}}
+    assert collinear == {"a", "walls-only"}
+
+
+def test_a_rule_subset_only_resolves_the_clashes_of_its_own_rules(rule_sets):
+    before, subset, full = rule_sets["states"][2:]
+    hard = {c for c, r in before.items() if r["rule"] == "hard" and r["a_class"] != "IfcWall"}
+    assert hard and {c: _kept(subset[c]) for c in hard} == {c: _kept(before[c]) for c in hard}
+    assert {r["status"] for r in subset.values()} == {"new"}
+    # a subset check does not count as a full one: the next full check re-tests everything
+    assert not rule_sets["summaries"][4]["incremental"]
+    assert {c: r["status"] for c, r in full.items()} == {c: "new" for c in before}
+
+
+def test_a_full_check_resolves_the_clashes_of_a_rule_removed_from_its_file(tmp_path):
+    store = Store(tmp_path / "store", "EPSG:4549")
+    model, g = build_probes(tmp_path / "probes.ifc")
+    ingest_file(store, default_config("EPSG:4549", "plan"), model)
+    rules = tmp_path / "a.toml"
+    rules.write_text(PROBE_RULES)
+    check_city(store, load_rules(rules))
+    rules.write_text(PROBE_RULES.split("[[rules]]\nname = \"gas\"")[0])
+    check_city(store, load_rules(rules))
+    status = {r["rule"]: r["status"] for r in store.read("clashes").to_pylist() if r["rule"] == "gas"}
+    assert status == {"gas": "resolved"}
