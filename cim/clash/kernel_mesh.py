@@ -104,6 +104,22 @@ def point_mesh_distance(
     return best
 
 
+def triangles_near(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, within: float,
+                   chunk: int = 500_000) -> np.ndarray:
+    """Mask of the triangles that lie within ``within`` of any of ``points`` (the faces a touching point is on)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    t = triangles(vertices, faces)
+    near = np.zeros(len(t), bool)
+    if not len(t):
+        return near
+    step = max(1, chunk // len(t))
+    for lo in range(0, len(p), step):
+        q = p[lo : lo + step, None, :]
+        d = np.linalg.norm(q - _closest_on_triangles(q, t[None, :, 0], t[None, :, 1], t[None, :, 2]), axis=2)
+        near |= (d <= within).any(axis=0)
+    return near
+
+
 def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Closest point on triangle abc to p, broadcast over leading axes."""
 

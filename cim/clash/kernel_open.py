@@ -13,8 +13,10 @@ so a depth between two open meshes is marked approximate.
 
 An open mesh may be a sheet (a plate exported as one surface): its own zero thickness is not an overlap
 thickness, so directions in which the part inside the solid is flat are skipped, except the normals of
-the solid's own faces it crosses (a sheet lying on a slab touches it, 0 deep; a sheet standing 38 mm in
-it reaches 38 mm across the slab's top face).
+the solid's own faces it crosses or lies on (a sheet lying on a slab touches it, 0 deep; a sheet standing
+38 mm in it reaches 38 mm across the slab's top face). Vertices lying on the other surface count as corners
+(a notch edge flush with a wall's end face bounds the overlap there), so surfaces that only touch, but on two
+faces of a re-entrant corner, read as overlapping: a limit of measuring from corners alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from __future__ import annotations
 import numpy as np
 
 from cim.clash.broad import candidate_pairs
-from cim.clash.kernel_mesh import cross, edge_crossings, point_mesh_distance, triangles, winding_numbers
+from cim.clash.kernel_mesh import (
+    cross,
+    edge_crossings,
+    point_mesh_distance,
+    triangles,
+    triangles_near,
+    winding_numbers,
+)
 from cim.clash.types import Solid
 
 # depth_method values (schemas/tables_clash.toml, clashes.depth_method)
@@ -50,17 +59,18 @@ def surface_overlap(a: Solid, b: Solid) -> tuple[float, np.ndarray, str] | None:
     """
     method = depth_method(a, b)
     points, crossed_a, crossed_b = _crossings(a, b)
-    in_a = _inside_vertices(a, b) if b.closed or method == APPROXIMATE else np.empty(0, np.int64)
-    in_b = _inside_vertices(b, a) if a.closed or method == APPROXIMATE else np.empty(0, np.int64)
-    corners = np.concatenate([points, a.vertices[in_a], b.vertices[in_b]])
+    none = (np.empty(0, np.int64), np.empty(0, np.int64))
+    in_a, on_a = _vertices_in(a, b) if b.closed or method == APPROXIMATE else none
+    in_b, on_b = _vertices_in(b, a) if a.closed or method == APPROXIMATE else none
+    corners = np.concatenate([points, a.vertices[in_a], a.vertices[on_a], b.vertices[in_b], b.vertices[on_b]])
     if not len(corners):
         return None
-    keep_a = _normals(a, crossed_a | _with_vertex(a, in_a))
-    keep_b = _normals(b, crossed_b | _with_vertex(b, in_b))
-    if method == SURFACE_INSIDE:  # the solid's crossed faces always count, the open sheet's flat spread never
-        solid_dirs = keep_b if b.closed else keep_a
-        other_dirs = np.concatenate([np.eye(3), keep_a if b.closed else keep_b])
-        depth = _thinnest(corners, solid_dirs, other_dirs)
+    keep_a = _normals(a, crossed_a | _with_vertex(a, in_a) | _with_vertex(a, on_a))
+    keep_b = _normals(b, crossed_b | _with_vertex(b, in_b) | _with_vertex(b, on_b))
+    if method == SURFACE_INSIDE:  # the solid's faces met always count, the open sheet's flat spread never
+        solid, sheet, on, crossed = (b, a, on_a, crossed_b) if b.closed else (a, b, on_b, crossed_a)
+        met = crossed | triangles_near(sheet.vertices[on], solid.vertices, solid.faces, _ON_SURFACE)
+        depth = _thinnest(corners, _normals(solid, met), np.concatenate([np.eye(3), keep_a if b.closed else keep_b]))
     else:
         depth = _thinnest(corners, np.concatenate([np.eye(3), keep_a, keep_b]), np.empty((0, 3)))
     return depth, (corners.min(axis=0) + corners.max(axis=0)) / 2.0, method
@@ -110,16 +120,19 @@ def _box_hits(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
                                                                            axis=1)
 
 
-def _inside_vertices(a: Solid, b: Solid) -> np.ndarray:
-    """Indices of the vertices of ``a`` inside ``b`` (winding number above one half), not on its surface."""
+def _vertices_in(a: Solid, b: Solid) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the vertices of ``a`` inside ``b`` (winding number above one half, clear of its surface) and
+    of those on its surface (corners of the overlap where the surfaces meet without crossing, e.g. coplanar)."""
     v = a.vertices
     idx = np.flatnonzero(np.all(v >= b.bounds[:3] - _ON_SURFACE, axis=1) & np.all(v <= b.bounds[3:] + _ON_SURFACE,
                                                                                  axis=1))
-    if len(idx):
-        idx = idx[np.abs(winding_numbers(v[idx], b.vertices, b.faces)) > 0.5]  # inside-out meshes give -1
-    if len(idx):
-        idx = idx[point_mesh_distance(v[idx], b.vertices, b.faces) > _ON_SURFACE]
-    return idx
+    if not len(idx):
+        return idx, idx
+    on = point_mesh_distance(v[idx], b.vertices, b.faces) <= _ON_SURFACE
+    rest = idx[~on]
+    if len(rest):
+        rest = rest[np.abs(winding_numbers(v[rest], b.vertices, b.faces)) > 0.5]  # inside-out meshes give -1
+    return rest, idx[on]
 
 
 def _with_vertex(solid: Solid, vertices: np.ndarray) -> np.ndarray:
