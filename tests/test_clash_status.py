@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 
 from cim.clash.rules import load_rules
@@ -168,3 +169,30 @@ def test_a_full_check_resolves_the_clashes_of_a_rule_removed_from_its_file(tmp_p
     check_city(store, load_rules(rules))
     status = {r["rule"]: r["status"] for r in store.read("clashes").to_pylist() if r["rule"] == "gas"}
     assert status == {"gas": "resolved"}
+
+
+def test_a_store_written_before_rule_sets_keeps_its_clashes_and_their_status(tmp_path):
+    import hashlib
+
+    from deltalake import write_deltalake
+
+    store = Store(tmp_path / "store", "EPSG:4549")
+    model, g = build_probes(tmp_path / "probes.ifc")
+    ingest_file(store, default_config("EPSG:4549", "plan"), model)
+    rules = tmp_path / "site.toml"
+    rules.write_text(PROBE_RULES)
+    check_city(store, load_rules(rules))
+    pipe = _pipe_clash({r["clash_id"]: r for r in store.read("clashes").to_pylist()}, g)
+    change_status(store, [pipe["clash_id"]], "approved", "planner", "sleeve to come")
+    # the table as the previous release wrote it: no rule_set or depth_method, ids from the rule and the pair
+    old = store.read("clashes").drop_columns(["rule_set", "depth_method"])
+    ids = [hashlib.sha1("\x1f".join([r["rule"], *sorted((r["a_global_id"], r["b_global_id"]))]).encode())
+           .hexdigest()[:16] for r in old.to_pylist()]
+    old = old.set_column(old.schema.get_field_index("clash_id"), "clash_id", pa.array(ids))
+    write_deltalake(str(store.table_path("clashes")), old, mode="overwrite", schema_mode="overwrite")
+    check_city(store, load_rules(rules), full=True)
+    rows = store.read("clashes").to_pylist()
+    assert len(rows) == len(ids) and {r["rule_set"] for r in rows} == {"site"}
+    again = _pipe_clash({r["clash_id"]: r for r in rows}, g)
+    assert again["clash_id"] == pipe["clash_id"] and again["status"] == "approved"
+    assert {r["status"] for r in rows if r is not again} == {"new"}

@@ -20,7 +20,7 @@ from cim.clash.group import element_groups, location_groups
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet, load_rules
 from cim.clash.source import ElementSet, load_models
-from cim.clash.status import looked_for, merge, rule_set_of, set_status
+from cim.clash.status import DEFAULT_RULE_SET, clash_id, looked_for, merge, rule_set_of, set_status
 from cim.clash.zone_build import build_zones
 from cim.errors import StoreError
 from cim.store import Store
@@ -45,7 +45,7 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
     findings = checker.run(rules, changed, progress)
     found = finding_rows(checker, findings, rules.name)
-    previous = _state(store)
+    previous = _state(store, rules)
     if changed is not None:
         found.update(_carried(previous, found, keys, changed, checker, rules))
     now = now_utc()
@@ -83,10 +83,19 @@ def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
     return dict(zip(table.column("key").to_pylist(), table.column("geometry_hash").to_pylist(), strict=True))
 
 
-def _state(store: Store) -> dict[str, dict]:
+def _state(store: Store, rules: RuleSet) -> dict[str, dict]:
+    """The stored clashes by id. Rows written before rule sets were recorded are adopted by this check's rule set
+    when it has their rule (and keyed as it would key them), else by the shipped one."""
     if not store.has_table("clashes"):
         return {}
-    return {r["clash_id"]: r for r in store.read("clashes").to_pylist()}
+    names = {r.name for r in rules.rules}
+    out = {}
+    for row in store.read("clashes").to_pylist():
+        if not row.get("rule_set"):
+            row["rule_set"] = rules.name if row["rule"] in names else DEFAULT_RULE_SET
+            row["clash_id"] = clash_id(row["rule_set"], row["rule"], row["a_global_id"], row["b_global_id"])
+        out[row["clash_id"]] = row
+    return out
 
 
 def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, str], changed: set[str],

@@ -24,9 +24,14 @@ DEFAULT_RULE_SET = "clash_rules"  # rows written before rule sets were recorded 
 
 
 def clash_id(rule_set: str, rule: str, a_id: str, b_id: str) -> str:
-    """Stable across runs: the rule set, the rule and the sorted pair of GlobalIds (feature ids for city layers)."""
+    """Stable across runs: the rule set, the rule and the sorted pair of GlobalIds (feature ids for city layers).
+
+    The shipped rule set is left out of the hash, so the ids stored (and sent in BCF) before rule sets were
+    recorded still name the same clashes.
+    """
     lo, hi = sorted((a_id, b_id))
-    return hashlib.sha1(f"{rule_set}\x1f{rule}\x1f{lo}\x1f{hi}".encode()).hexdigest()[:16]
+    key = f"{rule}\x1f{lo}\x1f{hi}" if rule_set == DEFAULT_RULE_SET else f"{rule_set}\x1f{rule}\x1f{lo}\x1f{hi}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def rule_set_of(row: dict) -> str:
