@@ -196,3 +196,21 @@ def test_a_store_written_before_rule_sets_keeps_its_clashes_and_their_status(tmp
     again = _pipe_clash({r["clash_id"]: r for r in rows}, g)
     assert again["clash_id"] == pipe["clash_id"] and again["status"] == "approved"
     assert {r["status"] for r in rows if r is not again} == {"new"}
+
+
+def test_the_clashes_table_says_how_each_depth_was_measured(runs):
+    from cim.clash.export import _description, clash_json
+
+    g, rows = runs["g"], list(runs["states"][0].values())
+
+    def row(x: str, y: str) -> dict:
+        return next(r for r in rows if {r["a_global_id"], r["b_global_id"]} == {g[x], g[y]})
+
+    assert row("pipe1", "wall1")["depth_method"] == "overlap"
+    assert row("cap9", "slab9")["depth_method"] == "surface_inside"
+    assert row("cap9", "slab9")["depth_m"] == pytest.approx(0.038, abs=0.001)
+    walls = row("wall12a", "wall12b")
+    assert walls["depth_method"] == "approximate" and walls["depth_m"] == pytest.approx(0.2, abs=0.001)
+    assert row("gas8", "water8")["depth_method"] is None
+    assert {c["depth_method"] for c in clash_json([walls])["clashes"]} == {"approximate"}
+    assert "depth 0.200 m (approximate: both meshes open)" in _description([walls])
