@@ -83,7 +83,7 @@ def test_two_open_walls_crossing_clash_by_the_wall_thickness_marked_approximate(
     assert c.depth == pytest.approx(0.2, abs=1e-6) and c.depth_method == "approximate"
 
 
-def test_a_closed_mesh_manifold3d_refuses_is_measured_by_its_overlap_not_by_triangle_pairs(frame):
+def test_a_closed_mesh_with_a_face_wound_the_wrong_way_is_measured_by_the_part_inside_the_other(frame):
     wall = block((0, 0, 0), (4, 0.2, 3))
     faces = wall.faces.copy()
     faces[0] = faces[0][::-1]  # one triangle wound the wrong way, as some exports have
@@ -91,8 +91,8 @@ def test_a_closed_mesh_manifold3d_refuses_is_measured_by_its_overlap_not_by_tria
     b = solid("w2", block((3.9, -0.1, 0), (4.1, 4, 3)), frame)
     cache = SolidCache()
     c = hard_contact(a, b, TOL, cache)
-    assert not cache.is_closed(a)
-    assert c.depth == pytest.approx(0.1, abs=1e-6) and c.depth_method == "overlap"
+    assert not cache.is_closed(a)  # manifold3d refuses it, and its winding number is no exact inside test
+    assert c.depth == pytest.approx(0.1, abs=1e-6) and c.depth_method == "surface_inside"
 
 
 def test_an_open_mesh_in_a_slab_still_has_zero_clearance(frame):

@@ -7,9 +7,10 @@ that point set is the thinnest extent of the overlap, as ``kernel_mesh.thinnest_
 boolean of two closed solids: exact, whatever the tessellation (fcl's per-triangle penetration is not: a
 finely tessellated open cap 38 mm into a slab gives 10 mm triangle pairs and was missed).
 
-Inside means: generalised winding number above one half. For a watertight mesh that is exact; for an
-open one it is the usual robust guess (a box missing a face still winds about once round its middle),
-so a depth between two open meshes is marked approximate.
+Inside means: generalised winding number above one half. For a watertight, consistently wound mesh that is
+exact; for any other (open, or closed with faces wound both ways) it is the usual robust guess (a box
+missing a face still winds about once round its middle), so a depth between two such meshes is marked
+approximate, and a closed but inconsistently wound mesh is measured like an open one.
 
 An open mesh may be a sheet (a plate exported as one surface): its own zero thickness is not an overlap
 thickness, so directions in which the part inside the solid is flat are skipped, except the normals of
@@ -46,8 +47,20 @@ _PAIR_CHUNK = 200_000  # triangle pairs tested at once (bounds memory to some 10
 
 def depth_method(a: Solid, b: Solid) -> str:
     """What a depth between ``a`` and ``b`` means, from whether their meshes are watertight."""
-    closed = int(a.closed) + int(b.closed)
+    closed = int(watertight(a)) + int(watertight(b))
     return OVERLAP if closed == 2 else SURFACE_INSIDE if closed == 1 else APPROXIMATE
+
+
+def watertight(solid: Solid) -> bool:
+    """Closed and wound one way: every directed edge once. Only then is its winding number an exact inside test
+    (a closed mesh with a face wound the wrong way, as some exports have, reads as -0.3 well inside it)."""
+    if not solid.closed or not len(solid.faces):
+        return False
+    f = np.asarray(solid.faces, dtype=np.int64)
+    i, j = np.concatenate([f[:, 0], f[:, 1], f[:, 2]]), np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    n = int(f.max()) + 1
+    keys = np.sort(i * n + j)
+    return bool(np.all(keys[1:] != keys[:-1]) and np.all(np.isin(j * n + i, keys)))  # once each, with its reverse
 
 
 def surface_overlap(a: Solid, b: Solid) -> tuple[float, np.ndarray, str] | None:
@@ -58,19 +71,20 @@ def surface_overlap(a: Solid, b: Solid) -> tuple[float, np.ndarray, str] | None:
     open mesh are a guess that would only blur an exact figure).
     """
     method = depth_method(a, b)
+    a_closed, b_closed = watertight(a), watertight(b)
     points, crossed_a, crossed_b = _crossings(a, b)
     none = (np.empty(0, np.int64), np.empty(0, np.int64))
-    in_a, on_a = _vertices_in(a, b) if b.closed or method == APPROXIMATE else none
-    in_b, on_b = _vertices_in(b, a) if a.closed or method == APPROXIMATE else none
+    in_a, on_a = _vertices_in(a, b) if b_closed or method == APPROXIMATE else none
+    in_b, on_b = _vertices_in(b, a) if a_closed or method == APPROXIMATE else none
     corners = np.concatenate([points, a.vertices[in_a], a.vertices[on_a], b.vertices[in_b], b.vertices[on_b]])
     if not len(corners):
         return None
     keep_a = _normals(a, crossed_a | _with_vertex(a, in_a) | _with_vertex(a, on_a))
     keep_b = _normals(b, crossed_b | _with_vertex(b, in_b) | _with_vertex(b, on_b))
     if method == SURFACE_INSIDE:  # the solid's faces met always count, the open sheet's flat spread never
-        solid, sheet, on, crossed = (b, a, on_a, crossed_b) if b.closed else (a, b, on_b, crossed_a)
+        solid, sheet, on, crossed = (b, a, on_a, crossed_b) if b_closed else (a, b, on_b, crossed_a)
         met = crossed | triangles_near(sheet.vertices[on], solid.vertices, solid.faces, _ON_SURFACE)
-        depth = _thinnest(corners, _normals(solid, met), np.concatenate([np.eye(3), keep_a if b.closed else keep_b]))
+        depth = _thinnest(corners, _normals(solid, met), np.concatenate([np.eye(3), keep_a if b_closed else keep_b]))
     else:
         depth = _thinnest(corners, np.concatenate([np.eye(3), keep_a, keep_b]), np.empty((0, 3)))
     return depth, (corners.min(axis=0) + corners.max(axis=0)) / 2.0, method
