@@ -196,7 +196,7 @@ def test_a_pipe_60_cm_away_keeps_the_clearance(frame):
     assert clearance_contact(gas, water, 0.5, SolidCache()) is None
 
 
-def test_an_open_plate_through_a_block_is_a_hard_clash_through_fcl(frame):
+def test_an_open_plate_through_a_block_is_a_hard_clash(frame):
     plate = trimesh.Trimesh([[-1, -1, 0.5], [3, -1, 0.5], [3, 3, 0.5], [-1, 3, 0.5]], [[0, 1, 2], [0, 2, 3]])
     blk = solid("block", block((0, 0, 0), (2, 2, 1)), frame)
     sheet = solid("sheet", plate, frame, closed=False)

@@ -41,6 +41,8 @@ def test_exactly_the_expected_clashes_are_found(probes):
         ("hard", ("wall4a", "wall4b"), "hard"),
         ("hard", ("wall5a", "wall5b"), "hard"),
         ("gas", ("gas8", "water8"), "clearance"),
+        ("hard", ("cap9", "slab9"), "hard"),
+        ("hard", ("wall12a", "wall12b"), "hard"),
     }
 
 
@@ -50,6 +52,32 @@ def test_a_pipe_through_a_wall_penetrates_by_its_diameter(probes):
     x, y, z = f.point
     assert x == pytest.approx(464_902.0, abs=0.01) and y == pytest.approx(2_865_800.1, abs=0.01)
     assert z == pytest.approx(6.5, abs=0.01)
+
+
+def test_closed_solids_report_the_thickness_of_their_overlap(probes):
+    assert {f.contact.depth_method for (rule, pair), f in probes.items() if "pipe1" in pair or "wall4a" in pair} == {
+        "overlap"}
+
+
+def test_an_open_end_cap_reaching_38_mm_into_a_slab_clashes_38_mm_deep(probes):
+    f = probes[("hard", ("cap9", "slab9"))]
+    assert f.contact.depth == pytest.approx(0.038, abs=0.001)
+    assert f.contact.depth_method == "surface_inside"
+    x, y, z = f.point
+    assert x == pytest.approx(464_981.15, abs=0.01) and y == pytest.approx(2_865_801.15, abs=0.01)
+    assert 5.0 - 0.038 <= z <= 5.0
+
+
+def test_an_open_end_cap_resting_on_a_slab_or_5_mm_into_it_is_not_a_clash_at_10_mm(probes):
+    pairs = {pair for _, pair in probes}
+    assert ("cap10", "slab10") not in pairs
+    assert ("cap11", "slab11") not in pairs
+
+
+def test_open_walls_crossing_clash_by_the_wall_thickness_marked_approximate(probes):
+    f = probes[("hard", ("wall12a", "wall12b"))]
+    assert f.contact.depth == pytest.approx(0.2, abs=0.001)
+    assert f.contact.depth_method == "approximate"
 
 
 def test_a_pipe_inside_a_slab_is_contained_by_it(probes):

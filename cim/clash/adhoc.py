@@ -40,9 +40,9 @@ def check_elements(elements: ElementSet, rules: RuleSet, city: Store | None, gro
     checker = Checker(elements)
     if city is not None:
         checker.zones = build_zones(rules, city, checker.origin, ground_z, base)
-    active = rules if city is not None else RuleSet(rules.path, tuple(r for r in rules.rules if r.zone is None),
-                                                     rules.digest)
-    rows = fresh_rows(list(finding_rows(checker, checker.run(active)).values()), now)
+    active = rules if city is not None else dataclasses.replace(rules, rules=tuple(r for r in rules.rules
+                                                                                   if r.zone is None))
+    rows = fresh_rows(list(finding_rows(checker, checker.run(active), rules.name).values()), now)
     by_element, by_place = element_groups(rows), location_groups(rows)
     for row in rows:
         row.update(element_group=by_element[row["clash_id"]], location_group=by_place[row["clash_id"]])

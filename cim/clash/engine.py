@@ -194,7 +194,8 @@ class Checker:
                 return dup
             if np.all(np.abs(a.bounds - b.bounds) <= max(tol, 0.005)):
                 # same class, same extents, overlapping: a copy (one may lack the other's openings)
-                return Contact("duplicate", hard.point, depth=hard.depth, volume=hard.volume)
+                return Contact("duplicate", hard.point, depth=hard.depth, volume=hard.volume,
+                               depth_method=hard.depth_method)
         return containment_contact(a, b, tol, cache) or hard
 
     def _share_system(self, a_key: str, b_key: str) -> bool:

@@ -24,8 +24,9 @@ from cim.georef.model import Georef
 
 NAMESPACE = uuid.UUID("6f1b5a3e-4d0c-5b8e-9a57-1c2f0d3e4b6a")  # cim clash topics
 STATUS_ORDER = ("new", "active", "approved", "resolved")
-JSON_FIELDS = ("clash_id", "rule", "mode", "severity", "status", "a_model", "a_global_id", "a_class", "a_name",
-               "a_storey", "b_model", "b_global_id", "b_class", "b_name", "b_storey", "depth_m", "distance_m",
+JSON_FIELDS = ("clash_id", "rule_set", "rule", "mode", "severity", "status", "a_model", "a_global_id", "a_class",
+               "a_name", "a_storey", "b_model", "b_global_id", "b_class", "b_name", "b_storey", "depth_m",
+               "depth_method", "distance_m",
                "volume_m3", "x", "y", "z", "chainage", "element_group", "location_group", "first_seen", "last_seen",
                "status_changed_at", "note", "history")
 MeshLookup = Callable[[list[str]], dict[str, tuple[np.ndarray, np.ndarray, bool]]]
@@ -92,7 +93,8 @@ def _title(rows: list[dict]) -> str:
 def _description(rows: list[dict]) -> str:
     lines = []
     for r in rows:
-        measure = f"depth {r['depth_m']:.3f} m" if r.get("depth_m") is not None else \
+        approximate = " (approximate: both meshes open)" if r.get("depth_method") == "approximate" else ""
+        measure = f"depth {r['depth_m']:.3f} m{approximate}" if r.get("depth_m") is not None else \
             f"distance {r['distance_m']:.3f} m" if r.get("distance_m") is not None else ""
         where = f"at E {r['x']:.2f} N {r['y']:.2f} z {r['z']:.2f}" + (f", {r['chainage']}" if r.get("chainage") else "")
         lines.append(f"[{r['clash_id']}] {r['rule']} {r['mode']}: {r['a_class']} '{r['a_name']}' ({r['a_global_id']}) "

@@ -2,9 +2,10 @@
 
 Closed meshes go through manifold3d (exact booleans in double precision, symbolic perturbation, so
 faces that merely touch give an empty intersection and coplanar overlaps are resolved). Open meshes,
-and closed ones manifold3d refuses, go through fcl (BVH triangle collision and exact triangle
-distance). Every test starts with box rejects and a cheap fcl surface test, so the boolean only runs
-for pairs that really touch or nest.
+and closed ones manifold3d refuses, are measured from the points where their surfaces cross and the
+vertices of one inside the other (cim.clash.kernel_open); fcl gives exact triangle distances and the
+cheap surface test every test starts with (after box rejects), so the costly steps only run for pairs
+that really touch or nest.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from cim.clash.kernel_mesh import (
     volume_centroid,
     winding_numbers,
 )
+from cim.clash.kernel_open import OVERLAP, depth_method, surface_overlap
 from cim.clash.types import Contact, Solid
 
 # Triangle pairs fcl reports: python-fcl builds a Python object per contact (~3 us each), so keep these small.
-_MAX_CONTACTS = 64  # open-mesh hard test: enough for a stable centre point
 _POINT_CONTACTS = 16  # only to place the marker of an overlapping clearance pair
 
 
@@ -197,12 +198,11 @@ def hard_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Con
     ``kernel_mesh.thinnest_extent``: 0.1 for a 0.1 m pipe through a wall, 0.05 for walls overlapping
     50 mm), ``point`` its centroid, ``volume`` its volume. Touching faces give an empty overlap; a
     solid nested inside the other is an overlap as deep as the nested solid is thin.
-    Otherwise (an open mesh, or a mesh manifold3d refuses) fcl triangle collision: ``point`` is the
-    centre of the points where the surfaces cross, ``depth`` fcl's largest triangle-pair penetration
-    (how far a triangle's vertex lies past its partner's plane: a rough per-triangle figure, not the
-    overlap thickness), ``volume`` None; triangle pairs whose fcl depth is at most ``tolerance``
-    (touching surfaces report 0) are ignored. An open mesh nested inside a closed one without
-    touching it is reported with the nested mesh's thinnest extent as depth.
+    Otherwise (an open mesh, or a mesh manifold3d refuses) ``kernel_open.surface_overlap``: ``depth``
+    is the thinnest extent of the part of each surface inside the other (for an open mesh in a closed
+    solid, how far it reaches in; ``depth_method`` says which), ``point`` the centre of that part's
+    box, ``volume`` None. An open mesh nested inside a closed one without touching it is reported
+    with the nested mesh's thinnest extent as depth.
     """
     gap = _box_gap(a, b)
     if np.any(gap < 0):
@@ -210,7 +210,7 @@ def hard_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Con
     if not (cache.is_closed(a) and cache.is_closed(b)):
         if not _surfaces_touch(a, b, cache):
             return _nested_hard(a, b, tolerance, cache)
-        return _fcl_hard(a, b, tolerance, cache)
+        return _open_hard(a, b, tolerance)
     if np.any(gap <= tolerance):
         return None  # the overlap is no thicker than the boxes' overlap on any axis
     # No fcl pre-test here: the boolean is cheap when the surfaces do not meet, and building fcl's
@@ -221,7 +221,7 @@ def hard_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Con
     vol, centroid, depth = overlap
     if depth <= tolerance or vol <= 0:
         return None
-    return Contact("hard", _point(centroid), depth=depth, volume=vol)
+    return Contact("hard", _point(centroid), depth=depth, volume=vol, depth_method=OVERLAP)
 
 
 def _nested_hard(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
@@ -231,18 +231,15 @@ def _nested_hard(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Con
     vol, centroid, depth = _solid_description(a if which == "a" else b, cache)
     if depth <= tolerance:
         return None
-    return Contact("hard", _point(centroid), depth=depth, volume=vol)
+    return Contact("hard", _point(centroid), depth=depth, volume=vol, depth_method=depth_method(a, b))
 
 
-def _fcl_hard(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
-    req = fcl.CollisionRequest(num_max_contacts=_MAX_CONTACTS, enable_contact=True)
-    res = fcl.CollisionResult()
-    fcl.collide(cache.fcl_object(a), cache.fcl_object(b), req, res)
-    deep = [c for c in res.contacts if c.penetration_depth > tolerance]
-    if not deep:
+def _open_hard(a: Solid, b: Solid, tolerance: float) -> Contact | None:
+    overlap = surface_overlap(a, b)
+    if overlap is None or overlap[0] <= tolerance:
         return None
-    point = _crossing_centre(a, b, deep)
-    return Contact("hard", _point(point), depth=float(max(c.penetration_depth for c in deep)))
+    depth, centre, method = overlap
+    return Contact("hard", _point(centre), depth=depth, depth_method=method)
 
 
 def _crossing_centre(a: Solid, b: Solid, contacts: list) -> np.ndarray:
@@ -309,13 +306,14 @@ def duplicate_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -
         va, vb = cache.volume(a), cache.volume(b)
         if va is None or vb is None or vol < 0.99 * va or vol < 0.99 * vb:
             return None
-        return Contact("duplicate", _point(centroid), depth=depth, volume=vol)
+        return Contact("duplicate", _point(centroid), depth=depth, volume=vol, depth_method=OVERLAP)
     if np.any(point_mesh_distance(a.vertices, b.vertices, b.faces) > tolerance):
         return None
     if np.any(point_mesh_distance(b.vertices, a.vertices, a.faces) > tolerance):
         return None
     centroid = volume_centroid(a.vertices, a.faces)[1] if a.closed else a.vertices.mean(axis=0)
-    return Contact("duplicate", _point(centroid), depth=thinnest_extent(a.vertices, a.faces))
+    return Contact("duplicate", _point(centroid), depth=thinnest_extent(a.vertices, a.faces),
+                   depth_method=depth_method(a, b))
 
 
 def containment_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache) -> Contact | None:
@@ -347,7 +345,8 @@ def containment_contact(a: Solid, b: Solid, tolerance: float, cache: SolidCache)
             continue
         if vol >= v_in * (1 - 1e-6) or _outside_part_thin(m_in, m_out, tolerance):
             depth = thinnest_extent(inner.vertices, inner.faces)
-            return Contact("containment", _point(centroid), depth=depth, inside=which, volume=vol)
+            return Contact("containment", _point(centroid), depth=depth, inside=which, volume=vol,
+                           depth_method=OVERLAP)
     return None
 
 

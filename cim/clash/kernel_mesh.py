@@ -62,26 +62,25 @@ def thinnest_extent(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float((proj.max(axis=0) - proj.min(axis=0)).min())
 
 
-def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, chunk: int = 500_000) -> np.ndarray:
     """Generalised winding number of each point w.r.t. a closed mesh: ~1 inside, ~0 outside.
 
     Van Oosterom-Strackee solid angle per triangle, summed; exact for closed meshes and robust
-    (no ray casting, so no grazing-ray cases).
+    (no ray casting, so no grazing-ray cases). Vectorised over points and triangles, in chunks.
     """
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     t = triangles(vertices, faces)
-    out = np.empty(len(p))
-    for k, q in enumerate(p):  # a handful of points per call; the triangle loop is vectorised
-        a, b, c = t[:, 0] - q, t[:, 1] - q, t[:, 2] - q
-        la, lb, lc = (np.linalg.norm(x, axis=1) for x in (a, b, c))
-        det = np.einsum("ij,ij->i", a, cross(b, c))
-        den = (
-            la * lb * lc
-            + np.einsum("ij,ij->i", a, b) * lc
-            + np.einsum("ij,ij->i", b, c) * la
-            + np.einsum("ij,ij->i", c, a) * lb
-        )
-        out[k] = np.arctan2(det, den).sum() / (2.0 * np.pi)
+    out = np.zeros(len(p))
+    if not len(t):
+        return out
+    step = max(1, chunk // len(t))
+    for lo in range(0, len(p), step):
+        q = p[lo : lo + step, None, :]
+        a, b, c = t[None, :, 0] - q, t[None, :, 1] - q, t[None, :, 2] - q
+        la, lb, lc = (np.linalg.norm(x, axis=2) for x in (a, b, c))
+        det = np.sum(a * cross(b, c), axis=2)
+        den = la * lb * lc + np.sum(a * b, axis=2) * lc + np.sum(b * c, axis=2) * la + np.sum(c * a, axis=2) * lb
+        out[lo : lo + step] = np.arctan2(det, den).sum(axis=1) / (2.0 * np.pi)
     return out
 
 
@@ -103,6 +102,22 @@ def point_mesh_distance(
         d = np.linalg.norm(q - _closest_on_triangles(q, t[None, :, 0], t[None, :, 1], t[None, :, 2]), axis=2)
         best[lo : lo + step] = d.min(axis=1)
     return best
+
+
+def triangles_near(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, within: float,
+                   chunk: int = 500_000) -> np.ndarray:
+    """Mask of the triangles that lie within ``within`` of any of ``points`` (the faces a touching point is on)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    t = triangles(vertices, faces)
+    near = np.zeros(len(t), bool)
+    if not len(t):
+        return near
+    step = max(1, chunk // len(t))
+    for lo in range(0, len(p), step):
+        q = p[lo : lo + step, None, :]
+        d = np.linalg.norm(q - _closest_on_triangles(q, t[None, :, 0], t[None, :, 1], t[None, :, 2]), axis=2)
+        near |= (d <= within).any(axis=0)
+    return near
 
 
 def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -145,13 +160,24 @@ def crossing_points(tris_a: np.ndarray, tris_b: np.ndarray) -> np.ndarray:
     The points lie on the pairs' intersection segments; their mean is a fair centre of where two
     surfaces cross. Coplanar pairs yield nothing.
     """
-    pts = [_edge_hits(tris_a, tris_b), _edge_hits(tris_b, tris_a)]
-    return np.concatenate(pts) if pts else np.empty((0, 3))
+    return edge_crossings(tris_a, tris_b)[0]
 
 
-def _edge_hits(edges_of: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Möller-Trumbore: where the three edges of ``edges_of[k]`` cross triangle ``tris[k]``."""
+def edge_crossings(tris_a: np.ndarray, tris_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``crossing_points`` and, per pair, whether it gave any point."""
+    hit = np.zeros(len(tris_a), bool)
+    pts = []
+    for edges_of, tris in ((tris_a, tris_b), (tris_b, tris_a)):
+        p, h = _edge_hits(edges_of, tris)
+        pts.append(p)
+        hit |= h
+    return np.concatenate(pts), hit
+
+
+def _edge_hits(edges_of: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Möller-Trumbore: where the three edges of ``edges_of[k]`` cross triangle ``tris[k]``; which k do."""
     out = []
+    any_hit = np.zeros(len(tris), bool)
     a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
     e1, e2 = b - a, c - a
     for i, j in ((0, 1), (1, 2), (2, 0)):
@@ -166,5 +192,6 @@ def _edge_hits(edges_of: np.ndarray, tris: np.ndarray) -> np.ndarray:
         v = inv * np.einsum("ij,ij->i", d, q)
         t = inv * np.einsum("ij,ij->i", e2, q)
         hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)
+        any_hit |= hit
         out.append(o[hit] + d[hit] * t[hit, None])
-    return np.concatenate(out)
+    return np.concatenate(out), any_hit

@@ -59,9 +59,17 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """The rules of one rule file (or the ``--rule`` subset of them).
+
+    ``name`` identifies the rule set in the clashes table: a clash belongs to (rule set, rule, pair), and a
+    check only resolves clashes of its own rule set (and, for a subset, of its own rules).
+    """
+
     path: str
     rules: tuple[Rule, ...]
-    digest: str  # changes when any rule changes: a changed rule set re-checks everything
+    digest: str  # changes when the name, a selected rule or the defaults change: a changed set re-checks everything
+    name: str = "clash_rules"  # the file's top-level name = "...", else its file name without .toml
+    subset: bool = False  # only some of the file's rules were selected (--rule)
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:
@@ -71,7 +79,10 @@ class RuleSet:
 
 
 def load_rules(path: str | Path | None = None, only: list[str] | None = None) -> RuleSet:
-    """The rule set in ``path`` (default: the shipped schemas/clash_rules.toml), optionally just ``only``."""
+    """The rule set in ``path`` (default: the shipped schemas/clash_rules.toml), optionally just ``only``.
+
+    The digest covers the selected rules only, so a subset check does not pass for a full one next time.
+    """
     path = Path(path or RULES_FILE)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -81,6 +92,9 @@ def load_rules(path: str | Path | None = None, only: list[str] | None = None) ->
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(path, f"cannot read the clash rule file: {exc}", "fix the TOML syntax") from exc
     defaults = doc.get("defaults", {})
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(path, "the rule set's name is empty or not text", 'set name = "..." at the top of the file')
     raw = doc.get("rules", [])
     if not isinstance(raw, list) or not raw:
         raise ConfigError(path, "the rule file has no [[rules]]",
@@ -94,10 +108,11 @@ def load_rules(path: str | Path | None = None, only: list[str] | None = None) ->
         unknown = sorted(set(only) - set(names))
         if unknown:
             raise ConfigError(path, f"no rule named {', '.join(unknown)}", f"rules here: {', '.join(names)}")
+        raw = [r for r in raw if r.get("name") in only]
         rules = [r for r in rules if r.name in only]
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode() +
-                          json.dumps(defaults, sort_keys=True).encode()).hexdigest()[:16]
-    return RuleSet(str(path), tuple(rules), digest)
+                          json.dumps(defaults, sort_keys=True).encode() + name.encode()).hexdigest()[:16]
+    return RuleSet(str(path), tuple(rules), digest, name.strip(), bool(only) and len(rules) < len(names))
 
 
 def _rule(path: Path, i: int, raw: dict, defaults: dict) -> Rule:

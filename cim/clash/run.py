@@ -2,7 +2,8 @@
 
 Only pairs that involve an element (or zone) whose geometry hash changed since the last check are tested
 again; clashes between unchanged elements are carried forward (their intent is re-read, so a newly declared
-interference still clears them). A different rule file re-checks everything.
+interference still clears them). A different rule file (or ``--rule`` subset) re-checks everything, and only
+changes the status of its own clashes: the clashes of other rule sets and other rules stay as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from cim.clash.group import element_groups, location_groups
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet, load_rules
 from cim.clash.source import ElementSet, load_models
-from cim.clash.status import merge, set_status
+from cim.clash.status import DEFAULT_RULE_SET, clash_id, looked_for, merge, rule_set_of, set_status
 from cim.clash.zone_build import build_zones
 from cim.errors import StoreError
 from cim.store import Store
@@ -43,12 +44,12 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     previous_keys = _snapshot(store, rules.digest)
     changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
     findings = checker.run(rules, changed, progress)
-    found = finding_rows(checker, findings)
-    previous = _state(store)
+    found = finding_rows(checker, findings, rules.name)
+    previous = _state(store, rules)
     if changed is not None:
         found.update(_carried(previous, found, keys, changed, checker, rules))
     now = now_utc()
-    state = merge(previous, found, now, run_id)
+    state = merge(previous, found, now, run_id, looked_for(rules))
     _group(state)
     store.replace_table("clashes", pa.Table.from_pylist(state, schema=table_schema("clashes", store.crs)))
     if previous_keys != keys:  # unchanged: nothing to record
@@ -82,10 +83,19 @@ def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
     return dict(zip(table.column("key").to_pylist(), table.column("geometry_hash").to_pylist(), strict=True))
 
 
-def _state(store: Store) -> dict[str, dict]:
+def _state(store: Store, rules: RuleSet) -> dict[str, dict]:
+    """The stored clashes by id. Rows written before rule sets were recorded are adopted by this check's rule set
+    when it has their rule (and keyed as it would key them), else by the shipped one."""
     if not store.has_table("clashes"):
         return {}
-    return {r["clash_id"]: r for r in store.read("clashes").to_pylist()}
+    names = {r.name for r in rules.rules}
+    out = {}
+    for row in store.read("clashes").to_pylist():
+        if not row.get("rule_set"):
+            row["rule_set"] = rules.name if row["rule"] in names else DEFAULT_RULE_SET
+            row["clash_id"] = clash_id(row["rule_set"], row["rule"], row["a_global_id"], row["b_global_id"])
+        out[row["clash_id"]] = row
+    return out
 
 
 def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, str], changed: set[str],
@@ -94,7 +104,7 @@ def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, 
     names = {r.name for r in rules.rules}
     out = {}
     for cid, row in previous.items():
-        if cid in found or row["status"] == "resolved" or row["rule"] not in names:
+        if cid in found or row["status"] == "resolved" or row["rule"] not in names or rule_set_of(row) != rules.name:
             continue
         a = f"{row['a_model']}/{row['a_global_id']}"
         b = _b_key(row)

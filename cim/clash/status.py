@@ -1,24 +1,52 @@
 """Clash status across checks: stable ids, new / active / resolved / approved, and the history of changes.
 
 A check changes a status only when what it finds changes: a clash found again keeps its status (a resolved
-one that reappears is new again); a clash no longer found becomes resolved. ``active`` and ``approved`` are
-set by people (`cim clash status`), and an approved clash stays approved while it is found.
+one that reappears is new again); a clash the check looked for and no longer finds becomes resolved.
+``active`` and ``approved`` are set by people (`cim clash status`), and an approved clash stays approved
+while it is found. A clash belongs to (rule set, rule, pair): a check looks only for the clashes of its own
+rule set, and of the rules it ran when it ran a ``--rule`` subset; every other clash keeps its row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
+
+from cim.clash.rules import RuleSet
 
 STATUSES = ("new", "active", "resolved", "approved")
 MANUAL = ("new", "active", "resolved", "approved")
 
 
-def clash_id(rule: str, a_id: str, b_id: str) -> str:
-    """Stable across runs: the rule and the sorted pair of GlobalIds (feature ids for city layers)."""
+DEFAULT_RULE_SET = "clash_rules"  # rows written before rule sets were recorded came from the shipped file
+
+
+def clash_id(rule_set: str, rule: str, a_id: str, b_id: str) -> str:
+    """Stable across runs: the rule set, the rule and the sorted pair of GlobalIds (feature ids for city layers).
+
+    The shipped rule set is left out of the hash, so the ids stored (and sent in BCF) before rule sets were
+    recorded still name the same clashes.
+    """
     lo, hi = sorted((a_id, b_id))
-    return hashlib.sha1(f"{rule}\x1f{lo}\x1f{hi}".encode()).hexdigest()[:16]
+    key = f"{rule}\x1f{lo}\x1f{hi}" if rule_set == DEFAULT_RULE_SET else f"{rule_set}\x1f{rule}\x1f{lo}\x1f{hi}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def rule_set_of(row: dict) -> str:
+    return row.get("rule_set") or DEFAULT_RULE_SET
+
+
+def looked_for(rules: RuleSet) -> Callable[[dict], bool]:
+    """Whether a check with ``rules`` looked for the clash in ``row``: same rule set, and one of the rules it ran
+    (a full check also owns the clashes of rules since removed from its file, so they do not stay open)."""
+    ran = {r.name for r in rules.rules}
+
+    def owns(row: dict) -> bool:
+        return rule_set_of(row) == rules.name and (row["rule"] in ran or not rules.subset)
+
+    return owns
 
 
 def _event(at: datetime, run_id: str | None, old: str | None, new: str, by: str, note: str | None = None) -> dict:
@@ -30,8 +58,12 @@ def _history(row: dict) -> list[dict]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
-def merge(previous: dict[str, dict], found: dict[str, dict], now: datetime, run_id: str | None) -> list[dict]:
-    """The new state of every clash: ``found`` rows (measured now) merged with the ``previous`` state."""
+def merge(previous: dict[str, dict], found: dict[str, dict], now: datetime, run_id: str | None,
+          looked: Callable[[dict], bool] = lambda row: True) -> list[dict]:
+    """The new state of every clash: ``found`` rows (measured now) merged with the ``previous`` state.
+
+    A previous clash not found is resolved only when the check ``looked`` for it; otherwise its row stays as is.
+    """
     out = []
     for cid, row in found.items():
         prev = previous.get(cid)
@@ -49,7 +81,7 @@ def merge(previous: dict[str, dict], found: dict[str, dict], now: datetime, run_
         if cid in found:
             continue
         row = dict(prev)
-        if row["status"] != "resolved":
+        if row["status"] != "resolved" and looked(row):
             history = _history(row)
             history.append(_event(now, run_id, row["status"], "resolved", "check", "no longer found"))
             row.update(status="resolved", status_changed_at=now, history=json.dumps(history), run_id=run_id)

@@ -41,3 +41,4 @@ class Contact:
     distance: float | None = None  # m: shortest distance between the surfaces (clearance; 0 when they overlap)
     inside: str | None = None  # containment: "a" when the first solid lies inside the second, else "b"
     volume: float | None = None  # m3: volume of the overlap, when the solids are closed
+    depth_method: str | None = None  # what depth means: overlap, surface_inside or approximate (kernel_open)

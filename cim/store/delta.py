@@ -239,7 +239,8 @@ class Store:
         """Overwrite a whole documented table in one Delta commit (state tables such as ``clashes``)."""
         data = conform(name, data, self.crs)
         with self.lock():
-            write_deltalake(str(self.table_path(name)), data, mode="overwrite", name=name)
+            # the whole table is replaced: its schema too (a documented column added since it was written)
+            write_deltalake(str(self.table_path(name)), data, mode="overwrite", schema_mode="overwrite", name=name)
             _fault_point(name)
 
     def replace_derived(self, name: str, model_id: str, version: int, data: pa.Table) -> None:
