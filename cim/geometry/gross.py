@@ -16,6 +16,7 @@ import ifcopenshell.geom
 import numpy as np
 
 from cim.errors import GeometryError, InputError
+from cim.geometry.quiet import KernelOutput
 from cim.geometry.tessellate import settings as net_settings
 from cim.georef import Georef
 
@@ -73,17 +74,22 @@ def gross_meshes(model: ifcopenshell.file, georef: Georef,
         return {}
     iterator = ifcopenshell.geom.iterator(gross_settings(), model, 1, include=products)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    try:
-        if not iterator.initialize():
-            return out
-    except Exception as exc:
-        raise GeometryError(None, f"gross tessellation failed: {exc}", "the net quantities are still valid") from exc
-    while True:
-        shape = iterator.get()
-        verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
-        faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
-        if len(faces):
-            out[shape.guid] = (georef.to_city(verts.copy()), faces.astype(np.int64))
-        if not iterator.next():
-            break
+    with KernelOutput(f"gross meshing {len(products)} products", log) as kernel:  # chatter to the debug log
+        try:
+            with kernel.quiet():
+                if not iterator.initialize():
+                    return out
+        except Exception as exc:
+            raise GeometryError(None, f"gross tessellation failed: {exc}",
+                                "the net quantities are still valid") from exc
+        more = True
+        while more:
+            with kernel.quiet():
+                shape = iterator.get()
+                verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3).copy()
+                faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3).copy()
+                guid = shape.guid
+                more = iterator.next()
+            if len(faces):
+                out[guid] = (georef.to_city(verts), faces.astype(np.int64))
     return out
