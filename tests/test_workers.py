@@ -80,7 +80,7 @@ _POOL_SCRIPT = textwrap.dedent("""
     import sys, threading, time
     from cim.workers import process_pool
 
-    pool = process_pool(2)
+    pool = process_pool(2, start_method=sys.argv[1])
     def start():  # the first submit comes from a short-lived thread, as in a Prefect task
         pool.submit(time.sleep, 0).result()
     t = threading.Thread(target=start); t.start(); t.join()
@@ -90,9 +90,11 @@ _POOL_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_workers_of_a_killed_process_die_with_it(sig):
-    proc = subprocess.Popen([sys.executable, "-c", _POOL_SCRIPT], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+@pytest.mark.parametrize(("start_method", "sig"), [("fork", signal.SIGKILL), ("fork", signal.SIGTERM),
+                                                    ("spawn", signal.SIGKILL)])
+def test_workers_of_a_killed_process_die_with_it(start_method, sig):
+    proc = subprocess.Popen([sys.executable, "-c", _POOL_SCRIPT, start_method], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
     assert proc.stdout.readline().strip() == "ready"
     children = _wait_for_children(proc, 2)
     proc.send_signal(sig)
