@@ -7,9 +7,12 @@ does that around each kernel call; the text caught is logged once, at debug leve
 
 Descriptors belong to the whole process, so the swap is shared between threads: the first window
 in points fds 1 and 2 at a private temporary file, the last one out puts them back (even on an
-exception). A process forked while a window is open gets its own descriptors back at once. Windows
-are kept to the kernel calls themselves, which hold the GIL, so other threads' Python output is
-rarely caught with the kernel's.
+exception). A process forked while a window is open gets its own descriptors back at once.
+
+Windows are kept to the kernel calls themselves, but the kernel releases the GIL: console output
+that *other threads of the same process* write during a call is caught too (it ends up in the same
+debug record). Log handlers writing to files or to an API are not affected; the heavy
+meshing runs in worker processes (``cim.workers``), whose windows touch only their own descriptors.
 """
 
 from __future__ import annotations
