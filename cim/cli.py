@@ -139,8 +139,10 @@ def _stopped(st: Store, outcomes: list, paths: list[Path], stop: BaseException) 
     """Report an interrupted ingest in one line, after undoing a commit it left half-way."""
     with contextlib.suppress(Exception):
         st.recover()  # the journal protocol: a half-written model version is rolled back now
-    done = {o.path for o in outcomes}
-    left = [p.name for p in paths if str(p) not in done]
+    from cim.text import table_text
+
+    done = {o.path for o in outcomes}  # Outcome paths are printable text
+    left = [table_text(p.name) for p in paths if table_text(str(p)) not in done]
     what = "stopped (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
     console.print(f"[bold red]{what}:[/] not finished: {', '.join(left) or 'nothing'}; nothing half-written is left "
                   "in the store (run the same command again to finish)", highlight=False, soft_wrap=True)
