@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -93,24 +98,71 @@ def ingest(
         _fail(exc)
     n_workers = workers or default_workers()
     outcomes = []
-    with _progress() as bar:
-        for path in paths:
-            task = bar.add_task(path.name, total=None)
+    try:
+        with _sigterm_unwinds(), _progress() as bar:
+            for path in paths:
+                task = bar.add_task(path.name, total=None)
 
-            def advance(n: int, task=task) -> None:
-                bar.update(task, advance=n)
+                def advance(n: int, task=task) -> None:
+                    bar.update(task, advance=n)
 
-            outcome = ingest_file(st, cfg, path, workers=n_workers, force=force, progress=advance)
-            if checks and outcome.action == "ingested" and outcome.kind == "ifc":
-                settings = cfg.settings_for(path, "ifc")
-                for check in model_checks(st, outcome.model_ids[0], path, placement=settings.placement):
-                    note = json.dumps(check.summary) if check.ok else check.message
-                    outcome.message = "\n".join(filter(None, [outcome.message, f"{check.check}: {note}"]))
-            bar.update(task, total=1, completed=1) if outcome.action != "ingested" else bar.update(task, total=None)
-            bar.remove_task(task)
-            outcomes.append(outcome)
+                outcome = ingest_file(st, cfg, path, workers=n_workers, force=force, progress=advance)
+                if checks and outcome.action == "ingested" and outcome.kind == "ifc":
+                    settings = cfg.settings_for(path, "ifc")
+                    for check in model_checks(st, outcome.model_ids[0], path, placement=settings.placement):
+                        note = json.dumps(check.summary) if check.ok else check.message
+                        outcome.message = "\n".join(filter(None, [outcome.message, f"{check.check}: {note}"]))
+                bar.update(task, total=1, completed=1) if outcome.action != "ingested" else bar.update(task, total=None)
+                bar.remove_task(task)
+                outcomes.append(outcome)
+    except (KeyboardInterrupt, Terminated) as stop:
+        _stopped(st, outcomes, paths, stop)
     _print_outcomes(outcomes)
     raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C (not caught as an error)."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds(grace_s: float = 10.0) -> Iterator[None]:
+    """Turn SIGTERM into ``Terminated``: worker pools are killed on the way out, an open commit is undone.
+
+    Workers die with this process in any case (cim.workers); this makes the exit prompt and clean.
+    A second SIGTERM, or a clean-up longer than ``grace_s``, ends the process at once.
+    """
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        watchdog = threading.Timer(grace_s, os._exit, (128 + signal.SIGTERM,))
+        watchdog.daemon = True
+        watchdog.start()
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(st: Store, outcomes: list, paths: list[Path], stop: BaseException) -> None:
+    """Report an interrupted ingest in one line, after undoing a commit it left half-way."""
+    with contextlib.suppress(Exception):
+        st.recover()  # the journal protocol: a half-written model version is rolled back now
+    from cim.text import table_text
+
+    done = {o.path for o in outcomes}  # Outcome paths are printable text
+    left = [table_text(p.name) for p in paths if table_text(str(p)) not in done]
+    what = "stopped (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+    console.print(f"[bold red]{what}:[/] not finished: {', '.join(left) or 'nothing'}; nothing half-written is left "
+                  "in the store (run the same command again to finish)", highlight=False, soft_wrap=True)
+    if outcomes:
+        _print_outcomes(outcomes)
+    raise typer.Exit(128 + signal.SIGTERM if isinstance(stop, Terminated) else 130)
 
 
 def _existing_crs(store: Path) -> str | None:

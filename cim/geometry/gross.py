@@ -17,6 +17,7 @@ import numpy as np
 
 from cim.errors import GeometryError, InputError
 from cim.geometry.mesh import merge_by_product
+from cim.geometry.quiet import KernelOutput
 from cim.geometry.tessellate import RawMesh
 from cim.geometry.tessellate import settings as net_settings
 from cim.georef import Georef
@@ -79,19 +80,24 @@ def gross_meshes(model: ifcopenshell.file, georef: Georef,
     iterator = ifcopenshell.geom.iterator(gross_settings(), model, 1, include=products)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     parts: list[RawMesh] = []
-    try:
-        if not iterator.initialize():
-            return out
-    except Exception as exc:
-        raise GeometryError(None, f"gross tessellation failed: {exc}", "the net quantities are still valid") from exc
-    while True:
-        shape = iterator.get()
-        verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
-        faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
-        if len(faces):
-            parts.append(RawMesh(shape.id, keys.get(shape.id, shape.guid), verts.copy(), faces.copy()))
-        if not iterator.next():
-            break
+    with KernelOutput(f"gross meshing {len(products)} products", log) as kernel:  # chatter to the debug log
+        try:
+            with kernel.quiet():
+                if not iterator.initialize():
+                    return out
+        except Exception as exc:
+            raise GeometryError(None, f"gross tessellation failed: {exc}",
+                                "the net quantities are still valid") from exc
+        more = True
+        while more:
+            with kernel.quiet():
+                shape = iterator.get()
+                verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3).copy()
+                faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3).copy()
+                sid, guid = shape.id, shape.guid
+                more = iterator.next()
+            if len(faces):
+                parts.append(RawMesh(sid, keys.get(sid, guid), verts, faces))
     for raw in merge_by_product(parts):  # a product with several bodies: one mesh, as in the meshes table
         out[raw.global_id] = (georef.to_city(raw.verts), raw.faces.astype(np.int64))
     return out

@@ -11,6 +11,8 @@ import ifcopenshell
 import ifcopenshell.geom
 import numpy as np
 
+from cim.geometry.quiet import KernelOutput
+
 log = logging.getLogger(__name__)
 
 
@@ -31,22 +33,33 @@ def settings() -> ifcopenshell.geom.settings:
 
 def iter_meshes(model: ifcopenshell.file,
                 include: Iterable[ifcopenshell.entity_instance] | None = None) -> Iterator[RawMesh]:
-    """Yield one mesh per product with a body. Products that fail to mesh are logged and skipped."""
+    """Yield one mesh per product with a body. Products that fail to mesh are logged and skipped.
+
+    What the kernel prints goes to the debug log, not the console (see ``cim.geometry.quiet``).
+    """
     include = list(include) if include is not None else None
     if include is not None and not include:
         return
-    iterator = ifcopenshell.geom.iterator(settings(), model, 1, include=include)
-    if not iterator.initialize():
-        return
-    while True:
-        shape = iterator.get()
-        geom = shape.geometry
-        verts = np.frombuffer(geom.verts_buffer, dtype=np.float64).reshape(-1, 3)
-        faces = np.frombuffer(geom.faces_buffer, dtype=np.int32).reshape(-1, 3)
-        if len(faces):
-            yield RawMesh(shape.id, shape.guid, verts.copy(), faces.copy())
-        if not iterator.next():
-            break
+    with KernelOutput(f"meshing {len(include) if include is not None else 'all'} products") as kernel:
+        iterator = ifcopenshell.geom.iterator(settings(), model, 1, include=include)
+        with kernel.quiet():
+            more = iterator.initialize()
+        while more:
+            with kernel.quiet():
+                mesh = _raw_mesh(iterator.get())
+                more = iterator.next()
+            if mesh is not None:
+                yield mesh
+
+
+def _raw_mesh(shape) -> RawMesh | None:
+    """Copy the shape's buffers out of the iterator (they are reused by its next step)."""
+    geom = shape.geometry
+    verts = np.frombuffer(geom.verts_buffer, dtype=np.float64).reshape(-1, 3)
+    faces = np.frombuffer(geom.faces_buffer, dtype=np.int32).reshape(-1, 3)
+    if not len(faces):
+        return None
+    return RawMesh(shape.id, shape.guid, verts.copy(), faces.copy())
 
 
 def default_workers() -> int:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +24,7 @@ from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.ifc_chunks import prime, process_chunk, process_chunk_in_worker, release
 from cim.store import ModelCommit
 from cim.store.delta import now_utc
+from cim.workers import process_pool
 
 Progress = Callable[[int], None]
 T = TypeVar("T")
@@ -119,7 +118,7 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
     path = str(Path(opened.path).resolve())
     prime(path, opened, idx)  # fork-started workers inherit the parsed model (copy-on-write)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with process_pool(workers) as pool:  # workers die with this process; an exception stops them at once
             futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
             side = side_work()
             parts = []

@@ -3,6 +3,10 @@
 Split in three steps so a flow can run the heavy middle one in worker processes:
 ``plan_file`` (cheap, decides), ``prepare_job`` (pure: reads the file, writes nothing) and
 ``commit_job`` / ``quarantine`` (the only writers).
+
+A run of many files must never stop on one of them: ``safe_plan``, ``safe_commit`` and ``quarantine``
+never raise; whatever goes wrong with a file (its content, a bug, the store refusing its rows) becomes
+that file's ``ingest_errors`` row and a quarantined Outcome.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Generator, Iterator
+from concurrent.futures import as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.config import CityConfig, ModelSettings, source_root
@@ -22,9 +30,13 @@ from cim.ingest.gis import prepare_gis
 from cim.ingest.ifc import Progress, file_sha256, prepare_ifc
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
+from cim.text import table_message, table_text
+from cim.workers import process_pool
 
 log = logging.getLogger(__name__)
 IFC_SUFFIXES = (".ifc",)
+# Refusals caused by the store or the disk, not by the file: the unchanged file is tried again next run.
+RETRIED_STAGES = ("commit", "io")
 
 
 @dataclass
@@ -51,6 +63,10 @@ class Outcome:
     stage: str | None = None
     message: str | None = None
 
+    def __post_init__(self) -> None:  # printed and stored: no undecodable bytes, no escape sequences
+        self.path = table_text(self.path) or ""
+        self.message = table_message(self.message)
+
     def as_dict(self) -> dict:
         return self.__dict__.copy()
 
@@ -66,7 +82,7 @@ def file_kind(path: Path) -> str | None:
 def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool = False) -> Job | Outcome:
     """A Job when the file must be ingested, else the Outcome that says why not."""
     path = Path(path)
-    key = config.relative(path) if config.path else str(path)
+    key = table_text(config.relative(path) if config.path else str(path))  # stored as source_path
     kind = file_kind(path)
     if kind is None:
         raise InputError(path, f"unsupported file type {path.suffix!r}",
@@ -76,7 +92,8 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
     except FileNotFoundError as exc:
         raise InputError(path, "file not found", "check the path") from exc
     except OSError as exc:
-        raise TransientIOError(path, f"could not read the file: {exc.strerror}", "it is retried") from exc
+        raise TransientIOError(path, f"could not read the file: {exc.strerror}",
+                               "it is tried again on the next run") from exc
     job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs)
     if force:
         return job
@@ -99,6 +116,7 @@ def _skip_reason(store: Store, job: Job) -> str | None:
         return f"unchanged since version {max(r['version'] for r in rows)}"
     errors = store.read("ingest_errors", filters=[("source_path", "=", job.key)])
     same = errors.filter(pc.and_(pc.equal(errors["sha256"], job.sha256), pc.is_null(errors["feature_id"])))
+    same = same.filter(pc.invert(pc.is_in(same["stage"], pa.array(RETRIED_STAGES))))
     if same.num_rows and not rows:
         return "still quarantined: unchanged since it was refused (fix the file, or ingest with --force)"
     return None
@@ -123,45 +141,187 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
     return commits
 
 
+@dataclass
+class Prepared:
+    """One job's result from ``prepare_all``: the commits, or the error that becomes its quarantine row."""
+
+    job: Job
+    commits: list[ModelCommit] | None
+    error: BaseException | None
+    seconds: float
+
+
+def prepare_all(jobs: list[Job], processes: int = 2, *, start_method: str = "spawn") -> Iterator[Prepared]:
+    """Prepare jobs in worker processes (which die with this one), yielding each as soon as it is done.
+
+    Never raises for a job: its error comes back in ``Prepared.error``. A worker that dies (the IFC
+    library can crash on a damaged file, or memory runs out) breaks the whole pool; the jobs not
+    finished then run again one at a time, each in its own fresh worker, so the crash is pinned on
+    its own file and the other files still go through. ``spawn`` by default: the caller (a flow) has
+    threads, and forking a process with threads can deadlock the child.
+    """
+    unfinished = yield from _prepare_in_pool(list(jobs), processes, start_method)
+    for job in unfinished:
+        again = yield from _prepare_in_pool([job], 1, start_method)
+        if again:
+            yield Prepared(job, None, CimError(job.path, "the worker process preparing this file died (a crash in "
+                                               "the IFC or GIS library, or out of memory)",
+                                               "validate and re-export the file; the log has the details",
+                                               stage="prepare"), 0.0)
+
+
+def _prepare_in_pool(jobs: list[Job], processes: int, start_method: str) -> Generator[Prepared, None, list[Job]]:
+    """Yield what finished; return the jobs lost to a broken pool (a worker died)."""
+    if not jobs:
+        return []
+    lost: list[Job] = []
+    with process_pool(max(1, min(processes, len(jobs))), start_method=start_method) as pool:
+        futures = {pool.submit(_timed_prepare, job): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                commits, seconds = future.result()
+            except BrokenProcessPool:
+                lost.append(job)
+            except Exception as exc:  # noqa: BLE001 - the job's own failure: its quarantine row
+                yield Prepared(job, None, exc, 0.0)
+            else:
+                yield Prepared(job, commits, None, seconds)
+    return lost
+
+
+def _timed_prepare(job: Job) -> tuple[list[ModelCommit], float]:
+    start = time.perf_counter()
+    return prepare_job(job), time.perf_counter() - start
+
+
 def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,
                seconds: float) -> Outcome:
-    versions = [store.commit(c, run_id=run_id) for c in commits]
+    """Write the prepared models; raises if the store refuses them (``safe_commit`` does not)."""
+    done: list[tuple[str, int]] = []
+    _commit_all(store, commits, run_id, done)
+    return _ingested(job, commits, done, seconds)
+
+
+def safe_commit(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,
+                seconds: float) -> Outcome:
+    """``commit_job`` that never raises: a commit the store refuses becomes the file's quarantine row.
+
+    What the failed commit wrote is rolled back at once (the store's journal), so readers and the
+    next writer see the store as it was. The row's stage is ``commit``: the file is tried again on
+    the next run even if it does not change. Models of the file committed before the failure (other
+    layers of a GeoPackage) stay, and the Outcome names them.
+    """
+    done: list[tuple[str, int]] = []
+    try:
+        _commit_all(store, commits, run_id, done)
+        return _ingested(job, commits, done, seconds)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the run
+        try:
+            store.recover()
+        except Exception as again:  # noqa: BLE001 - reported; the next writer tries the roll-back again
+            log.error("%s: rolling back the failed commit failed too: %s", table_text(job.path), table_text(again))
+        outcome = quarantine(store, job.path, exc, run_id, kind=job.kind, sha256=job.sha256, key=job.key,
+                             seconds=seconds, stage="commit")
+        if done:
+            outcome.model_ids, outcome.versions = [m for m, _ in done], [v for _, v in done]
+            outcome.message = table_message(f"{outcome.message}\n(stored before the failure: "
+                                            f"{', '.join(f'{m} v{v}' for m, v in done)})")
+        return outcome
+
+
+def _commit_all(store: Store, commits: list[ModelCommit], run_id: str | None, done: list[tuple[str, int]]) -> None:
+    """Commit one model after the other, noting in ``done`` each (model_id, version) stored."""
+    for commit in commits:
+        _clean_texts(commit)
+        before = store.latest(commit.model_id)
+        try:
+            done.append((commit.model_id, store.commit(commit, run_id=run_id)))
+        except Exception:
+            after = _latest_quietly(store, commit.model_id)
+            if after is not None and (before is None or after["version"] > before["version"]):
+                done.append((commit.model_id, after["version"]))  # failed after its models row: it is stored
+            raise
+
+
+def _latest_quietly(store: Store, model_id: str) -> dict | None:
+    try:
+        return store.latest(model_id)
+    except Exception:  # noqa: BLE001 - only used to report what was stored
+        return None
+
+
+def _ingested(job: Job, commits: list[ModelCommit], done: list[tuple[str, int]], seconds: float) -> Outcome:
     messages = [c.record["message"] for c in commits if c.record.get("message")]
-    return Outcome(job.path, job.kind, "ingested", [c.model_id for c in commits], versions, seconds,
+    return Outcome(job.path, job.kind, "ingested", [m for m, _ in done], [v for _, v in done], seconds,
                    sum(c.record["n_elements"] for c in commits), message="\n".join(messages) or None)
 
 
+def safe_plan(store: Store, config: CityConfig, path: str | Path, run_id: str | None, *,
+              force: bool = False) -> Job | Outcome:
+    """``plan_file`` that never raises: a file that cannot even be planned is quarantined."""
+    try:
+        return plan_file(store, config, path, force=force)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the run
+        return quarantine(store, str(path), exc, run_id)
+
+
+def _clean_texts(commit: ModelCommit) -> None:
+    """Make the plain-Python texts of a commit storable (its Arrow tables are valid UTF-8 already)."""
+    for name, value in commit.record.items():
+        if isinstance(value, str):
+            commit.record[name] = table_message(value) if name == "message" else table_text(value)
+    for error in commit.errors:
+        for name, value in error.items():
+            if isinstance(value, str):
+                error[name] = table_message(value) if name == "message" else table_text(value)
+
+
 def quarantine(store: Store, path: str, error: BaseException, run_id: str | None, *, kind: str | None = None,
-               sha256: str | None = None, key: str | None = None, seconds: float = 0.0) -> Outcome:
-    """Record why a file was refused; nothing of it is stored."""
-    if isinstance(error, CimError):
-        stage, message = error.stage, error.one_line()
-    else:  # a bug or a crash inside a library: still only this file is refused
-        stage = "internal"
-        message = f"{path}: unexpected {type(error).__name__}: {error}"
-        log.error("%s\n%s", message, "".join(traceback.format_exception(error)))
-    store.append_rows("ingest_errors", [{
-        "run_id": run_id, "at": now_utc(), "source_path": key or path, "sha256": sha256, "stage": stage,
-        "error_type": type(error).__name__, "feature_id": None, "message": message}])
+               sha256: str | None = None, key: str | None = None, seconds: float = 0.0,
+               stage: str | None = None) -> Outcome:
+    """Record why a file was refused; nothing of it is stored. Never raises.
+
+    Every text is made storable first (a syntax error can quote bytes that are not UTF-8). If the
+    store cannot take the row, that is logged and the Outcome still carries the reason.
+    """
+    stage, message = _describe(path, error, stage)
+    row = {"run_id": table_text(run_id), "at": now_utc(), "source_path": table_text(key or path),
+           "sha256": table_text(sha256), "stage": stage, "error_type": type(error).__name__, "feature_id": None,
+           "message": message}
+    try:
+        store.append_rows("ingest_errors", [row])
+    except Exception as exc:  # noqa: BLE001 - the refusal itself must not stop the run
+        note = f"the error row could not be stored: {type(exc).__name__}: {table_message(exc)}"
+        log.error("%s (%s)", message, note)
+        message = f"{message}\n({note})"
     log.warning("quarantined %s", message)
     return Outcome(path, kind or "unknown", "quarantined", seconds=seconds, stage=stage, message=message)
+
+
+def _describe(path: str, error: BaseException, stage: str | None) -> tuple[str, str]:
+    """(stage, one-line message) of a refusal; a bug or a library crash is logged with its traceback."""
+    if isinstance(error, CimError):
+        return stage or error.stage, table_message(error.one_line()) or ""
+    message = table_message(f"{path}: unexpected {type(error).__name__}: {table_text(error)}") or ""
+    try:
+        log.error("%s\n%s", message, table_text("".join(traceback.format_exception(error))))
+    except Exception:  # noqa: BLE001 - a traceback that cannot be formatted is not worth a crash
+        log.error("%s", message)
+    return stage or "internal", message
 
 
 def ingest_file(store: Store, config: CityConfig, path: str | Path, *, run_id: str | None = None,
                 workers: int = 1, force: bool = False, progress: Progress | None = None) -> Outcome:
     """Plan, prepare and commit one file; a bad file becomes a quarantine row, never an exception."""
     start = time.perf_counter()
-    job: Job | None = None
+    planned = safe_plan(store, config, path, run_id, force=force)
+    if isinstance(planned, Outcome):
+        return planned
+    job = planned
     try:
-        planned = plan_file(store, config, path, force=force)
-        if isinstance(planned, Outcome):
-            return planned
-        job = planned
         commits = prepare_job(job, workers=workers, progress=progress)
-        return commit_job(store, job, commits, run_id, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - the contract is: one bad file never stops the others
-        if isinstance(exc, CimError) and exc.retryable:
-            raise
-        return quarantine(store, str(path), exc, run_id, kind=job.kind if job else None,
-                          sha256=job.sha256 if job else None, key=job.key if job else None,
+        return quarantine(store, job.path, exc, run_id, kind=job.kind, sha256=job.sha256, key=job.key,
                           seconds=time.perf_counter() - start)
+    return safe_commit(store, job, commits, run_id, time.perf_counter() - start)
