@@ -37,6 +37,7 @@ class Job:
     sha256: str
     settings: ModelSettings
     city_crs: str
+    force: bool = False  # re-ingest even when the store already holds this input
 
 
 @dataclass
@@ -77,7 +78,7 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         raise InputError(path, "file not found", "check the path") from exc
     except OSError as exc:
         raise TransientIOError(path, f"could not read the file: {exc.strerror}", "it is retried") from exc
-    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs)
+    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force)
     if force:
         return job
     reason = _skip_reason(store, job)
@@ -121,10 +122,15 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
 
 def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,
                seconds: float) -> Outcome:
-    versions = [store.commit(c, run_id=run_id) for c in commits]
-    messages = [c.record["message"] for c in commits if c.record.get("message")]
-    return Outcome(job.path, job.kind, "ingested", [c.model_id for c in commits], versions, seconds,
-                   sum(c.record["n_elements"] for c in commits), message="\n".join(messages) or None)
+    versions = [store.commit(c, run_id=run_id, skip_unchanged=not job.force) for c in commits]
+    if commits and all(c.unchanged_since is not None for c in commits):
+        # the same input was committed meanwhile (e.g. by a second ingest of the file at the same time)
+        return Outcome(job.path, job.kind, "unchanged", [c.model_id for c in commits], versions, seconds,
+                       message=f"unchanged since version {max(versions)}")
+    done = [(c, v) for c, v in zip(commits, versions, strict=True) if c.unchanged_since is None]
+    messages = [c.record["message"] for c, _ in done if c.record.get("message")]
+    return Outcome(job.path, job.kind, "ingested", [c.model_id for c, _ in done], [v for _, v in done], seconds,
+                   sum(c.record["n_elements"] for c, _ in done), message="\n".join(messages) or None)
 
 
 def quarantine(store: Store, path: str, error: BaseException, run_id: str | None, *, kind: str | None = None,
