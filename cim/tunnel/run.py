@@ -59,9 +59,10 @@ def analyse_tunnel(store: Store, model_id: str, ifc_path: Path, rules_path: Path
     georef = resolve_georef(opened.file, ifc_path, store.crs, placement)
     assets, comps, findings = build_tables(rows, opened.file, georef, latest.get("phase") or "manage", rules_path)
     version = int(latest["version"])
-    store.replace_derived("tunnel_assets", model_id, version, assets_table(assets))
-    store.replace_derived("tunnel_compartments", model_id, version, compartments_table(comps))
-    store.replace_derived("tunnel_findings", model_id, version, findings_table(findings))
+    with store.derived(model_id, version) as tx:  # the three tables or none
+        tx.replace_model_rows("tunnel_assets", assets_table(assets))
+        tx.replace_model_rows("tunnel_compartments", compartments_table(comps))
+        tx.replace_model_rows("tunnel_findings", findings_table(findings))
     return {"model_id": model_id, "version": version, "assets": len(assets),
             "compartments": sum(c["kind"] == "compartment" for c in comps),
             "fire_compartments": sum(c["kind"] == "fire_compartment" for c in comps), "findings": len(findings),
