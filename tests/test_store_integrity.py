@@ -266,3 +266,24 @@ def test_a_failure_inside_a_derived_write_leaves_the_previous_rows(store, model)
     assert {t: store.read(t).num_rows for t in before} == before
     assert not (store.root / "_cim" / "journal.json").exists()
     assert all(store.table_version(t) >= versions[t] for t in before)
+
+
+def test_a_commit_that_fails_half_way_is_undone_at_once(store, model):
+    job = plan_file(store, default_config(CRS), model)
+    (change,) = prepare_job(job)
+    before = {t: store.table_version(t) for t in ("elements", "meshes", "models")}
+    change.tables["meshes"] = change.tables["meshes"].append_column("undocumented", pa.nulls(
+        change.tables["meshes"].num_rows))
+    with pytest.raises(ValueError, match="not documented"):
+        store.commit(change)
+    assert not (store.root / "_cim" / "journal.json").exists()
+    assert store.read("models").num_rows == 1
+    assert rows_on_disk(store, "elements") == store.read("elements").num_rows
+    assert all(store.table_version(t) >= before[t] for t in before)
+
+
+def rows_on_disk(store: Store, name: str) -> int:
+    """Every row in the Delta table, committed or not."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(store.table_path(name))).to_pyarrow_table().num_rows

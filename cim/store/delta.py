@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
 import shutil
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,18 +27,23 @@ from deltalake import DeltaTable, write_deltalake
 
 from cim import __version__
 from cim.errors import StoreError
-from cim.store.journal import META_DIR, layer_dir, read_journal, read_meta, table_dir, write_json
+from cim.store.derived import DerivedWrite
+from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests arm
+    FAULT_ENV,
+    META_DIR,
+    fault_point,
+    layer_dir,
+    read_journal,
+    read_meta,
+    table_dir,
+    write_json,
+)
 from cim.store.names import valid_layer_name
-from cim.store.schema import conform, core_tables, table_schema
+from cim.store.schema import conform, core_tables, table_schema, with_version
 
 log = logging.getLogger(__name__)
 
 VERSIONED_TABLES = ("elements", "meshes", "buildings", "relations")
-# Test hook: SIGKILL the process at a named point: a table name (right after writing it), "journal"
-# (journal written, nothing else yet), "layer" (layer folder written), "commit" (journal removed),
-# "derived-journal" (derived journal updated, table not yet written), "recover:<table>" (that table
-# restored, journal still there), "init:<table>" (a new store's table created, store.json not yet).
-FAULT_ENV = "CIM_FAULT_AFTER_TABLE"
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Store:
             path = self.root / name
             if not DeltaTable.is_deltatable(str(path)):
                 write_deltalake(str(path), table_schema(name, self.crs).empty_table(), mode="error", name=name)
-                _fault_point(f"init:{name}")
+                fault_point(f"init:{name}")
         write_json(meta_file, {"crs": self.crs, "created_at": now_utc().isoformat(), "format": 1})
 
     def table_path(self, name: str) -> Path:
@@ -269,7 +272,7 @@ class Store:
             elif DeltaTable.is_deltatable(str(path)) and DeltaTable(str(path)).version() > before:
                 DeltaTable(str(path)).restore(before)
                 restored.append(name)
-            _fault_point(f"recover:{name}")
+            fault_point(f"recover:{name}")
         return restored
 
     def _begin(self, kind: str, model_id: str | None, version: int | None, tables: dict[str, int]) -> None:
@@ -295,17 +298,23 @@ class Store:
             version = 1 if latest is None else latest["version"] + 1
             layer_rel = layer_dir(change.model_id, version) if change.layer else None
             touched = [*change.tables, *([layer_rel] if layer_rel else []), "models"]
-            self._begin("model", change.model_id, version, {t: self._rel_version(t) for t in touched})
-            _fault_point("journal")
-            for name, data in change.tables.items():
-                self._append(name, _with_version(data, change.model_id, version))
-            if change.layer:
-                self._write_layer(layer_rel, change.layer[1])
+            journal = {t: self._rel_version(t) for t in touched}
+            self._begin("model", change.model_id, version, journal)
+            fault_point("journal")
             record = {**change.record, "model_id": change.model_id, "version": version, "run_id": run_id,
                       "ingested_at": now_utc(), "code_version": __version__}
-            self._append("models", pa.Table.from_pylist([record]))
+            try:
+                for name, data in change.tables.items():
+                    self._append(name, with_version(data, change.model_id, version))
+                if change.layer:
+                    self._write_layer(layer_rel, change.layer[1])
+                self._append("models", pa.Table.from_pylist([record]))
+            except Exception:  # a write failed (disk full, bad data): undo now, not at the next writer
+                self._roll_back(journal)
+                self._journal.unlink()
+                raise
             self._journal.unlink()
-            _fault_point("commit")
+            fault_point("commit")
             if change.errors:
                 rows = [{**e, "run_id": run_id} for e in change.errors]
                 schema = table_schema("ingest_errors", self.crs)
@@ -315,7 +324,7 @@ class Store:
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
         write_deltalake(str(self.root / name), data, mode="append")
-        _fault_point(name)
+        fault_point(name)
 
     def _write_layer(self, rel: str, data: pa.Table) -> None:
         path = self.root / rel  # a new folder: the version is uncommitted, a leftover is the same attempt's
@@ -323,7 +332,7 @@ class Store:
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_deltalake(str(path), data, mode="error", name=path.parent.name)
-        _fault_point("layer")
+        fault_point("layer")
 
     def append_rows(self, name: str, rows: list[dict]) -> None:
         """Append plain rows to a single table (ingest_errors, runs): atomic on its own."""
@@ -368,39 +377,6 @@ class Store:
             tx.replace_model_rows(name, data)
 
 
-class DerivedWrite:
-    """The tables written inside one ``Store.derived`` block; each is journaled before it is written."""
-
-    def __init__(self, store: Store, model_id: str | None, version: int | None):
-        self.store, self.model_id, self.version = store, model_id, version
-        self.journaled: dict[str, int] = {}
-
-    def _journal(self, name: str) -> str:
-        if name not in core_tables():
-            raise ValueError(f"{name!r} is not a documented table (schemas/tables*.toml)")
-        path = str(self.store.root / name)
-        if not DeltaTable.is_deltatable(path):
-            write_deltalake(path, table_schema(name, self.store.crs).empty_table(), mode="error", name=name)
-        if name not in self.journaled:
-            self.journaled[name] = DeltaTable(path).version()
-            self.store._begin("derived", self.model_id, self.version, self.journaled)
-            _fault_point("derived-journal")
-        return path
-
-    def replace_table(self, name: str, data: pa.Table) -> None:
-        data = conform(name, data, self.store.crs)
-        write_deltalake(self._journal(name), data, mode="overwrite", name=name)
-        _fault_point(name)
-
-    def replace_model_rows(self, name: str, data: pa.Table) -> None:
-        if self.model_id is None or self.version is None:
-            raise ValueError("replace_model_rows needs Store.derived(model_id, version)")
-        data = conform(name, _with_version(data, self.model_id, self.version), self.store.crs)
-        quoted = self.model_id.replace("'", "''")
-        write_deltalake(self._journal(name), data, mode="overwrite", predicate=f"model_id = '{quoted}'")
-        _fault_point(name)
-
-
 def _check_commit(change: ModelCommit, latest: dict | None) -> None:
     kind = change.record.get("kind")
     if latest is not None and latest["kind"] != kind:
@@ -425,17 +401,6 @@ def _keep(table: pa.Table, keys: set[tuple[str, int]]) -> pa.Table:
     wanted = pa.array([f"{m}\x1f{v}" for m, v in keys], pa.string())
     have = pc.binary_join_element_wise(table["model_id"], pc.cast(table["version"], pa.string()), "\x1f")
     return table.filter(pc.fill_null(pc.is_in(have, value_set=wanted), False))
-
-
-def _with_version(data: pa.Table, model_id: str, version: int) -> pa.Table:
-    n = data.num_rows
-    data = data.append_column("model_id", pa.array([model_id] * n, pa.string()))
-    return data.append_column("version", pa.array([version] * n, pa.int64()))
-
-
-def _fault_point(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _norm(crs: str) -> str:

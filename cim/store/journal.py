@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
 from cim.errors import StoreError
@@ -21,6 +22,16 @@ LAYERS_DIR = "layers"
 FORMAT = 1
 LAYER_DIR = re.compile(r"^layers/[a-z][a-z0-9_]{0,62}/v[1-9][0-9]{0,9}$")
 KINDS = ("model", "derived")
+# Test hook: SIGKILL the process at a named point: a table name (right after writing it), "journal"
+# (journal written, nothing else yet), "layer" (layer folder written), "commit" (journal removed),
+# "derived-journal" (derived journal updated, table not yet written), "recover:<table>" (that table
+# restored, journal still there), "init:<table>" (a new store's table created, store.json not yet).
+FAULT_ENV = "CIM_FAULT_AFTER_TABLE"
+
+
+def fault_point(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def layer_dir(name: str, version: int) -> str:
