@@ -287,3 +287,13 @@ def rows_on_disk(store: Store, name: str) -> int:
     from deltalake import DeltaTable
 
     return DeltaTable(str(store.table_path(name))).to_pyarrow_table().num_rows
+
+
+def test_a_layer_with_untyped_columns_is_stored_typed_and_the_store_stays_queryable(store):
+    empty = pa.table({"feature_id": pa.nulls(0), "name": pa.nulls(0), "geometry": pa.nulls(0)})
+    record = {"kind": "gis", "phase": "manage", "source_path": "empty.geojson", "sha256": "0", "settings_hash": "0",
+              "size_bytes": 0, "schema": "GEOJSON", "crs": CRS, "status": "ok", "n_elements": 0, "n_meshes": 0}
+    store.commit(ModelCommit(model_id="empty", record=record, layer=("empty", empty)))
+    assert count(store, "SELECT count(*) FROM empty") == 0
+    assert count(store, "SELECT count(*) FROM models") == 1
+    assert str(store.read("empty").schema.field("name").type) == "string"

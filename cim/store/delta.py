@@ -331,7 +331,7 @@ class Store:
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), data, mode="error", name=path.parent.name)
+        write_deltalake(str(path), _typed(data), mode="error", name=path.parent.name)
         fault_point("layer")
 
     def append_rows(self, name: str, rows: list[dict]) -> None:
@@ -387,6 +387,16 @@ def _check_commit(change: ModelCommit, latest: dict | None) -> None:
     if change.layer[0] != change.model_id or not valid_layer_name(change.model_id):
         raise StoreError(None, f"layer name {change.layer[0]!r} is not a valid, unreserved layer name",
                          "layer names are made by cim.store.names.layer_table_name")
+
+
+def _typed(data: pa.Table) -> pa.Table:
+    """Columns without a type (all null, e.g. an empty layer) as string, geometry as WKB bytes: a Delta
+    column of type void would make every later query of the store fail."""
+    for i, f in enumerate(data.schema):
+        if pa.types.is_null(f.type):
+            typed = pa.binary() if f.name == "geometry" else pa.string()
+            data = data.set_column(i, pa.field(f.name, typed, f.nullable, f.metadata), data.column(i).cast(typed))
+    return data
 
 
 def _same_input(latest: dict, record: dict) -> bool:

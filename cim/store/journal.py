@@ -114,7 +114,7 @@ def table_dir(root: Path, name: str, *, journal: Path | None = None) -> Path:
     path = root / name
     base = root.resolve()
     probe = root
-    for part in Path(name).parts:
+    for part in [*Path(name).parts, "_delta_log"]:
         probe = probe / part
         if probe.is_symlink():
             raise StoreError(where, f"refused: {probe} is a symbolic link; the store only rolls back its own "
