@@ -11,18 +11,12 @@ import shapely
 
 from cim.files import safe_child
 from cim.query import geometry_columns
-from cim.store import VERSIONED_TABLES, Store
+from cim.store import Store
 
 
 def current_table(store: Store, name: str) -> pa.Table:
-    """A table as `cim query` shows it: the current version of each model for versioned tables."""
-    table = store.read(name)
-    if name not in VERSIONED_TABLES or table.num_rows == 0:
-        return table
-    current = store.current_models().select(["model_id", "version"])
-    keys = set(zip(current["model_id"].to_pylist(), current["version"].to_pylist(), strict=True))
-    mask = [(m, v) in keys for m, v in zip(table["model_id"].to_pylist(), table["version"].to_pylist(), strict=True)]
-    return table.filter(pa.array(mask, pa.bool_()))
+    """A table as `cim query` shows it: committed rows only, the current version of each model."""
+    return store.read_current(name)
 
 
 def to_geodataframe(table: pa.Table, crs: str, geometries: list[str]) -> gpd.GeoDataFrame:

@@ -51,11 +51,12 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     now = now_utc()
     state = merge(previous, found, now, run_id, looked_for(rules))
     _group(state)
-    store.replace_table("clashes", pa.Table.from_pylist(state, schema=table_schema("clashes", store.crs)))
-    if previous_keys != keys:  # unchanged: nothing to record
-        store.replace_table("clash_elements", pa.Table.from_pylist(
-            [{"key": k, "geometry_hash": h, "rules_digest": rules.digest, "checked_at": now} for k, h in keys.items()],
-            schema=table_schema("clash_elements", store.crs)))
+    with store.derived() as tx:  # clashes and the snapshot they were found against, or neither
+        tx.replace_table("clashes", pa.Table.from_pylist(state, schema=table_schema("clashes", store.crs)))
+        if previous_keys != keys:  # unchanged: nothing to record
+            tx.replace_table("clash_elements", pa.Table.from_pylist(
+                [{"key": k, "geometry_hash": h, "rules_digest": rules.digest, "checked_at": now}
+                 for k, h in keys.items()], schema=table_schema("clash_elements", store.crs)))
     counts: dict[str, int] = {}
     for row in state:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

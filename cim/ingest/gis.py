@@ -1,4 +1,9 @@
-"""Ingest one GIS source: each layer becomes a table (replaced on re-ingest; Delta keeps history)."""
+"""Ingest one GIS source: each layer becomes one version of a layer table (see cim.store.names).
+
+A layer is committed like a model: its features go to a new folder ``layers/<name>/v<version>`` that
+readers see only once the ``models`` row of that version is committed. Its name is the store's
+``layer_table_name`` of the name cim.gis gave it, so it can never shadow a table or view of the store.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from cim.config import ModelSettings
 from cim.gis import Layer, frame_to_arrow, read_gis
 from cim.store import ModelCommit, geometry_field
 from cim.store.delta import now_utc
+from cim.store.names import layer_table_name
 
 
 def prepare_gis(path: str | Path, city_crs: str, settings: ModelSettings, *, sha256: str) -> list[ModelCommit]:
@@ -22,6 +28,9 @@ def _layer_commit(path: Path, layer: Layer, city_crs: str, settings: ModelSettin
     geom_idx = table.schema.get_field_index("geometry")
     table = table.set_column(geom_idx, geometry_field("geometry", city_crs, nullable=False), table["geometry"])
     warnings = list(layer.warnings)
+    name, renamed = layer_table_name(layer.name)
+    if renamed:
+        warnings.append(renamed)
     if layer.repaired:
         warnings.append(f"{len(layer.repaired)} invalid geometries repaired: features {', '.join(layer.repaired[:20])}")
     for rej in layer.rejected:
@@ -50,4 +59,7 @@ def _layer_commit(path: Path, layer: Layer, city_crs: str, settings: ModelSettin
                "error_type": "RejectedFeature", "feature_id": rej.feature_id,
                "message": f"layer {layer.source_layer!r}: feature {rej.feature_id} refused: {rej.reason}"}
               for rej in layer.rejected]
-    return ModelCommit(model_id=layer.name, record=record, layer=(layer.name, table), errors=errors)
+    if renamed:
+        errors.append({"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "gis",
+                       "error_type": "LayerRenamed", "feature_id": None, "message": f"{path}: {renamed}"})
+    return ModelCommit(model_id=name, record=record, layer=(name, table), errors=errors)

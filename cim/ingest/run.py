@@ -49,6 +49,7 @@ class Job:
     sha256: str
     settings: ModelSettings
     city_crs: str
+    force: bool = False  # re-ingest even when the store already holds this input
 
 
 @dataclass
@@ -94,7 +95,7 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
     except OSError as exc:
         raise TransientIOError(path, f"could not read the file: {exc.strerror}",
                                "it is tried again on the next run") from exc
-    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs)
+    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force)
     if force:
         return job
     reason = _skip_reason(store, job)
@@ -199,7 +200,7 @@ def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str |
                seconds: float) -> Outcome:
     """Write the prepared models; raises if the store refuses them (``safe_commit`` does not)."""
     done: list[tuple[str, int]] = []
-    _commit_all(store, commits, run_id, done)
+    _commit_all(store, commits, run_id, done, force=job.force)
     return _ingested(job, commits, done, seconds)
 
 
@@ -214,7 +215,7 @@ def safe_commit(store: Store, job: Job, commits: list[ModelCommit], run_id: str 
     """
     done: list[tuple[str, int]] = []
     try:
-        _commit_all(store, commits, run_id, done)
+        _commit_all(store, commits, run_id, done, force=job.force)
         return _ingested(job, commits, done, seconds)
     except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the run
         try:
@@ -230,13 +231,14 @@ def safe_commit(store: Store, job: Job, commits: list[ModelCommit], run_id: str 
         return outcome
 
 
-def _commit_all(store: Store, commits: list[ModelCommit], run_id: str | None, done: list[tuple[str, int]]) -> None:
+def _commit_all(store: Store, commits: list[ModelCommit], run_id: str | None, done: list[tuple[str, int]], *,
+                force: bool = False) -> None:
     """Commit one model after the other, noting in ``done`` each (model_id, version) stored."""
     for commit in commits:
         _clean_texts(commit)
         before = store.latest(commit.model_id)
         try:
-            done.append((commit.model_id, store.commit(commit, run_id=run_id)))
+            done.append((commit.model_id, store.commit(commit, run_id=run_id, skip_unchanged=not force)))
         except Exception:
             after = _latest_quietly(store, commit.model_id)
             if after is not None and (before is None or after["version"] > before["version"]):
@@ -252,9 +254,15 @@ def _latest_quietly(store: Store, model_id: str) -> dict | None:
 
 
 def _ingested(job: Job, commits: list[ModelCommit], done: list[tuple[str, int]], seconds: float) -> Outcome:
-    messages = [c.record["message"] for c in commits if c.record.get("message")]
-    return Outcome(job.path, job.kind, "ingested", [m for m, _ in done], [v for _, v in done], seconds,
-                   sum(c.record["n_elements"] for c in commits), message="\n".join(messages) or None)
+    versions = [v for _, v in done]
+    if commits and all(c.unchanged_since is not None for c in commits):
+        # the same input was committed meanwhile (e.g. by a second ingest of the file at the same time)
+        return Outcome(job.path, job.kind, "unchanged", [c.model_id for c in commits], versions, seconds,
+                       message=f"unchanged since version {max(versions)}")
+    new = [(c, v) for c, v in zip(commits, versions, strict=True) if c.unchanged_since is None]
+    messages = [c.record["message"] for c, _ in new if c.record.get("message")]
+    return Outcome(job.path, job.kind, "ingested", [c.model_id for c, _ in new], [v for _, v in new], seconds,
+                   sum(c.record["n_elements"] for c, _ in new), message="\n".join(messages) or None)
 
 
 def safe_plan(store: Store, config: CityConfig, path: str | Path, run_id: str | None, *,

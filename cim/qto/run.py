@@ -140,8 +140,9 @@ def takeoff(store: Store, model_id: str, ifc_path: Path | None = None, city_crs:
     quantities = {**{g: qs for g, qs in reused.items() if qs}, **computed}
     rows = [r for el in elements for r in quantity_rows(el, quantities.get(el["global_id"], []))]
     summary = summary_rows(rows, {e["global_id"]: e for e in elements}, model_id)
-    store.replace_derived("quantities", model_id, version, _table(rows, QUANTITY_COLUMNS))
-    store.replace_derived("quantity_summary", model_id, version, _table(summary, SUMMARY_COLUMNS))
+    with store.derived(model_id, version) as tx:  # both tables or neither
+        tx.replace_model_rows("quantities", _table(rows, QUANTITY_COLUMNS))
+        tx.replace_model_rows("quantity_summary", _table(summary, SUMMARY_COLUMNS))
     values = np.array([r["reliable"] for r in rows if r["method"] == "computed"], bool)
     spatial = {e["global_id"] for e in elements if e["ifc_class"] in SPATIAL}
     return {"model_id": model_id, "version": version, "n_elements": len(quantities), "n_quantities": len(rows),

@@ -1,20 +1,20 @@
 """The store: Delta Lake tables under one folder. The only module that knows the storage format.
 
 A model's ingest touches several tables; Delta commits are atomic per table only. The ``models``
-table is therefore the commit point (readers join on it, so rows of an unfinished ingest are never
-"current"), and a journal written before the first table and removed after ``models`` lets the
-next writer restore every touched table to its previous version after a crash or kill.
+table is therefore the commit point: readers see a model version (its rows in the versioned tables,
+its GIS layer folder) only once its ``models`` row is committed, and a journal written before the
+first table and removed after ``models`` lets the next writer restore every touched table to its
+previous version after a crash or kill. Tables that checks derive from a model are written in a
+transaction with the same journal (see ``Store.derived``), so a failure leaves their previous rows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
-import os
 import shutil
-import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,24 +27,40 @@ from deltalake import DeltaTable, write_deltalake
 
 from cim import __version__
 from cim.errors import StoreError
-from cim.store.schema import conform, core_tables, table_schema
+from cim.store.derived import DerivedWrite
+from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests arm
+    FAULT_ENV,
+    META_DIR,
+    fault_point,
+    layer_dir,
+    read_journal,
+    read_meta,
+    table_dir,
+    write_json,
+)
+from cim.store.names import valid_layer_name
+from cim.store.schema import conform, core_tables, table_schema, with_version
 
 log = logging.getLogger(__name__)
 
 VERSIONED_TABLES = ("elements", "meshes", "buildings", "relations")
-META_DIR = "_cim"
-FAULT_ENV = "CIM_FAULT_AFTER_TABLE"  # test hook: SIGKILL the process right after writing this table
 
 
 @dataclass
 class ModelCommit:
-    """Everything one ingest writes. Versioned tables come without model_id/version columns."""
+    """Everything one ingest writes. Versioned tables come without model_id/version columns.
+
+    ``layer`` is (layer name, features) for a GIS layer; the name must equal ``model_id``.
+    ``Store.commit`` sets ``unchanged_since`` when the store already holds this input (same source,
+    sha256 and settings) as its latest version, and then writes nothing.
+    """
 
     model_id: str
     record: dict
     tables: dict[str, pa.Table] = field(default_factory=dict)
     layer: tuple[str, pa.Table] | None = None
     errors: list[dict] = field(default_factory=list)  # ingest_errors rows (refused GIS features)
+    unchanged_since: int | None = None
 
 
 def now_utc() -> datetime:
@@ -56,51 +72,81 @@ class Store:
 
     def __init__(self, root: str | Path, crs: str | None = None, *, create: bool = True):
         self.root = Path(root)
+        self._thread_lock = threading.RLock()
+        self._lock_depth = 0
         meta_file = self.root / META_DIR / "store.json"
         if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            if crs and _norm(crs) != _norm(meta["crs"]):
-                raise StoreError(
-                    self.root,
-                    f"this store's city CRS is {meta['crs']}, not {crs}",
-                    "use another --store folder for a different city CRS, or drop --crs",
-                )
-            self.crs: str = meta["crs"]
+            self.crs: str = self._adopt(read_meta(meta_file), crs)
         elif not create:
             raise StoreError(self.root, "no city model store here", "run `cim ingest` or `make run` first")
         elif not crs:
             raise StoreError(self.root, "a new store needs a city CRS", "pass --crs EPSG:NNNN or set [city] crs")
         else:
-            self.crs = crs
-            self._initialise(meta_file)
+            with self.lock():  # two processes creating one store: the second finds it made
+                if meta_file.exists():
+                    self.crs = self._adopt(read_meta(meta_file), crs)
+                else:
+                    self.crs = crs
+                    self._initialise(meta_file)
         if create:
             self.recover()
 
+    def _adopt(self, meta: dict, crs: str | None) -> str:
+        if crs and _norm(crs) != _norm(meta["crs"]):
+            raise StoreError(self.root, f"this store's city CRS is {meta['crs']}, not {crs}",
+                             "use another --store folder for a different city CRS, or drop --crs")
+        return meta["crs"]
+
     # ---- layout -------------------------------------------------------------------------------
     def _initialise(self, meta_file: Path) -> None:
-        meta_file.parent.mkdir(parents=True, exist_ok=True)
         for name in core_tables():
-            path = self.table_path(name)
+            path = self.root / name
             if not DeltaTable.is_deltatable(str(path)):
                 write_deltalake(str(path), table_schema(name, self.crs).empty_table(), mode="error", name=name)
-        tmp = meta_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"crs": self.crs, "created_at": now_utc().isoformat(), "format": 1}))
-        os.replace(tmp, meta_file)
+                fault_point(f"init:{name}")
+        write_json(meta_file, {"crs": self.crs, "created_at": now_utc().isoformat(), "format": 1})
 
     def table_path(self, name: str) -> Path:
-        return self.root / name
+        """The folder of a table; for a GIS layer, the folder of its current committed version."""
+        if name in core_tables():
+            return self.root / name
+        return self.current_layers().get(name, self.root / name)
 
     def has_table(self, name: str) -> bool:
-        return DeltaTable.is_deltatable(str(self.table_path(name)))
+        if name in core_tables():
+            return DeltaTable.is_deltatable(str(self.root / name))
+        return name in self.current_layers()
 
     def table_names(self) -> list[str]:
+        """Core tables present and the committed GIS layers, sorted."""
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.has_table(p.name))
+        core = [n for n in core_tables() if DeltaTable.is_deltatable(str(self.root / n))]
+        return sorted([*core, *self.current_layers()])
 
     def layer_names(self) -> list[str]:
-        core = set(core_tables())
-        return [n for n in self.table_names() if n not in core]
+        return sorted(self.current_layers())
+
+    def current_layers(self) -> dict[str, Path]:
+        """Committed GIS layers: name -> folder of the version ``current_models`` names."""
+        if not DeltaTable.is_deltatable(str(self.root / "models")):
+            return {}
+        current = self.current_models()
+        out = {}
+        for row in current.filter(pc.equal(current["kind"], "gis")).select(["model_id", "version"]).to_pylist():
+            path = self._layer_location(row["model_id"], row["version"])
+            if path is not None:
+                out[row["model_id"]] = path
+        return out
+
+    def _layer_location(self, name: str, version: int) -> Path | None:
+        path = self.root / layer_dir(name, version)
+        if DeltaTable.is_deltatable(str(path)):
+            return path
+        legacy = self.root / name  # stores written before layers had their own folder
+        if name not in core_tables() and DeltaTable.is_deltatable(str(legacy)):
+            return legacy
+        return None
 
     def table_version(self, name: str) -> int:
         return DeltaTable(str(self.table_path(name))).version()
@@ -108,14 +154,38 @@ class Store:
     # ---- reading ------------------------------------------------------------------------------
     def read(self, name: str, *, columns: list[str] | None = None, filters=None,
              version: int | None = None) -> pa.Table:
+        """A table's rows; for a versioned table only rows of versions ``models`` records as committed."""
         if not self.has_table(name):
             raise StoreError(self.table_path(name), f"no table {name!r} in the store",
                              f"tables here: {', '.join(self.table_names()) or 'none'}")
-        dt = DeltaTable(str(self.table_path(name)), version=version)
+        versioned = name in VERSIONED_TABLES
+        wanted = columns
+        if versioned and columns is not None:
+            wanted = [*columns, *(k for k in ("model_id", "version") if k not in columns)]
+        table = self._scan(self.table_path(name), wanted, filters, version)
+        if versioned:
+            table = _keep(table, self._committed_keys())
+            if columns is not None:
+                table = table.select(columns)
+        return table
+
+    def _scan(self, path: Path, columns, filters, version: int | None) -> pa.Table:
+        dt = DeltaTable(str(path), version=version)
         # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
         # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
         expression = pq.filters_to_expression(filters) if filters else None
         return dt.to_pyarrow_dataset().to_table(columns=columns, filter=expression, use_threads=False)
+
+    def _committed_keys(self, current_only: bool = False) -> set[tuple[str, int]]:
+        models = self.current_models() if current_only else self.read("models", columns=["model_id", "version"])
+        return set(zip(models["model_id"].to_pylist(), models["version"].to_pylist(), strict=True))
+
+    def read_current(self, name: str) -> pa.Table:
+        """A table as `cim query` shows it: the current version of each model for versioned tables."""
+        table = self.read(name)
+        if name in VERSIONED_TABLES:
+            table = _keep(table, self._committed_keys(current_only=True))
+        return table
 
     def current_models(self) -> pa.Table:
         """The newest version of every model_id."""
@@ -125,9 +195,7 @@ class Store:
         latest = models.group_by("model_id").aggregate([("version", "max")])
         keys = {(m, v) for m, v in zip(latest["model_id"].to_pylist(), latest["version_max"].to_pylist(),
                                          strict=True)}
-        mask = [(m, v) in keys for m, v in zip(models["model_id"].to_pylist(), models["version"].to_pylist(),
-                                               strict=True)]
-        return models.filter(pa.array(mask))
+        return _keep(models, keys)
 
     def latest(self, model_id: str) -> dict | None:
         models = self.read("models", filters=[("model_id", "=", model_id)])
@@ -149,22 +217,32 @@ class Store:
     # ---- writing ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One writer at a time (readers never block)."""
-        path = self.root / META_DIR / "write.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        """One writer at a time across processes (readers never block); re-entrant within a Store."""
+        with self._thread_lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            path = self.root / META_DIR / "write.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     @property
     def _journal(self) -> Path:
         return self.root / META_DIR / "journal.json"
 
     def recover(self) -> list[str]:
-        """Undo an ingest that was interrupted mid-commit; returns the tables restored."""
+        """Undo a commit or derived write that was interrupted; returns the tables restored."""
         if not self._journal.exists():
             return []
         with self.lock():
@@ -173,45 +251,70 @@ class Store:
     def _recover_locked(self) -> list[str]:
         if not self._journal.exists():
             return []
-        journal = json.loads(self._journal.read_text())
-        done = self.read("models", filters=[("model_id", "=", journal["model_id"]),
-                                            ("version", "=", journal["version"])]).num_rows > 0
-        restored: list[str] = []
+        journal = read_journal(self.root, self._journal)
+        done = journal["kind"] == "model" and self.read("models", filters=[
+            ("model_id", "=", journal["model_id"]), ("version", "=", journal["version"])]).num_rows > 0
+        restored = [] if done else self._roll_back(journal["tables"])
         if not done:
-            for name, before in journal["tables"].items():
-                path = self.table_path(name)
-                if before < 0:
-                    if path.exists():
-                        shutil.rmtree(path)
-                        restored.append(name)
-                elif self.has_table(name) and DeltaTable(str(path)).version() > before:
-                    DeltaTable(str(path)).restore(before)
-                    restored.append(name)
-            log.warning("store %s: interrupted ingest of %s v%s rolled back (%s)", self.root,
-                        journal["model_id"], journal["version"], ", ".join(restored) or "nothing written")
+            log.warning("store %s: interrupted %s write of %s v%s rolled back (%s)", self.root, journal["kind"],
+                        journal.get("model_id"), journal.get("version"), ", ".join(restored) or "nothing written")
         self._journal.unlink()
         return restored
 
-    def commit(self, change: ModelCommit, run_id: str | None = None) -> int:
-        """Write one model version to every table it touches; all or nothing. Returns the version."""
+    def _roll_back(self, tables: dict[str, int]) -> list[str]:
+        restored = []
+        for name, before in tables.items():
+            path = table_dir(self.root, name, journal=self._journal)
+            if before < 0:
+                if path.exists():
+                    shutil.rmtree(path)
+                    restored.append(name)
+            elif DeltaTable.is_deltatable(str(path)) and DeltaTable(str(path)).version() > before:
+                DeltaTable(str(path)).restore(before)
+                restored.append(name)
+            fault_point(f"recover:{name}")
+        return restored
+
+    def _begin(self, kind: str, model_id: str | None, version: int | None, tables: dict[str, int]) -> None:
+        write_json(self._journal, {"kind": kind, "model_id": model_id, "version": version, "tables": tables})
+
+    def _rel_version(self, rel: str) -> int:
+        path = self.root / rel
+        return DeltaTable(str(path)).version() if DeltaTable.is_deltatable(str(path)) else -1
+
+    def commit(self, change: ModelCommit, run_id: str | None = None, *, skip_unchanged: bool = True) -> int:
+        """Write one model version to every table it touches; all or nothing. Returns the version.
+
+        With ``skip_unchanged``, an input identical to the latest version (two ingests of one changed
+        file at once) writes nothing: ``change.unchanged_since`` is set and that version returned.
+        """
         with self.lock():
             self._recover_locked()
             latest = self.latest(change.model_id)
+            _check_commit(change, latest)
+            if skip_unchanged and latest is not None and _same_input(latest, change.record):
+                change.unchanged_since = latest["version"]
+                return latest["version"]
             version = 1 if latest is None else latest["version"] + 1
-            touched = [*change.tables, *( [change.layer[0]] if change.layer else [] ), "models"]
-            journal = {"model_id": change.model_id, "version": version,
-                       "tables": {t: (self.table_version(t) if self.has_table(t) else -1) for t in touched}}
-            tmp = self._journal.with_suffix(".tmp")
-            tmp.write_text(json.dumps(journal))
-            os.replace(tmp, self._journal)
-            for name, data in change.tables.items():
-                self._append(name, _with_version(data, change.model_id, version))
-            if change.layer:
-                self._replace_layer(*change.layer)
+            layer_rel = layer_dir(change.model_id, version) if change.layer else None
+            touched = [*change.tables, *([layer_rel] if layer_rel else []), "models"]
+            journal = {t: self._rel_version(t) for t in touched}
+            self._begin("model", change.model_id, version, journal)
+            fault_point("journal")
             record = {**change.record, "model_id": change.model_id, "version": version, "run_id": run_id,
                       "ingested_at": now_utc(), "code_version": __version__}
-            self._append("models", pa.Table.from_pylist([record]))
+            try:
+                for name, data in change.tables.items():
+                    self._append(name, with_version(data, change.model_id, version))
+                if change.layer:
+                    self._write_layer(layer_rel, change.layer[1])
+                self._append("models", pa.Table.from_pylist([record]))
+            except Exception:  # a write failed (disk full, bad data): undo now, not at the next writer
+                self._roll_back(journal)
+                self._journal.unlink()
+                raise
             self._journal.unlink()
+            fault_point("commit")
             if change.errors:
                 rows = [{**e, "run_id": run_id} for e in change.errors]
                 schema = table_schema("ingest_errors", self.crs)
@@ -220,12 +323,16 @@ class Store:
 
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
-        write_deltalake(str(self.table_path(name)), data, mode="append")
-        _fault_point(name)
+        write_deltalake(str(self.root / name), data, mode="append")
+        fault_point(name)
 
-    def _replace_layer(self, name: str, data: pa.Table) -> None:
-        write_deltalake(str(self.table_path(name)), data, mode="overwrite", schema_mode="overwrite", name=name)
-        _fault_point(name)
+    def _write_layer(self, rel: str, data: pa.Table) -> None:
+        path = self.root / rel  # a new folder: the version is uncommitted, a leftover is the same attempt's
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_deltalake(str(path), _typed(data), mode="error", name=path.parent.name)
+        fault_point("layer")
 
     def append_rows(self, name: str, rows: list[dict]) -> None:
         """Append plain rows to a single table (ingest_errors, runs): atomic on its own."""
@@ -235,38 +342,75 @@ class Store:
         with self.lock():
             self._append(name, pa.Table.from_pylist(rows, schema=schema))
 
+    @contextlib.contextmanager
+    def derived(self, model_id: str | None = None, version: int | None = None) -> Iterator[DerivedWrite]:
+        """All-or-nothing writes of derived tables: an exception or a kill inside leaves the previous rows.
+
+        ``with store.derived(model_id, version) as tx: tx.replace_model_rows(...); tx.replace_table(...)``
+        """
+        with self.lock():
+            self._recover_locked()
+            tx = DerivedWrite(self, model_id, version)
+            try:
+                yield tx
+            except BaseException:
+                if self._journal.exists():
+                    self._roll_back(tx.journaled)
+                    self._journal.unlink()
+                raise
+            if self._journal.exists():
+                self._journal.unlink()
+
     def replace_table(self, name: str, data: pa.Table) -> None:
         """Overwrite a whole documented table in one Delta commit (state tables such as ``clashes``)."""
-        data = conform(name, data, self.crs)
-        with self.lock():
-            # the whole table is replaced: its schema too (a documented column added since it was written)
-            write_deltalake(str(self.table_path(name)), data, mode="overwrite", schema_mode="overwrite", name=name)
-            _fault_point(name)
+        with self.derived() as tx:
+            tx.replace_table(name, data)
 
     def replace_derived(self, name: str, model_id: str, version: int, data: pa.Table) -> None:
         """Replace the rows a check derived from one model (e.g. tunnel_assets of the tunnel) atomically.
 
         ``data`` comes without model_id/version; ``name`` must be documented in schemas/tables.toml.
-        The rows of other models stay; Delta history keeps the replaced ones.
+        The rows of other models stay; Delta history keeps the replaced ones. To replace several tables
+        together, use ``with store.derived(model_id, version) as tx``.
         """
-        data = conform(name, _with_version(data, model_id, version), self.crs)
-        path = str(self.table_path(name))
-        with self.lock():
-            if not self.has_table(name):
-                write_deltalake(path, table_schema(name, self.crs).empty_table(), mode="error", name=name)
-            quoted = model_id.replace("'", "''")
-            write_deltalake(path, data, mode="overwrite", predicate=f"model_id = '{quoted}'")
+        with self.derived(model_id, version) as tx:
+            tx.replace_model_rows(name, data)
 
 
-def _with_version(data: pa.Table, model_id: str, version: int) -> pa.Table:
-    n = data.num_rows
-    data = data.append_column("model_id", pa.array([model_id] * n, pa.string()))
-    return data.append_column("version", pa.array([version] * n, pa.int64()))
+def _check_commit(change: ModelCommit, latest: dict | None) -> None:
+    kind = change.record.get("kind")
+    if latest is not None and latest["kind"] != kind:
+        raise StoreError(None, f"model_id {change.model_id!r} is already a {latest['kind']} model in this store, "
+                               f"not {kind}", "give the file another model_id in cim.toml, or rename the layer")
+    if change.layer is None:
+        return
+    if change.layer[0] != change.model_id or not valid_layer_name(change.model_id):
+        raise StoreError(None, f"layer name {change.layer[0]!r} is not a valid, unreserved layer name",
+                         "layer names are made by cim.store.names.layer_table_name")
 
 
-def _fault_point(table: str) -> None:
-    if os.environ.get(FAULT_ENV) == table:
-        os.kill(os.getpid(), signal.SIGKILL)
+def _typed(data: pa.Table) -> pa.Table:
+    """Columns without a type (all null, e.g. an empty layer) as string, geometry as WKB bytes: a Delta
+    column of type void would make every later query of the store fail."""
+    for i, f in enumerate(data.schema):
+        if pa.types.is_null(f.type):
+            typed = pa.binary() if f.name == "geometry" else pa.string()
+            data = data.set_column(i, pa.field(f.name, typed, f.nullable, f.metadata), data.column(i).cast(typed))
+    return data
+
+
+def _same_input(latest: dict, record: dict) -> bool:
+    keys = ("kind", "source_path", "source_layer", "sha256", "settings_hash")
+    return all(latest.get(k) == record.get(k) for k in keys)
+
+
+def _keep(table: pa.Table, keys: set[tuple[str, int]]) -> pa.Table:
+    """Rows whose (model_id, version) is in ``keys``."""
+    if table.num_rows == 0:
+        return table
+    wanted = pa.array([f"{m}\x1f{v}" for m, v in keys], pa.string())
+    have = pc.binary_join_element_wise(table["model_id"], pc.cast(table["version"], pa.string()), "\x1f")
+    return table.filter(pc.fill_null(pc.is_in(have, value_set=wanted), False))
 
 
 def _norm(crs: str) -> str:

@@ -80,3 +80,10 @@ def conform(table: str, data: pa.Table, crs: str) -> pa.Table:
         else:
             raise ValueError(f"table {table!r}: required column {field.name!r} is missing")
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def with_version(data: pa.Table, model_id: str, version: int) -> pa.Table:
+    """``data`` with the model_id and version columns of the versioned and derived tables."""
+    n = data.num_rows
+    data = data.append_column("model_id", pa.array([model_id] * n, pa.string()))
+    return data.append_column("version", pa.array([version] * n, pa.int64()))

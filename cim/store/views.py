@@ -1,13 +1,17 @@
-"""The SQL views readers see over the store: current rows, history, and the current model list.
+"""The SQL views readers see over the store: current rows, history, layers, and the current model list.
 
 Kept apart from the query sandbox (``cim.query``) so that what a reader may see (which rows are
-committed) and how a reader is confined (what SQL may run) are decided in one place each.
+committed) and how a reader is confined (what SQL may run) are decided in one place each. A row is
+visible only when ``models`` records its (model_id, version): ``<table>_history`` keeps the committed
+versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cim.store.delta import VERSIONED_TABLES, Store
-from cim.store.schema import documented_tables
+from cim.store.schema import core_tables, documented_tables
 
 
 def geometry_columns(table: str) -> list[str]:
@@ -18,25 +22,35 @@ def geometry_columns(table: str) -> list[str]:
     return ["geometry"]
 
 
-def _quote_path(store: Store, name: str) -> str:
-    return str(store.table_path(name).resolve()).replace("'", "''")
+def _quote(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")
+
+
+def _select(name: str, path: Path, alias: str = "t") -> str:
+    replace = ", ".join(f"ST_GeomFromWKB({alias}.{g}) AS {g}" for g in geometry_columns(name))
+    columns = f"{alias}.* REPLACE ({replace})" if replace else f"{alias}.*"
+    return f"SELECT {columns} FROM delta_scan('{_quote(path)}') {alias}"
 
 
 def view_definitions(store: Store) -> list[tuple[str, str]]:
     """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY."""
+    core = set(core_tables())
+    present = [n for n in store.table_names() if n in core]
     views: list[tuple[str, str]] = []
-    names = sorted(store.table_names(), key=lambda n: n != "models")  # current_models first
-    for name in names:
-        geoms = geometry_columns(name)
-        replace = ", ".join(f"ST_GeomFromWKB({g}) AS {g}" for g in geoms)
-        scan = f"delta_scan('{_quote_path(store, name)}')"
-        select = f"SELECT * REPLACE ({replace}) FROM {scan}" if replace else f"SELECT * FROM {scan}"
+    if "models" in present:
+        views.append(("models", _select("models", store.table_path("models"))))
+        views.append(("current_models", "SELECT * FROM models "
+                                        "QUALIFY version = max(version) OVER (PARTITION BY model_id)"))
+    for name in present:
+        if name == "models":
+            continue
+        select = _select(name, store.table_path(name))
         if name in VERSIONED_TABLES:
-            views.append((f"{name}_history", select))
-            views.append((name, f'SELECT t.* FROM "{name}_history" t JOIN current_models USING (model_id, version)'))
+            views.append((f"{name}_history", f"{select} SEMI JOIN models m USING (model_id, version)"))
+            views.append((name, f'SELECT t.* FROM "{name}_history" t SEMI JOIN current_models c '
+                                "USING (model_id, version)"))
         else:
             views.append((name, select))
-        if name == "models":
-            views.append(("current_models", "SELECT * FROM models "
-                                            "QUALIFY version = max(version) OVER (PARTITION BY model_id)"))
+    for name, path in sorted(store.current_layers().items()):
+        views.append((name, _select(name, path)))
     return views

@@ -77,10 +77,10 @@ def analyse_tunnel(store: Store, model_id: str, ifc_path: Path, rules_path: Path
     georef = resolve_georef(opened.file, ifc_path, store.crs, placement)
     assets, comps, findings = build_tables(rows, opened.file, georef, latest.get("phase") or "manage", rules_path)
     version = int(latest["version"])
-    tables = {"tunnel_assets": assets_table(assets), "tunnel_compartments": compartments_table(comps),
-              "tunnel_findings": findings_table(findings)}
-    for name, table in tables.items():  # every table is built before the first is written
-        store.replace_derived(name, model_id, version, _with_columns(name, table))
+    with store.derived(model_id, version) as tx:  # the three tables or none
+        tx.replace_model_rows("tunnel_assets", _with_columns("tunnel_assets", assets_table(assets)))
+        tx.replace_model_rows("tunnel_compartments", _with_columns("tunnel_compartments", compartments_table(comps)))
+        tx.replace_model_rows("tunnel_findings", _with_columns("tunnel_findings", findings_table(findings)))
     return {"model_id": model_id, "version": version, "assets": len(assets),
             "compartments": sum(c["kind"] == "compartment" for c in comps),
             "fire_compartments": sum(c["kind"] == "fire_compartment" for c in comps), "findings": len(findings),
