@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -31,14 +30,12 @@ from cim.errors import GisError
 from cim.georef.crs import area_problem
 from cim.gis_columns import geometry_mix_note, storable_names, storable_values, typed_table
 from cim.gis_features import Rejected, check_features, repair  # noqa: F401 - repair is public here too
+from cim.store.names import layer_table_name
 
 GIS_SUFFIXES: tuple[str, ...] = (
     ".gpkg", ".geojson", ".json", ".shp", ".zip", ".shp.zip", ".parquet", ".geoparquet", ".fgb",
 )
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
-RESERVED_TABLES = frozenset(
-    {"models", "elements", "meshes", "buildings", "relations", "ingest_errors", "runs", "layers"}
-)
 ID_COLUMNS = ("feature_id", "id", "fid", "objectid", "gid")
 FORMATS_HINT = "export it as GeoPackage, GeoJSON, zipped Shapefile, FlatGeobuf or GeoParquet"
 _DECLARED_CRS = re.compile(  # a GeoJSON "crs" member: {"type": "name", "properties": {"name": "..."}}
@@ -123,14 +120,8 @@ def crs_label(crs: CRS) -> str:
 
 
 def table_name(layer_name: str) -> tuple[str, str | None]:
-    """Sanitise a layer name for use as a table name; returns the name and a warning if it had to be prefixed."""
-    ascii_name = unicodedata.normalize("NFKD", layer_name).encode("ascii", "ignore").decode()
-    name = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or "layer"
-    if name[0].isdigit():
-        return f"gis_{name}", None
-    if name in RESERVED_TABLES:
-        return f"gis_{name}", f"layer {layer_name!r} would clash with the store's table {name!r}; stored as gis_{name}"
-    return name, None
+    """The table name a layer is stored under, and a warning when it had to be changed (the store decides)."""
+    return layer_table_name(layer_name)
 
 
 def _unreadable_reasons(path: Path, layer: str, fids: list[int]) -> dict[int, str]:

@@ -297,7 +297,7 @@ def test_layer_names_become_safe_table_names_and_store_tables_get_a_prefix(tmp_p
     assert table_name("Road Red-Lines") == ("road_red_lines", None)
     assert table_name("2024 Bäume") == ("gis_2024_baume", None)
     name, warning = table_name("Buildings")
-    assert name == "gis_buildings" and "clash" in warning
+    assert name == "gis_buildings" and "shadow" in warning
 
     path = tmp_path / "m.gpkg"
     lonlat_points().to_file(path, layer="Buildings")
