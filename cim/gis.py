@@ -52,6 +52,7 @@ class Layer:
     repaired: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    renamed: str | None = None  # why the table name is not the layer's own (it would shadow a store name)
 
 
 def _suffix(path: Path) -> str:
@@ -317,7 +318,7 @@ def _build_layer(path: Path, layer: str, frame: gpd.GeoDataFrame, unreadable: di
     name, warning = table_name(layer)
     return Layer(name=name, source=str(path), source_layer=layer, source_crs=crs_label(source),
                  frame=storable_values(out), repaired=repaired, rejected=rejected,
-                 warnings=notes + ([warning] if warning else []))
+                 warnings=notes, renamed=warning)
 
 
 def read_gis(path: str | Path, city_crs: str, *, crs: str | None = None,

@@ -29,6 +29,7 @@ def _layer_commit(path: Path, layer: Layer, city_crs: str, settings: ModelSettin
     table = table.set_column(geom_idx, geometry_field("geometry", city_crs, nullable=False), table["geometry"])
     warnings = list(layer.warnings)
     name, renamed = layer_table_name(layer.name)
+    renamed = layer.renamed or renamed
     if renamed:
         warnings.append(renamed)
     if layer.repaired:
