@@ -65,7 +65,7 @@ def test_the_real_invalid_fixture_is_refused_for_its_missing_header(store):
 
 
 def test_a_formally_illegal_file_is_refused_with_the_parser_position(store):
-    outcome = _refused(store, fixture_path("broken/FormallyIllegalFile.ifc"), "open", "syntax error")
+    outcome = _refused(store, fixture_path("broken/FormallyIllegalFile.ifc"), "parse", "syntax error")
     assert "offset" in outcome.message
 
 

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import ifcopenshell.util.placement
 import ifcopenshell.util.unit
 import numpy as np
 import pyarrow as pa
 
 from cim.buildings import building_rows
 from cim.config import ModelSettings
+from cim.errors import InputError
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
+from cim.ifc.integrity import reference_depth, reference_edges
+from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.ifc_chunks import prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.ifc_chunks import Refusal, prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.ifc_health import check_damage, damage_rows, finish, issue, placement_issues, reference_issues
 from cim.store import ModelCommit
+from cim.store.schema import table_schema
 
 Progress = Callable[[int], None]
 T = TypeVar("T")
@@ -41,25 +46,63 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
                 progress: Progress | None = None, sha256: str | None = None) -> ModelCommit:
     """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input."""
     path = Path(path)
+    try:
+        return _prepare(path, city_crs, settings, workers, progress, sha256 or file_sha256(path))
+    except RecursionError:  # cim walks placements iteratively: only a library following the file's references
+        raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
+                         "the file is damaged: re-export it from the authoring tool", stage="references") from None
+
+
+def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
+             sha256: str) -> ModelCommit:
     opened = open_ifc(path)
-    unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
+    unit_scale = _unit_scale(opened)
+    src, dst, n_entities = reference_edges(path)
+    depth = reference_depth(src, dst)
+    damage = check_damage(path, opened.findings, n_entities, settings)
+    project = opened.file.by_type("IfcProject")[0]
+    if problem := depth.problem(project.id()):
+        raise InputError(path, f"the IfcProject (#{project.id()}): its {problem}",
+                         "the file is damaged: re-export it from the authoring tool", stage="references")
+    prods = products(opened.file)
+    issues = reference_issues(opened.file, prods, depth)
+    finish(path, sha256, settings, prods, issues)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    step_ids = [p.id() for p in products(opened.file)]
+    issues |= placement_issues([p for p in prods if p.id() not in issues], georef, unit_scale)
+    finish(path, sha256, settings, prods, issues)  # and before meshing what cannot be stored
+    step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
-    def model_wide() -> tuple[pa.Table, dict]:  # runs in this process while the workers mesh
-        return _relations_table(relation_rows(opened.file, idx)), storey_heights(opened, georef, unit_scale)
+    def model_wide() -> tuple[list, dict]:  # runs in this process while the workers mesh
+        return relation_rows(opened.file, idx), storey_heights(opened, georef, unit_scale, set(issues))
 
-    elements, meshes, (relations, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers, progress,
-                                                      model_wide)
-    buildings = pa.Table.from_pylist(building_rows(elements, storeys))
-    warnings = [*opened.warnings, *georef.warnings]
+    elements, meshes, refusals, (rels, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers,
+                                                           progress, model_wide)
+    elements = elements if elements is not None else _empty("elements", city_crs)
+    meshes = meshes if meshes is not None else _empty("meshes", city_crs)
+    for step_id, stage, reason in refusals:
+        issues[step_id] = issue(opened.file.by_id(step_id), stage, reason, refused=True)
+    meshed = {s for s, m in zip(elements.column("step_id").to_pylist(), elements.column("has_mesh").to_pylist(),
+                                strict=True) if m}
+    why = "its Body representation produced no mesh" + (" (the file is damaged, see the model's message)"
+                                                        if damage else "")
+    for el in prods:
+        if el.id() not in issues and el.id() not in meshed and has_body(el):
+            issues[el.id()] = issue(el, "geometry", why, refused=False)
+    lines, rows = finish(path, sha256, settings, prods, issues)
+    if damage:
+        rows += damage_rows(path, sha256, opened.findings)
+    refused = {i.feature_id for i in issues.values() if i.refused}
+    relations = _relations_table([r for r in rels if r[1] not in refused and r[2] not in refused])
+    buildings = building_rows(elements, storeys)
+    buildings = pa.Table.from_pylist(buildings) if buildings else _empty("buildings", city_crs)
+    warnings = [*opened.warnings, *georef.warnings, *damage, *lines]
     record = {
         "kind": "ifc",
         "phase": settings.phase,
         "source_path": str(path),
         "source_layer": None,
-        "sha256": sha256 or file_sha256(path),
+        "sha256": sha256,
         "settings_hash": settings.fingerprint(city_crs),
         "size_bytes": path.stat().st_size,
         "schema": opened.schema,
@@ -69,13 +112,32 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
         "georef_level": georef.level,
         "georef_method": georef.method,
         "georef": _json(georef.as_record()),
-        "status": "warning" if warnings else "ok",
+        "status": "incomplete" if (issues or damage) else "warning" if warnings else "ok",
         "message": "\n".join(warnings) or None,
         "n_elements": elements.num_rows,
         "n_meshes": meshes.num_rows,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations}
-    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables)
+    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _unit_scale(opened: OpenedIfc) -> float:
+    """Metres per project length unit; a unit assignment that cannot be read is refused, not guessed."""
+    try:
+        scale = float(ifcopenshell.util.unit.calculate_unit_scale(opened.file))
+    except Exception as exc:  # noqa: BLE001 - ifcopenshell fails with whatever the malformed units give
+        raise InputError(opened.path, f"the length unit cannot be read ({type(exc).__name__}: {exc})",
+                         "fix the IfcUnitAssignment (a LENGTHUNIT with a numeric conversion factor) and re-export",
+                         stage="units") from exc
+    if not (math.isfinite(scale) and scale > 0):
+        raise InputError(opened.path, f"the length unit gives a scale of {scale!r} m",
+                         "fix the IfcUnitAssignment and re-export", stage="units")
+    return scale
+
+
+def _empty(table: str, crs: str) -> pa.Table:
+    """A versioned table with no rows and the documented columns (model_id and version come at commit)."""
+    return table_schema(table, crs).empty_table().drop_columns(["model_id", "version"])
 
 
 def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
@@ -86,7 +148,8 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None, side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, T]:
+             workers: int, progress: Progress | None,
+             side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, list[Refusal], T]:
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it."""
     if workers <= 1 or len(step_ids) < 200:
         side = side_work()
@@ -118,19 +181,24 @@ def _chunks(ids: list[int], size: int):
         yield ids[i:i + size]
 
 
-def _concat(parts: list[tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+def _concat(parts: list[tuple[pa.Table, pa.Table, list[Refusal]]]) -> tuple[pa.Table | None, pa.Table | None,
+                                                                           list[Refusal]]:
+    if not parts:  # no product in the file (or none left to process)
+        return None, None, []
     elements = pa.concat_tables([p[0] for p in parts], promote_options="permissive")
     meshes = pa.concat_tables([p[1] for p in parts], promote_options="permissive")
-    return elements, meshes
+    return elements, meshes, [r for p in parts for r in p[2]]
 
 
-def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float) -> dict[str, tuple[float, float]]:
+def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
+                   skip: set[int] = frozenset()) -> dict[str, tuple[float, float]]:
     """(world height above the city datum, height in the model) of each storey, by GlobalId."""
+    storeys = [s for s in opened.file.by_type("IfcBuildingStorey")
+               if s.ObjectPlacement is not None and s.id() not in skip]
     out = {}
-    for storey in opened.file.by_type("IfcBuildingStorey"):
-        if storey.ObjectPlacement is None:
+    for storey, matrix in zip(storeys, world_matrices([s.ObjectPlacement for s in storeys]), strict=True):
+        if matrix is None:
             continue
-        matrix = ifcopenshell.util.placement.get_local_placement(storey.ObjectPlacement)
         local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
         out[storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
     return out

@@ -110,6 +110,8 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
                              sha256=job.sha256)
         commit.record["source_path"] = job.key
+        for err in commit.errors:
+            err["source_path"] = job.key
         return [commit]
     commits = prepare_gis(job.path, job.city_crs, job.settings, sha256=job.sha256)
     for commit in commits:
