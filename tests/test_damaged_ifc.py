@@ -85,6 +85,19 @@ def test_accepted_damage_reports_the_products_without_geometry_and_marks_the_mod
     assert store.read("meshes").num_rows == 3
 
 
+def test_a_file_cut_off_before_its_relationships_and_re_terminated_is_marked_incomplete(tmp_path):
+    source = ROOT / "sample_models" / "buildings" / "community_centre.ifc"
+    mutant = tmp_path / "cut.ifc"
+    mutant.write_bytes(MUTATIONS["truncate_60"](Ifc(source.read_bytes()), random.Random(0)))
+    store = Store(tmp_path / "s", CRS)
+    placement = {"eastings": 464_620.0, "northings": 2_865_600.0}  # its map conversion was at the end
+    config = CityConfig(path=None, name="t", crs=CRS, models={"cut.ifc": {"placement": placement}})
+    outcome = ingest_file(store, config, mutant)
+    assert outcome.action == "ingested"
+    (model,) = store.read("models").to_pylist()
+    assert model["status"] == "incomplete" and "in no storey, building or site" in model["message"]
+
+
 def test_a_file_where_most_products_do_not_mesh_is_quarantined_with_the_count(tmp_path):
     path = _model(tmp_path)
     _drop_extrusions(path, 3)

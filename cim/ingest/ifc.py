@@ -25,7 +25,15 @@ from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.ifc_chunks import Refusal, prime, process_chunk, process_chunk_in_worker, release
-from cim.ingest.ifc_health import check_damage, damage_rows, finish, issue, placement_issues, reference_issues
+from cim.ingest.ifc_health import (
+    check_damage,
+    damage_rows,
+    finish,
+    issue,
+    orphan_lines,
+    placement_issues,
+    reference_issues,
+)
 from cim.store import ModelCommit
 from cim.store.schema import table_schema
 
@@ -96,7 +104,8 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     relations = _relations_table([r for r in rels if r[1] not in refused and r[2] not in refused])
     buildings = building_rows(elements, storeys)
     buildings = pa.Table.from_pylist(buildings) if buildings else _empty("buildings", city_crs)
-    warnings = [*opened.warnings, *georef.warnings, *damage, *lines]
+    orphans = orphan_lines(prods, idx)
+    warnings = [*opened.warnings, *georef.warnings, *damage, *lines, *orphans]
     record = {
         "kind": "ifc",
         "phase": settings.phase,
@@ -112,7 +121,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         "georef_level": georef.level,
         "georef_method": georef.method,
         "georef": _json(georef.as_record()),
-        "status": "incomplete" if (issues or damage) else "warning" if warnings else "ok",
+        "status": "incomplete" if (issues or damage or orphans) else "warning" if warnings else "ok",
         "message": "\n".join(warnings) or None,
         "n_elements": elements.num_rows,
         "n_meshes": meshes.num_rows,

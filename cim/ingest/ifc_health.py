@@ -20,6 +20,7 @@ from cim.georef import Georef
 from cim.georef.crs import outside_bounds
 from cim.ifc.integrity import ParseFindings, ReferenceDepth
 from cim.ifc.placement import has_body, world_matrices
+from cim.ifc.relations import RelIndex
 from cim.store.delta import now_utc
 
 ABSURD_M = 1.0e8  # 100,000 km from the model's origin: no real coordinate, whatever the CRS
@@ -124,6 +125,18 @@ def placement_issues(products: list[ifcopenshell.entity_instance], georef: Geore
                                  f"H {point[2]:.6g}, outside the area of use of the city CRS {georef.city_crs}",
                                  refused=True)
     return out
+
+
+def orphan_lines(products: list[ifcopenshell.entity_instance], idx: RelIndex) -> list[str]:
+    """Elements outside the spatial structure: what a file cut off before its relationships looks like."""
+    elements = [el for el in products if el.is_a("IfcElement") and not el.is_a("IfcFeatureElement")
+                and not el.is_a("IfcVirtualElement")]
+    orphans = [el for el in elements if el.id() not in idx.container and el.id() not in idx.parent]
+    if not orphans:
+        return []
+    first = issue(orphans[0], "", "", refused=False).label
+    return [f"{len(orphans)} of {len(elements)} elements are in no storey, building or site and part of no other "
+            f"element (e.g. {first}): the file may be cut off before its relationships"]
 
 
 def finish(path: Path, sha256: str, settings: ModelSettings, products: list[ifcopenshell.entity_instance],
