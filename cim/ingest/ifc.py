@@ -73,11 +73,12 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         raise InputError(path, f"the IfcProject (#{project.id()}): its {problem}",
                          "the file is damaged: re-export it from the authoring tool", stage="references")
     prods = products(opened.file)
+    n_body = sum(1 for p in prods if has_body(p))
     issues = reference_issues(opened.file, prods, depth)
-    finish(path, sha256, settings, prods, issues)  # refuse before georeferencing what cannot be placed
+    finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     issues |= placement_issues([p for p in prods if p.id() not in issues], georef, unit_scale)
-    finish(path, sha256, settings, prods, issues)  # and before meshing what cannot be stored
+    finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
@@ -97,7 +98,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     for el in prods:
         if el.id() not in issues and el.id() not in meshed and has_body(el):
             issues[el.id()] = issue(el, "geometry", why, refused=False)
-    lines, rows = finish(path, sha256, settings, prods, issues)
+    lines, rows = finish(path, sha256, settings, prods, issues, n_body)
     if damage:
         rows += damage_rows(path, sha256, opened.findings)
     refused = {i.feature_id for i in issues.values() if i.refused}

@@ -140,23 +140,27 @@ def orphan_lines(products: list[ifcopenshell.entity_instance], idx: RelIndex) ->
 
 
 def finish(path: Path, sha256: str, settings: ModelSettings, products: list[ifcopenshell.entity_instance],
-           issues: dict[int, ProductIssue]) -> tuple[list[str], list[dict]]:
-    """Refuse the file when too many products are broken; else the message lines and the error rows."""
-    n_body = sum(1 for el in products if has_body(el))
+           issues: dict[int, ProductIssue], n_body: int) -> tuple[list[str], list[dict]]:
+    """Refuse the file when too many products are broken; else the message lines and the error rows.
+
+    ``n_body``: products with a Body representation (those expected to mesh).
+    """
     lost = [i for i in issues.values() if i.has_body]
-    denominator = n_body + sum(1 for i in issues.values() if not i.has_body)
-    if issues and len(issues) / max(denominator, 1) > settings.max_unmeshed_share:
-        first = next(iter(issues.values()))
+    others = [i for i in issues.values() if not i.has_body]
+    refused = [i for i in issues.values() if i.refused]
+    share = len(issues) / max(n_body + len(others), 1)
+    if issues and share > settings.max_unmeshed_share:
+        first = (lost or others)[0]
         stage = max(("placement", "references", "geometry"),
                     key=lambda s: sum(1 for i in issues.values() if i.stage == s))
-        raise InputError(path, f"{len(lost)} of {n_body} products without geometry, {len(issues)} products broken "
-                         f"in all, more than {settings.max_unmeshed_share:.0%} (e.g. {first.label}: {first.reason})",
+        more = f" and {len(others)} more products refused" if others else ""
+        raise InputError(path, f"{len(lost)} of {n_body} products without geometry{more} ({share:.0%}, more than "
+                         f"the {settings.max_unmeshed_share:.0%} allowed), e.g. {first.label}: {first.reason}",
                          "the file looks damaged: re-export it from the authoring tool; "
                          + _RAISE.format(key="max_unmeshed_share"), stage=stage)
     lines = []
     if lost:
         lines.append(f"{len(lost)} of {n_body} products without geometry (see ingest_errors)")
-    refused = [i for i in issues.values() if i.refused]
     if refused:
         first = refused[0]
         lines.append(f"{len(refused)} of {len(products)} products refused, e.g. {first.label}: {first.reason}")
