@@ -245,3 +245,19 @@ def test_a_mutated_file_is_refused_in_one_line_or_every_product_is_counted(tmp_p
         return
     assert facts["n_elements"] + facts["n_refused"] == facts["n_products"]
     assert facts["n_meshes"] + facts["n_without_geometry"] + facts["n_refused_with_body"] == facts["n_with_body"]
+
+
+def test_the_reference_scan_skips_strings_and_finds_cycles_and_depths(tmp_path):
+    from cim.ifc.integrity import MAX_DEPTH, reference_depth, reference_edges
+
+    path = tmp_path / "g.ifc"
+    chain = "".join(f"#{100 + i}=IFCLOCALPLACEMENT(#{99 + i},$);\n" for i in range(1, MAX_DEPTH + 5))
+    path.write_text("ISO-10303-21;\nHEADER;\nFILE_NAME('#9 a;\n',$);\nENDSEC;\nDATA;\n"
+                    "#1=IFCWALL('x #2 y',#3);\n#3=IFCLOCALPLACEMENT(#4,$);\n#4=IFCLOCALPLACEMENT(#3,$);\n"
+                    f"#100=IFCLOCALPLACEMENT($,$);\n{chain}ENDSEC;\nEND-ISO-10303-21;\n")
+    src, dst, n_defined = reference_edges(path)
+    assert (1, 2) not in set(zip(src.tolist(), dst.tolist(), strict=True))  # '#2' inside a string is no reference
+    assert n_defined == 4 + MAX_DEPTH + 4
+    depth = reference_depth(src, dst)
+    assert "cycle" in depth.problem(1) and depth.problem(100) is None
+    assert "levels deep" in depth.problem(100 + MAX_DEPTH + 4)

@@ -156,8 +156,8 @@ def reference_depth(src: np.ndarray, dst: np.ndarray) -> ReferenceDepth:
         return ReferenceDepth(ids, height)
     s = np.searchsorted(ids, src)
     d = np.searchsorted(ids, dst)
-    pairs = np.unique(np.stack([s, d], axis=1), axis=0) if len(s) else np.zeros((0, 2), np.int64)
-    s, d = pairs[:, 0], pairs[:, 1]
+    keys = np.unique(s * n + d)  # one edge per pair, as one int64 key (cheaper than unique rows)
+    s, d = keys // n, keys % n
     outdeg = np.bincount(s, minlength=n)
     order = np.argsort(d, kind="stable")
     incoming_src = s[order]

@@ -24,10 +24,10 @@ class RelIndex:
 def build_index(model: ifcopenshell.file) -> RelIndex:
     idx = RelIndex()
     for rel in model.by_type("IfcRelContainedInSpatialStructure"):
-        for el in rel.RelatedElements:
+        for el in rel.RelatedElements or ():
             idx.container[el.id()] = rel.RelatingStructure
     for rel in model.by_type("IfcRelAggregates"):
-        for part in rel.RelatedObjects:
+        for part in rel.RelatedObjects or ():
             idx.parent[part.id()] = rel.RelatingObject
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
