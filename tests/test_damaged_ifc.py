@@ -150,15 +150,16 @@ def _move_wall(path: Path, name: str, x: str) -> str:
     return wall.group(1)
 
 
-@pytest.mark.parametrize(("x", "words"), [("2.E7", "outside the area of use"), ("1.E300", "absurd position")])
-def test_a_product_placed_outside_the_city_crs_is_refused_by_name(tmp_path, x, words):
+@pytest.mark.parametrize(("x", "stage", "words"), [("2.E7", "geometry", "outside the area of use of the city CRS"),
+                                                  ("1.E300", "placement", "absurd position")])
+def test_a_product_placed_outside_the_city_crs_is_refused_by_name(tmp_path, x, stage, words):
     path = _model(tmp_path)
     gid = _move_wall(path, "W2", x)
     store = Store(tmp_path / "s", CRS)
     outcome = ingest_file(store, _config(path), path)
     assert outcome.action == "ingested"
     (row,) = _errors(store)
-    assert row["error_type"] == "ProductRefused" and row["stage"] == "placement" and row["feature_id"] == gid
+    assert row["error_type"] == "ProductRefused" and row["stage"] == stage and row["feature_id"] == gid
     assert words in row["message"] and "'W2'" in row["message"]
     assert gid not in store.read("elements")["global_id"].to_pylist()
     assert store.read("meshes").num_rows == 3

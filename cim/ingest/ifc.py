@@ -77,7 +77,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     issues = reference_issues(opened.file, prods, depth)
     finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    issues |= placement_issues([p for p in prods if p.id() not in issues], georef, unit_scale)
+    issues |= placement_issues([p for p in prods if p.id() not in issues], unit_scale)
     finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)

@@ -16,8 +16,6 @@ import numpy as np
 
 from cim.config import ModelSettings
 from cim.errors import InputError
-from cim.georef import Georef
-from cim.georef.crs import outside_bounds
 from cim.ifc.integrity import ParseFindings, ReferenceDepth
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.relations import RelIndex
@@ -99,31 +97,24 @@ def reference_issues(model: ifcopenshell.file, products: list[ifcopenshell.entit
     return out
 
 
-def placement_issues(products: list[ifcopenshell.entity_instance], georef: Georef,
-                     unit_scale: float) -> dict[int, ProductIssue]:
-    """Products placed at absurd coordinates or outside the city CRS's area of use."""
+def placement_issues(products: list[ifcopenshell.entity_instance], unit_scale: float) -> dict[int, ProductIssue]:
+    """Products placed at absurd coordinates (not finite, or farther than any real place from the origin).
+
+    Whether a product lies inside the city CRS is judged on its mesh (see ``ifc_chunks``): the placement of
+    a product without a body (an alignment's layout, an empty zone) may sit at the origin of a model in
+    map coordinates, which is no place at all.
+    """
     placed = [el for el in products if getattr(el, "ObjectPlacement", None) is not None]
     matrices = world_matrices([el.ObjectPlacement for el in placed])
     out: dict[int, ProductIssue] = {}
-    origins, owners = [], []
     for el, m in zip(placed, matrices, strict=True):
         if m is None:
             continue
-        origin = m[:3, 3] * unit_scale
+        with np.errstate(all="ignore"):
+            origin = m[:3, 3] * unit_scale
         if not np.isfinite(origin).all() or np.abs(origin).max() > ABSURD_M:
             out[el.id()] = issue(el, "placement", f"its placement is at an absurd position "
                                  f"({', '.join(f'{v:.3g}' for v in origin)}) m", refused=True)
-            continue
-        origins.append(origin)
-        owners.append(el)
-    if origins:
-        with np.errstate(all="ignore"):
-            city = georef.to_city(np.array(origins))
-        bad = outside_bounds(georef.city_crs, city)
-        for el, point in zip((o for o, b in zip(owners, bad, strict=True) if b), city[bad], strict=True):
-            out[el.id()] = issue(el, "placement", f"its placement lands at E {point[0]:.6g}, N {point[1]:.6g}, "
-                                 f"H {point[2]:.6g}, outside the area of use of the city CRS {georef.city_crs}",
-                                 refused=True)
     return out
 
 
