@@ -262,3 +262,18 @@ def test_the_reference_scan_skips_strings_and_finds_cycles_and_depths(tmp_path):
     depth = reference_depth(src, dst)
     assert "cycle" in depth.problem(1) and depth.problem(100) is None
     assert "levels deep" in depth.problem(100 + MAX_DEPTH + 4)
+
+
+def test_a_containment_pointing_at_an_entity_of_the_wrong_type_is_left_out_and_noted(tmp_path):
+    path = _model(tmp_path)
+    text = path.read_text()
+    point = re.search(r"^(#\d+)=IFCCARTESIANPOINT\(", text, re.M).group(1)
+    text = re.sub(r"^(#\d+=IFCRELCONTAINEDINSPATIALSTRUCTURE\('[^']*',[^,]*,[^,]*,[^,]*,\([^)]*\),)#\d+\);",
+                  rf"\g<1>{point});", text, flags=re.M)
+    path.write_text(text)
+    store = Store(tmp_path / "s", CRS)
+    outcome = ingest_file(store, _config(path), path)
+    assert outcome.action == "ingested"
+    (model,) = store.read("models").to_pylist()
+    assert model["status"] == "incomplete" and "4 of 4 elements are in no storey" in model["message"]
+    assert store.read("elements").num_rows == 7 and store.read("meshes").num_rows == 4

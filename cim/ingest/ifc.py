@@ -59,6 +59,11 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     except RecursionError:  # cim walks placements iteratively: only a library following the file's references
         raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
+    except AttributeError as exc:  # ifcopenshell's error for an attribute the referenced entity's type lacks
+        if "entity instance of type" not in str(exc):
+            raise
+        raise InputError(path, f"an entity refers to one of the wrong type ({exc})",
+                         "the file is damaged: re-export it from the authoring tool", stage="references") from None
 
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
@@ -82,8 +87,10 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
+    skipped: list[int] = []
+
     def model_wide() -> tuple[list, dict]:  # runs in this process while the workers mesh
-        return relation_rows(opened.file, idx), storey_heights(opened, georef, unit_scale, set(issues))
+        return relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, set(issues))
 
     elements, meshes, refusals, (rels, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers,
                                                            progress, model_wide)
@@ -106,6 +113,9 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     buildings = building_rows(elements, storeys)
     buildings = pa.Table.from_pylist(buildings) if buildings else _empty("buildings", city_crs)
     orphans = orphan_lines(prods, idx)
+    if skipped:
+        orphans.append(f"{len(skipped)} relationships left out: an end is unset or of the wrong type "
+                       f"(e.g. #{skipped[0]})")
     warnings = [*opened.warnings, *georef.warnings, *damage, *lines, *orphans]
     record = {
         "kind": "ifc",
