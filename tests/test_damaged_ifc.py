@@ -227,7 +227,7 @@ def test_a_placement_cycle_under_one_wall_refuses_that_wall_only(tmp_path):
 # A representative subset of the mutation sweep (bench/mutate_ifc.py runs all of them on real files).
 SWEEP = ["truncate_60", "truncate_mid_line", "delete_5pct_lines", "duplicate_lines", "swap_ids", "height_1e300",
          "coordinate_nan", "break_string", "bom", "crlf", "unknown_entity", "wrong_attribute_count",
-         "placement_cycle_leaf", "product_1e300_away", "everything_outside_crs"]
+         "product_1e300_away", "everything_outside_crs"]  # cycles crash the old kernel path: tested in a child
 
 
 @pytest.fixture(scope="module")
