@@ -7,6 +7,8 @@ for products whose chain :mod:`cim.ifc.integrity` found free of cycles.
 
 from __future__ import annotations
 
+import math
+
 import ifcopenshell
 import ifcopenshell.util.placement
 import numpy as np
@@ -57,8 +59,27 @@ def _local(placement: ifcopenshell.entity_instance, parent: np.ndarray | None) -
             relative = placement.RelativePlacement
             if relative is None:
                 return None
-            return parent @ ifcopenshell.util.placement.get_axis2placement(relative)
+            return parent @ _axis2placement(relative)
         # grid and linear placements: ifcopenshell's own routine (their chains are short)
         return ifcopenshell.util.placement.get_local_placement(placement)
     except Exception:  # noqa: BLE001 - an unreadable placement is reported by the caller as unknown
         return None
+
+
+def _axis2placement(placement: ifcopenshell.entity_instance) -> np.ndarray:
+    """4x4 matrix of an IfcAxis2Placement2D/3D (IFC's BuildAxes) in plain floats: numpy's per-call overhead
+    dominates on 3-vectors, and there is one placement per product."""
+    loc = list(placement.Location.Coordinates) if placement.Location is not None else []
+    ox, oy, oz = (loc + [0.0, 0.0, 0.0])[:3]
+    axis = getattr(placement, "Axis", None)
+    ref = getattr(placement, "RefDirection", None)
+    zx, zy, zz = (list(axis.DirectionRatios) + [0.0])[:3] if axis is not None else (0.0, 0.0, 1.0)
+    xx, xy, xz = (list(ref.DirectionRatios) + [0.0])[:3] if ref is not None else (1.0, 0.0, 0.0)
+    n = math.sqrt(zx * zx + zy * zy + zz * zz) or math.nan
+    zx, zy, zz = zx / n, zy / n, zz / n
+    d = xx * zx + xy * zy + xz * zz
+    xx, xy, xz = xx - d * zx, xy - d * zy, xz - d * zz
+    n = math.sqrt(xx * xx + xy * xy + xz * xz) or math.nan
+    xx, xy, xz = xx / n, xy / n, xz / n
+    yx, yy, yz = zy * xz - zz * xy, zz * xx - zx * xz, zx * xy - zy * xx
+    return np.array([[xx, yx, zx, ox], [xy, yy, zy, oy], [xz, yz, zz, oz], [0.0, 0.0, 0.0, 1.0]])
