@@ -145,7 +145,9 @@ def finish(path: Path, sha256: str, settings: ModelSettings, products: list[ifco
         stage = max(("placement", "references", "geometry"),
                     key=lambda s: sum(1 for i in issues.values() if i.stage == s))
         more = f" and {len(others)} more products refused" if others else ""
-        raise InputError(path, f"{len(lost)} of {n_body} products without geometry{more} ({share:.0%}, more than "
+        what = f"{len(lost)} of {n_body} products without geometry{more}" if lost else \
+            f"{len(others)} of {len(products)} products refused"
+        raise InputError(path, f"{what} ({share:.0%}, more than "
                          f"the {settings.max_unmeshed_share:.0%} allowed), e.g. {first.label}: {first.reason}",
                          "the file looks damaged: re-export it from the authoring tool; "
                          + _RAISE.format(key="max_unmeshed_share"), stage=stage)
