@@ -14,6 +14,8 @@ from cim.errors import ConfigError
 from cim.files import name_problem
 
 PHASES = ("plan", "build", "manage")
+# [ingest] keys (city-wide, and per model in [models."file.ifc"]): when an IFC file counts as damaged.
+INTEGRITY_DEFAULTS = {"max_unmeshed_share": 0.5, "max_damaged_share": 0.0}
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,15 @@ class ModelSettings:
     placement: dict | None = None  # for IFC models without LoGeoRef 50
     crs: str | None = None  # for GIS sources without a CRS
     layers: tuple[str, ...] | None = None  # GIS: which layers of a multi-layer source
+    max_unmeshed_share: float = INTEGRITY_DEFAULTS["max_unmeshed_share"]  # IFC: see schemas/tables.toml
+    max_damaged_share: float = INTEGRITY_DEFAULTS["max_damaged_share"]
 
     def fingerprint(self, city_crs: str) -> str:
-        payload = json.dumps({"crs": city_crs, "model_id": self.model_id, "phase": self.phase,
-                              "placement": self.placement, "layer_crs": self.crs, "layers": self.layers},
-                             sort_keys=True)
+        fields = {"crs": city_crs, "model_id": self.model_id, "phase": self.phase,
+                  "placement": self.placement, "layer_crs": self.crs, "layers": self.layers}
+        # integrity limits count only when changed, so stores written before they existed stay unchanged
+        fields |= {k: getattr(self, k) for k, v in INTEGRITY_DEFAULTS.items() if getattr(self, k) != v}
+        payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -45,6 +51,7 @@ class CityConfig:
     exclude: tuple[str, ...] = ()
     models: dict[str, dict] = field(default_factory=dict)  # relative path -> options
     gis: dict[str, dict] = field(default_factory=dict)
+    ingest: dict = field(default_factory=dict)  # [ingest]: integrity limits for every IFC model
 
     @property
     def root(self) -> Path:
@@ -74,8 +81,16 @@ class CityConfig:
         if phase not in PHASES:
             raise ConfigError(self.path, f"phase {phase!r} for {rel} is not one of {', '.join(PHASES)}")
         layers = opts.get("layers")
+        limits = {k: _share(self.path, k, opts.get(k, self.ingest.get(k, v))) for k, v in INTEGRITY_DEFAULTS.items()}
         return ModelSettings(model_id=opts.get("model_id"), phase=phase, placement=opts.get("placement"),
-                             crs=opts.get("crs"), layers=tuple(layers) if layers else None)
+                             crs=opts.get("crs"), layers=tuple(layers) if layers else None, **limits)
+
+
+def _share(path: Path | None, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ConfigError(path, f"{key} = {value!r} is not a share between 0 and 1",
+                          f"set {key} in [ingest] of cim.toml to a number such as 0.5")
+    return float(value)
 
 
 def _check_model_ids(path: Path, models: dict) -> None:
@@ -157,6 +172,7 @@ def load_config(path: str | Path) -> CityConfig:
         exclude=tuple(city.get("exclude", [])),
         models=doc.get("models", {}),
         gis=doc.get("gis", {}),
+        ingest=doc.get("ingest", {}),
     )
 
 

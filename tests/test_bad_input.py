@@ -65,7 +65,7 @@ def test_the_real_invalid_fixture_is_refused_for_its_missing_header(store):
 
 
 def test_a_formally_illegal_file_is_refused_with_the_parser_position(store):
-    outcome = _refused(store, fixture_path("broken/FormallyIllegalFile.ifc"), "open", "syntax error")
+    outcome = _refused(store, fixture_path("broken/FormallyIllegalFile.ifc"), "parse", "syntax error")
     assert "offset" in outcome.message
 
 
@@ -119,3 +119,21 @@ def test_the_real_two_point_ring_fixture_is_refused_naming_the_feature(tmp_path)
 def test_a_layer_from_another_city_is_refused_by_area_of_use(store):
     outcome = ingest_file(store, default_config("EPSG:4549"), fixture_path("gis/nybb_16a.zip"))
     assert outcome.action == "quarantined" and "area of use" in outcome.message
+
+
+def test_a_malformed_unit_assignment_is_refused_at_the_units_stage(store):
+    outcome = _refused(store, fixture_path("infra/PR-Twin-Branch-PavementElements.ifc"), "units", "length unit")
+    assert "IfcUnitAssignment" in outcome.message
+
+
+def test_a_file_without_products_and_without_buildings_is_not_an_internal_error(tmp_path, store):
+    from tests.models import new_model
+
+    f, ctx = new_model()
+    for rel in f.by_type("IfcRelAggregates"):
+        f.remove(rel)
+    for el in f.by_type("IfcProduct"):
+        f.remove(el)
+    outcome = ingest_file(store, default_config("EPSG:4549"), write(f, tmp_path / "empty_model.ifc"))
+    assert outcome.action == "quarantined" and outcome.stage == "open"
+    assert "no products" in outcome.message and "\n" not in outcome.message

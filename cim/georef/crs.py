@@ -175,3 +175,33 @@ def city_crs_problem(text: str) -> tuple[str, str] | None:
     fix = (f"use {twin}, the same projection in metres, as the city CRS (files in {unit} are still converted)"
            if twin else f"choose a projected CRS in metres for the city (files in {unit} are still converted)")
     return reason, fix
+
+
+MAX_ABS_HEIGHT_M = 20_000.0  # deeper than any mine, higher than any structure: beyond it a value is absurd
+
+
+@lru_cache(maxsize=64)
+def projected_bounds(crs_text: str) -> tuple[float, float, float, float] | None:
+    """(xmin, ymin, xmax, ymax) of the CRS's area of use (with the usual margin) in its own x = easting
+    coordinates; None when the CRS declares no area or the area crosses the antimeridian."""
+    crs = parse_crs(crs_text)
+    area = crs.area_of_use
+    if area is None or area.west > area.east:
+        return None
+    m = AREA_MARGIN_DEG
+    to_crs = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+    bounds = to_crs.transform_bounds(area.west - m, max(area.south - m, -90.0), area.east + m,
+                                     min(area.north + m, 90.0), densify_pts=21)
+    return tuple(float(b) for b in bounds) if all(math.isfinite(b) for b in bounds) else None
+
+
+def outside_bounds(crs_text: str, points: np.ndarray) -> np.ndarray:
+    """Per (n, 3) city point: True when it is not finite, outside the CRS's area of use, or absurdly high/deep."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(p).all(axis=1) | (np.abs(p[:, 2]) > MAX_ABS_HEIGHT_M)
+        bounds = projected_bounds(crs_text)
+        if bounds is not None:
+            xmin, ymin, xmax, ymax = bounds
+            bad |= (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
+    return bad

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ifcopenshell
 
 from cim.errors import InputError, UnsupportedSchemaError
+from cim.ifc.integrity import ParseFindings, parse_findings
 
 HEADER_BYTES = 65536
 SUPPORTED = ("IFC2X3", "IFC4", "IFC4X3_ADD2")
@@ -25,6 +29,7 @@ ALIASES = {
 }
 _SCHEMA_RE = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'", re.IGNORECASE)
 _END_RE = re.compile(rb"END-ISO-10303-21\s*;\s*\Z")
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -35,6 +40,7 @@ class OpenedIfc:
     declared_schema: str
     authoring_application: str | None
     warnings: list[str] = field(default_factory=list)
+    findings: ParseFindings = field(default_factory=ParseFindings)
 
 
 def declared_schema(path: Path, head: bytes) -> str:
@@ -72,18 +78,46 @@ def open_ifc(path: str | Path) -> OpenedIfc:
     ifcopenshell.ifcopenshell_wrapper.get_log()  # clear what earlier files left in the parser log
     try:
         if schema != declared:
-            text = path.read_bytes().replace(f"'{declared}'".encode(), f"'{schema}'".encode(), 1)
+            text = path.read_bytes().removeprefix(BOM).replace(f"'{declared}'".encode(), f"'{schema}'".encode(), 1)
             model = ifcopenshell.file.from_string(text.decode("utf-8", "replace"))
             warnings.append(f"non-standard schema name {declared!r} read as {schema}")
+        elif head.startswith(BOM):
+            model = _open_without_bom(path)
         else:
             model = ifcopenshell.open(str(path))
     except Exception as exc:  # ifcopenshell raises plain errors; the detail is in its log
         detail = _parser_detail() or str(exc).strip() or type(exc).__name__
-        raise InputError(path, f"IFC syntax error: {detail}",
-                         "validate the file (e.g. with the buildingSMART validation service) and re-export") from exc
+        raise InputError(path, f"IFC syntax error: {_printable(detail)}",
+                         "validate the file (e.g. with the buildingSMART validation service) and re-export",
+                         stage="parse") from exc
+    findings = parse_findings(ifcopenshell.ifcopenshell_wrapper.get_log())
     if not model.by_type("IfcProject"):
-        raise InputError(path, "no IfcProject in the file", "an IFC model needs exactly one IfcProject")
-    return OpenedIfc(model, path, schema, declared, authoring_application(model), warnings)
+        reason = "no IfcProject in the file"
+        if findings.damaged:
+            reason += f" ({'; '.join(findings.summary())})"
+        raise InputError(path, reason, "an IFC model needs exactly one IfcProject; re-export the complete model",
+                         stage="parse")
+    return OpenedIfc(model, path, schema, declared, authoring_application(model), warnings, findings)
+
+
+def _open_without_bom(path: Path) -> ifcopenshell.file:
+    """Real exporters write a UTF-8 byte order mark that ifcopenshell refuses: parse a copy without it.
+
+    A streamed copy keeps memory at one parsed model (from_string would also hold the whole text).
+    """
+    fd, tmp = tempfile.mkstemp(suffix=".ifc")
+    try:
+        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            src.seek(len(BOM))
+            shutil.copyfileobj(src, out, 1 << 20)
+        return ifcopenshell.open(tmp)
+    finally:
+        os.unlink(tmp)
+
+
+def _printable(text: str) -> str:
+    """One line of printable text, whatever bytes the parser quoted from a damaged file."""
+    return re.sub(r"[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]", "?", " ".join(text.split()))[:300]
 
 
 def authoring_application(model: ifcopenshell.file) -> str | None:

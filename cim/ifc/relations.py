@@ -34,14 +34,18 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
     idx = RelIndex(identity=product_identity(model), quantity_scales=_quantity_scales(model),
                    angle_scale=_angle_scale(model))
     for rel in model.by_type("IfcRelContainedInSpatialStructure"):
-        for el in rel.RelatedElements:
-            idx.container[el.id()] = rel.RelatingStructure
+        if _gid(rel.RelatingStructure) is not None:  # a damaged file may point anywhere
+            for el in rel.RelatedElements or ():
+                idx.container[el.id()] = rel.RelatingStructure
     for rel in model.by_type("IfcRelAggregates"):
-        for part in rel.RelatedObjects:
-            idx.parent[part.id()] = rel.RelatingObject
+        if _gid(rel.RelatingObject) is not None:
+            for part in rel.RelatedObjects or ():
+                idx.parent[part.id()] = rel.RelatingObject
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
-            for part in rel.RelatedObjects:
+            if _gid(rel.RelatingObject) is None:
+                continue
+            for part in rel.RelatedObjects or ():
                 idx.parent.setdefault(part.id(), rel.RelatingObject)
                 if part.is_a("IfcPort"):
                     idx.port_owner[part.id()] = rel.RelatingObject
@@ -49,8 +53,9 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
         for rel in model.by_type("IfcRelConnectsPortToElement"):
             idx.port_owner[rel.RelatingPort.id()] = rel.RelatedElement
     for rel in model.by_type("IfcRelDefinesByType"):
-        for obj in rel.RelatedObjects:
-            idx.types[obj.id()] = rel.RelatingType
+        if _gid(rel.RelatingType) is not None:
+            for obj in rel.RelatedObjects or ():
+                idx.types[obj.id()] = rel.RelatingType
     for rel in model.by_type("IfcRelAssociatesMaterial"):
         for obj in rel.RelatedObjects:
             idx.material[obj.id()] = rel.RelatingMaterial
@@ -105,38 +110,61 @@ def find_ancestor(idx: RelIndex, element: ifcopenshell.entity_instance,
     return None
 
 
-def relation_rows(model: ifcopenshell.file, idx: RelIndex) -> list[tuple[str, str, str]]:
+def relation_rows(model: ifcopenshell.file, idx: RelIndex,
+                  skipped: list[int] | None = None) -> list[tuple[str, str, str]]:
     """(rel_type, relating key, related key) for everything clash and asset checks need.
 
     Keys are the products' stored keys (GlobalIds made unique, cim.ifc.identity), so a duplicated GlobalId
-    never turns a relation into a self-link."""
+    never turns a relation into a self-link. A relationship whose end is unset or not a rooted entity (a
+    damaged file) is left out; its #id goes to ``skipped`` so the caller can report it.
+    """
     key = idx.key
     rows: list[tuple[str, str, str]] = []
+    skipped = [] if skipped is None else skipped
+
+    def add(kind: str, rel: ifcopenshell.entity_instance, a, b) -> None:
+        ga, gb = _gid(a), _gid(b)
+        if ga is None or gb is None:
+            skipped.append(rel.id())
+        else:
+            rows.append((kind, key(a), key(b)))
+
     voids_host: dict[int, ifcopenshell.entity_instance] = {}
     for rel in model.by_type("IfcRelVoidsElement"):
         host, opening = rel.RelatingBuildingElement, rel.RelatedOpeningElement
-        voids_host[opening.id()] = host
-        rows.append(("voids", key(host), key(opening)))
+        if opening is not None:
+            voids_host[opening.id()] = host
+        add("voids", rel, host, opening)
     for rel in model.by_type("IfcRelFillsElement"):
         opening, filler = rel.RelatingOpeningElement, rel.RelatedBuildingElement
-        rows.append(("fills", key(opening), key(filler)))
-        if opening.id() in voids_host:
-            rows.append(("hosts", key(voids_host[opening.id()]), key(filler)))
+        add("fills", rel, opening, filler)
+        if opening is not None and opening.id() in voids_host:
+            add("hosts", rel, voids_host[opening.id()], filler)
     for rel in model.by_type("IfcRelAggregates"):
-        for part in rel.RelatedObjects:
-            rows.append(("aggregates", key(rel.RelatingObject), key(part)))
+        for part in rel.RelatedObjects or ():
+            add("aggregates", rel, rel.RelatingObject, part)
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
-            for part in rel.RelatedObjects:
-                rows.append(("nests", key(rel.RelatingObject), key(part)))
+            for part in rel.RelatedObjects or ():
+                add("nests", rel, rel.RelatingObject, part)
         for rel in model.by_type("IfcRelInterferesElements"):
-            rows.append(("interferes", key(rel.RelatingElement), key(rel.RelatedElement)))
+            add("interferes", rel, rel.RelatingElement, rel.RelatedElement)
     for rel in model.by_type("IfcRelConnectsElements"):
         if rel.RelatingElement and rel.RelatedElement:
-            rows.append(("connects", key(rel.RelatingElement), key(rel.RelatedElement)))
+            add("connects", rel, rel.RelatingElement, rel.RelatedElement)
     for rel in model.by_type("IfcRelConnectsPorts"):
+        if rel.RelatingPort is None or rel.RelatedPort is None:
+            skipped.append(rel.id())
+            continue
         a = idx.port_owner.get(rel.RelatingPort.id())
         b = idx.port_owner.get(rel.RelatedPort.id())
         if a is not None and b is not None:
-            rows.append(("connects_ports", key(a), key(b)))
+            add("connects_ports", rel, a, b)
     return rows
+
+
+def _gid(entity: ifcopenshell.entity_instance | None) -> str | None:
+    """The GlobalId of a rooted entity; None for an unset end or an entity of the wrong type."""
+    if entity is None or not entity.is_a("IfcRoot"):
+        return None
+    return entity.GlobalId

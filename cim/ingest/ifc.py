@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import ifcopenshell.util.placement
 import ifcopenshell.util.unit
 import numpy as np
 import pyarrow as pa
@@ -19,11 +19,23 @@ from cim.errors import InputError
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
 from cim.ifc.identity import identity_warnings
+from cim.ifc.integrity import reference_depth, reference_edges
+from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.ifc_chunks import prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.ifc_chunks import Refusal, prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.ifc_health import (
+    check_damage,
+    damage_rows,
+    finish,
+    issue,
+    orphan_lines,
+    placement_issues,
+    reference_issues,
+)
 from cim.store import ModelCommit
 from cim.store.delta import now_utc
+from cim.store.schema import table_schema
 from cim.workers import process_pool
 
 Progress = Callable[[int], None]
@@ -43,24 +55,72 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
                 progress: Progress | None = None, sha256: str | None = None) -> ModelCommit:
     """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input."""
     path = Path(path)
+    try:
+        return _prepare(path, city_crs, settings, workers, progress, sha256 or file_sha256(path))
+    except RecursionError:  # cim walks placements iteratively: only a library following the file's references
+        raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
+                         "the file is damaged: re-export it from the authoring tool", stage="references") from None
+    except AttributeError as exc:  # ifcopenshell's error for an attribute the referenced entity's type lacks
+        if "entity instance of type" not in str(exc):
+            raise
+        raise InputError(path, f"an entity refers to one of the wrong type ({exc})",
+                         "the file is damaged: re-export it from the authoring tool", stage="references") from None
+
+
+def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
+             sha256: str) -> ModelCommit:
     opened = open_ifc(path)
-    unit_scale = ifcopenshell.util.unit.calculate_unit_scale(opened.file)
-    georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    step_ids = [p.id() for p in products(opened.file)]
-    if not step_ids:
+    unit_scale = _unit_scale(opened)
+    src, dst, n_entities = reference_edges(path)
+    depth = reference_depth(src, dst)
+    damage = check_damage(path, opened.findings, n_entities, settings)
+    project = opened.file.by_type("IfcProject")[0]
+    if problem := depth.problem(project.id()):
+        raise InputError(path, f"the IfcProject (#{project.id()}): its {problem}",
+                         "the file is damaged: re-export it from the authoring tool", stage="references")
+    prods = products(opened.file)
+    if not prods:
         raise InputError(path, "the file has no products (no IfcProduct: no site, building or element), so there "
                          "is nothing to store", "export the model with its spatial structure and elements")
+    n_body = sum(1 for p in prods if has_body(p))
+    issues = reference_issues(opened.file, prods, depth)
+    finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
+    georef = resolve_georef(opened.file, path, city_crs, settings.placement)
+    issues |= placement_issues([p for p in prods if p.id() not in issues], unit_scale)
+    finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
+    step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
-    def model_wide() -> tuple[pa.Table, dict]:  # runs in this process while the workers mesh
-        return _relations_table(relation_rows(opened.file, idx)), storey_heights(opened, georef, unit_scale, idx)
+    skipped: list[int] = []
 
-    elements, meshes, (relations, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers, progress,
-                                                      model_wide)
+    def model_wide() -> tuple[list, dict]:  # runs in this process while the workers mesh
+        return relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues))
+
+    elements, meshes, refusals, (rels, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers,
+                                                           progress, model_wide)
+    elements = elements if elements is not None else _empty("elements", city_crs)
+    meshes = meshes if meshes is not None else _empty("meshes", city_crs)
+    for step_id, stage, reason in refusals:
+        issues[step_id] = issue(opened.file.by_id(step_id), stage, reason, refused=True)
+    meshed = {s for s, m in zip(elements.column("step_id").to_pylist(), elements.column("has_mesh").to_pylist(),
+                                strict=True) if m}
+    why = "its Body representation produced no mesh" + (" (the file is damaged, see the model's message)"
+                                                        if damage else "")
+    for el in prods:
+        if el.id() not in issues and el.id() not in meshed and has_body(el):
+            issues[el.id()] = issue(el, "geometry", why, refused=False)
+    lines, rows = finish(path, sha256, settings, prods, issues, n_body)
+    if damage:
+        rows += damage_rows(path, sha256, opened.findings)
+    refused = {idx.key(opened.file.by_id(i)) for i, found in issues.items() if found.refused}
+    relations = _relations_table([r for r in rels if r[1] not in refused and r[2] not in refused])
     buildings = buildings_table(elements, storeys)
     identity = identity_warnings(opened.file, idx.identity)
-    warnings = [*opened.warnings, *georef.warnings, *_identity_summary(identity)]
-    sha256 = sha256 or file_sha256(path)
+    orphans = orphan_lines(prods, idx)
+    if skipped:
+        orphans.append(f"{len(skipped)} relationships left out: an end is unset or of the wrong type "
+                       f"(e.g. #{skipped[0]})")
+    warnings = [*opened.warnings, *georef.warnings, *damage, *lines, *orphans, *_identity_summary(identity)]
     record = {
         "kind": "ifc",
         "phase": settings.phase,
@@ -76,16 +136,35 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
         "georef_level": georef.level,
         "georef_method": georef.method,
         "georef": _json(georef.as_record()),
-        "status": "warning" if warnings else "ok",
+        "status": "incomplete" if (issues or damage or orphans) else "warning" if warnings else "ok",
         "message": "\n".join(warnings) or None,
         "n_elements": elements.num_rows,
         "n_meshes": meshes.num_rows,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations}
-    errors = [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
-               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
-              for key, message in identity]
-    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=errors)
+    rows += [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
+              "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
+             for key, message in identity]
+    return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _unit_scale(opened: OpenedIfc) -> float:
+    """Metres per project length unit; a unit assignment that cannot be read is refused, not guessed."""
+    try:
+        scale = float(ifcopenshell.util.unit.calculate_unit_scale(opened.file))
+    except Exception as exc:  # noqa: BLE001 - ifcopenshell fails with whatever the malformed units give
+        raise InputError(opened.path, f"the length unit cannot be read ({type(exc).__name__}: {exc})",
+                         "fix the IfcUnitAssignment (a LENGTHUNIT with a numeric conversion factor) and re-export",
+                         stage="units") from exc
+    if not (math.isfinite(scale) and scale > 0):
+        raise InputError(opened.path, f"the length unit gives a scale of {scale!r} m",
+                         "fix the IfcUnitAssignment and re-export", stage="units")
+    return scale
+
+
+def _empty(table: str, crs: str) -> pa.Table:
+    """A versioned table with no rows and the documented columns (model_id and version come at commit)."""
+    return table_schema(table, crs).empty_table().drop_columns(["model_id", "version"])
 
 
 def _identity_summary(identity: list[tuple[str, str]]) -> list[str]:
@@ -104,7 +183,8 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None, side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, T]:
+             workers: int, progress: Progress | None,
+             side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, list[Refusal], T]:
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it."""
     if workers <= 1 or len(step_ids) < 200:
         side = side_work()
@@ -136,20 +216,24 @@ def _chunks(ids: list[int], size: int):
         yield ids[i:i + size]
 
 
-def _concat(parts: list[tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+def _concat(parts: list[tuple[pa.Table, pa.Table, list[Refusal]]]) -> tuple[pa.Table | None, pa.Table | None,
+                                                                           list[Refusal]]:
+    if not parts:  # no product in the file (or none left to process)
+        return None, None, []
     elements = pa.concat_tables([p[0] for p in parts], promote_options="permissive")
     meshes = pa.concat_tables([p[1] for p in parts], promote_options="permissive")
-    return elements, meshes
+    return elements, meshes, [r for p in parts for r in p[2]]
 
 
 def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
-                   idx: RelIndex | None = None) -> dict[str, tuple[float, float]]:
+                   idx: RelIndex | None = None, skip: set[int] = frozenset()) -> dict[str, tuple[float, float]]:
     """(world height above the city datum, height in the model) of each storey, by stored key (GlobalId)."""
+    storeys = [s for s in opened.file.by_type("IfcBuildingStorey")
+               if s.ObjectPlacement is not None and s.id() not in skip]
     out = {}
-    for storey in opened.file.by_type("IfcBuildingStorey"):
-        if storey.ObjectPlacement is None:
+    for storey, matrix in zip(storeys, world_matrices([s.ObjectPlacement for s in storeys]), strict=True):
+        if matrix is None:
             continue
-        matrix = ifcopenshell.util.placement.get_local_placement(storey.ObjectPlacement)
         local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
         out[idx.key(storey) if idx else storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
     return out

@@ -10,15 +10,18 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from cim.geometry.batch import mesh_facts
+from cim.geometry.batch import MeshFacts, mesh_facts
 from cim.geometry.mesh import merge_by_product
 from cim.geometry.tessellate import iter_meshes
 from cim.georef import Georef
+from cim.georef.crs import outside_bounds
 from cim.ifc.elements import element_row
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index
 
 _CACHE: dict[str, tuple[OpenedIfc, RelIndex]] = {}
+ABSURD_M = 1.0e8  # no real mesh vertex is 100,000 km from the model's origin
+Refusal = tuple[int, str, str]  # (step id, stage, reason)
 
 
 def _opened(path: str) -> tuple[OpenedIfc, RelIndex]:
@@ -40,14 +43,15 @@ def release() -> None:
 
 
 def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef,
-                            unit_scale: float) -> tuple[pa.Table, pa.Table]:
+                            unit_scale: float) -> tuple[pa.Table, pa.Table, list[Refusal]]:
     opened, idx = _opened(path)
     return process_chunk(opened, idx, step_ids, georef, unit_scale)
 
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
-                  unit_scale: float) -> tuple[pa.Table, pa.Table]:
-    """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``."""
+                  unit_scale: float) -> tuple[pa.Table, pa.Table, list[Refusal]]:
+    """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
+    because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables)."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
     # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
@@ -55,8 +59,31 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
-    raws = merge_by_product([raw for raw in iter_meshes(model, include=items) if raw.step_id in rows])
+    refused: list[Refusal] = []
+    raws = []
+    for raw in iter_meshes(model, include=items):
+        if raw.step_id not in rows:
+            continue
+        if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:
+            refused.append((raw.step_id, "geometry", "its geometry reaches an absurd size or position "
+                            f"({np.nanmax(np.abs(raw.verts)):.3g} m from the model origin)"))
+        else:
+            raws.append(raw)
+    raws = merge_by_product(raws)  # a product with several bodies: one mesh
     facts = mesh_facts([r.verts for r in raws], [r.faces for r in raws], georef.to_city)
+    crs = georef.city_crs
+    outside = outside_bounds(crs, facts.bounds[:, :3]) | outside_bounds(crs, facts.bounds[:, 3:])
+    for i in np.flatnonzero(outside):
+        b = facts.bounds[i]
+        refused.append((raws[i].step_id, "geometry", f"its geometry spans E {b[0]:.6g}..{b[3]:.6g}, "
+                        f"N {b[1]:.6g}..{b[4]:.6g}, H {b[2]:.6g}..{b[5]:.6g}, outside the area of use of the "
+                        f"city CRS {crs}"))
+    keep = np.flatnonzero(~outside)
+    facts = MeshFacts([facts.world[i] for i in keep], facts.bounds[keep], facts.closed[keep],
+                      [facts.footprints[i] for i in keep], [facts.hashes[i] for i in keep])
+    raws = [raws[i] for i in keep]
+    for step_id, _stage, _reason in refused:
+        rows.pop(step_id, None)
     wkbs = shapely.to_wkb(np.array(facts.footprints, dtype=object))
     for i, raw in enumerate(raws):
         xmin, ymin, zmin, xmax, ymax, zmax = (float(v) for v in facts.bounds[i])
@@ -71,7 +98,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         "is_closed": facts.closed.tolist(),
         "geometry_hash": facts.hashes,
     }
-    return pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols)
+    return pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused
 
 
 def _list_array(parts: list[np.ndarray], dtype: pa.DataType) -> pa.Array:
