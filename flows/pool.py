@@ -1,0 +1,85 @@
+"""The flow's worker processes: a plain process pool, not Prefect task runners.
+
+Prefect's ProcessPoolTaskRunner started a temporary Prefect server in every worker (about 15 s
+each). Here the flow keeps its tasks in threads and hands the heavy calls (reading and meshing a
+file, the per-model checks) to this pool. Workers are forked from a clean fork server (no copy of
+the flow's threads and sockets) that has the ingest modules imported, and they die with the flow.
+A worker that crashes (a segfault in a library) breaks the pool: it is rebuilt and the call tried
+once more; a second crash is that file's error, not the night's.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from cim.errors import CimError
+from cim.workers import process_pool
+
+PRELOAD = ["cim.ingest.run", "cim.checks", "cim.qto.run", "cim.tunnel.run"]
+
+
+class WorkerCrash(CimError):
+    stage = "worker"
+
+
+def _worker_logging(log_file: str | None) -> None:
+    """Library logs of a worker go to the run's log file (and warnings to stderr), never to Prefect's API."""
+    logger = logging.getLogger("cim")
+    logger.setLevel(logging.DEBUG)
+    if log_file:
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker]: %(message)s"))
+        logger.addHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(console)
+    logger.propagate = False
+
+
+class Workers:
+    """``run(fn, *args)`` in a worker process, from any thread; rebuilt once if a worker crashes."""
+
+    def __init__(self, max_workers: int, log_file: Path | None = None):
+        self._max_workers = max_workers
+        self._log_file = str(log_file) if log_file else None
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        main = getattr(sys.modules["__main__"].__spec__, "name", None)
+        context.set_forkserver_preload([*PRELOAD, *([main] if main else [])])
+        return process_pool(self._max_workers, start_method="forkserver", initializer=_worker_logging,
+                            initargs=(self._log_file,))
+
+    def run(self, fn, *args, path: str = "", **kwargs):
+        for attempt in (1, 2):
+            pool = self._pool
+            try:
+                return pool.submit(fn, *args, **kwargs).result()
+            except BrokenProcessPool as exc:
+                with self._lock:
+                    if self._pool is pool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        self._pool = self._new_pool()
+                if attempt == 2:
+                    raise WorkerCrash(path, "the worker process died while handling this file (a crash in a "
+                                      "library, or out of memory)", "check the file in a viewer; "
+                                      "see the run's log for the worker's last lines") from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
