@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ import typer
 from cim.config import load_config
 from cim.errors import CimError
 from flows.report import locations
-from flows.server import become_subreaper, server_log, start_child, stop_all, wait_healthy
+from flows.server import become_subreaper, server_log, start_child, stop_all, wait_healthy, wait_reaping
 
 DEPLOYMENT = "cim-nightly"
 cli = typer.Typer(help="The nightly city-model flow.", no_args_is_help=True, add_completion=False)
@@ -49,7 +50,9 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
     api = os.environ.get("PREFECT_API_URL")
     _print_locations(store, api.removesuffix("/api") if api else "none for a one-off run (`make serve` keeps one)")
     from flows.nightly import nightly
+    from flows.pool import warm_up
 
+    warm_up()  # the workers' fork server imports the ingest modules while Prefect starts its server
     try:
         result = nightly(config=str(config), store=str(store), force=force)
     except CimError as exc:
@@ -108,7 +111,7 @@ def serve(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = 
         scheduler = start_child([sys.executable, "-m", "flows.nightly", "schedule", "--config",
                                  str(config.resolve()), "--store", str(store.resolve()), "--cron", cron,
                                  "--timezone", timezone], env=env)
-        code = scheduler.wait()
+        code = wait_reaping(scheduler, (scheduler.pid, *([server.pid] if server else [])))
     except _Stop:
         typer.echo("stopping the scheduler, its runs and the server ...", err=True)
     except RuntimeError as exc:
@@ -117,8 +120,9 @@ def serve(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = 
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        began = time.monotonic()
         stop_all(scheduler, server)
-    typer.echo("stopped", err=True)
+    typer.echo(f"stopped in {time.monotonic() - began:.1f} s", err=True)
     raise typer.Exit(code)
 
 

@@ -31,7 +31,7 @@ from cim.ingest.run import Job, Outcome, commit_job, plan_file, prepare_job, qua
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
-from flows.pool import Workers
+from flows.pool import Workers, warm_up
 from flows.report import publish, run_log
 
 WORKERS = 2  # ifcopenshell holds the GIL: processes, one per core of the target machines
@@ -41,15 +41,28 @@ log = logging.getLogger("cim.flows")
 
 def safe_quarantine(st: Store, path: str, error: BaseException, run_id: str, job: Job | None = None,
                     seconds: float = 0.0) -> Outcome:
-    """``quarantine``, and if even recording the error fails, an Outcome that still says why (never raises)."""
+    """``quarantine`` that never raises: if recording fails (say, bytes that are not UTF-8 in the parser's
+    message), the row is written again with the text escaped; if even that fails, the Outcome says why."""
+    kind, sha, key = (job.kind, job.sha256, job.key) if job else (None, None, None)
     try:
-        return quarantine(st, path, error, run_id, kind=job.kind if job else None, sha256=job.sha256 if job else None,
-                          key=job.key if job else None, seconds=seconds)
+        return quarantine(st, path, error, run_id, kind=kind, sha256=sha, key=key, seconds=seconds)
     except Exception as exc:  # noqa: BLE001 - the run must go on and report this file
-        reason = error.one_line() if isinstance(error, CimError) else f"{path}: {type(error).__name__}: {error!r}"
-        log.error("%s: could not record the error row (%r): %s", path, exc, reason)
-        return Outcome(path, job.kind if job else "unknown", "quarantined", seconds=seconds,
-                       stage=getattr(error, "stage", "internal"), message=f"{reason} [not recorded: {exc!r}]")
+        reason = error.one_line() if isinstance(error, CimError) else f"{path}: {type(error).__name__}: {error}"
+        first_failure = exc
+    stage = getattr(error, "stage", "internal")
+    try:
+        return quarantine(st, _printable(path), CimError(None, _printable(reason), stage=stage), run_id, kind=kind,
+                          sha256=sha, key=_printable(key) if key else None, seconds=seconds)
+    except Exception as exc:  # noqa: BLE001
+        log.error("%s: could not record the error row (%r, then %r): %s", _printable(path), first_failure, exc,
+                  _printable(reason))
+        return Outcome(path, kind or "unknown", "quarantined", seconds=seconds, stage=stage,
+                       message=f"{_printable(reason)} [not recorded: {exc!r}]")
+
+
+def _printable(text: str) -> str:
+    """Text that can be stored and printed: undecodable bytes (surrogates) become backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _retry_transient(task, task_run, state) -> bool:
@@ -141,6 +154,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
     started = now_utc()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
     cfg = load_config(config)
+    warm_up()  # the workers' fork server imports the ingest modules while the inbox is planned
     st = Store(store, cfg.crs)
     exports = Path(store) / "exports"
     loggers = [logging.getLogger(name) for name in ("cim", "prefect.flow_runs", "prefect.task_runs")]

@@ -16,6 +16,7 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from pathlib import Path
 
 from cim.errors import CimError
@@ -43,6 +44,20 @@ def _worker_logging(log_file: str | None) -> None:
     logger.propagate = False
 
 
+def warm_up() -> None:
+    """Start the fork server now (it imports the ingest modules once) so that this overlaps other start-up work.
+
+    Workers re-run the main module by name as ``__mp_main__``; it is preloaded so that this is cheap, and the
+    warning runpy gives for a module already imported is silenced in the fork server (via -W, which it inherits).
+    """
+    quiet = "ignore::RuntimeWarning:runpy"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
+    main = getattr(sys.modules["__main__"].__spec__, "name", None)
+    multiprocessing.get_context("forkserver").set_forkserver_preload([*PRELOAD, *([main] if main else [])])
+    forkserver.ensure_running()
+
+
 class Workers:
     """``run(fn, *args)`` in a worker process, from any thread; rebuilt once if a worker crashes."""
 
@@ -53,9 +68,7 @@ class Workers:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
-        main = getattr(sys.modules["__main__"].__spec__, "name", None)
-        context.set_forkserver_preload([*PRELOAD, *([main] if main else [])])
+        warm_up()
         return process_pool(self._max_workers, start_method="forkserver", initializer=_worker_logging,
                             initargs=(self._log_file,))
 

@@ -65,10 +65,38 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _reap() -> None:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+def _reap(keep: tuple[int, ...] = ()) -> None:
+    """Collect exited children (orphans re-parented here included), except those a Popen waits for."""
+    if not keep:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        return
+    for pid in _zombie_children():
+        if pid not in keep:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _zombie_children() -> list[int]:
+    me, found = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and int(fields[1]) == me:
+                found.append(int(entry.name))
+    return found
+
+
+def wait_reaping(proc: subprocess.Popen, keep: tuple[int, ...]) -> int:
+    """Wait for ``proc`` while collecting the orphans re-parented to this subreaper (no zombies pile up)."""
+    while proc.poll() is None:
+        _reap(keep)
+        time.sleep(1.0)
+    return proc.returncode
 
 
 def _signal(pids: list[int], sig: int) -> None:
@@ -77,7 +105,7 @@ def _signal(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def stop_processes(pick, sig: int, timeout_s: float) -> list[int]:
+def stop_processes(pick, sig: int, timeout_s: float, first: dict[int, int] | None = None) -> list[int]:
     """Send ``sig`` to the processes ``pick()`` returns (again to newcomers) until none is left or time is up."""
     signalled: set[int] = set()
     deadline = time.monotonic() + timeout_s
@@ -86,7 +114,9 @@ def stop_processes(pick, sig: int, timeout_s: float) -> list[int]:
         pids = pick()
         if not pids or time.monotonic() > deadline:
             return pids
-        _signal([p for p in pids if p not in signalled], sig)
+        for pid in pids:
+            if pid not in signalled:
+                _signal([pid], (first or {}).get(pid, sig))
         signalled.update(pids)
         time.sleep(0.1)
 
@@ -101,10 +131,10 @@ def stop_all(scheduler: subprocess.Popen | None, server: subprocess.Popen | None
     def not_server() -> list[int]:
         return [p for p in descendants(me) if p not in server_tree]
 
-    if scheduler is not None:
-        stop_processes(not_server, signal.SIGTERM, 5.0)
+    if scheduler is not None:  # SIGINT: Prefect's runner stops quietly on it (its SIGTERM path warns)
+        stop_processes(not_server, signal.SIGTERM, 4.0, first={scheduler.pid: signal.SIGINT})
     if server is not None:
-        stop_processes(lambda: [p for p in descendants(me) if p in server_tree], signal.SIGTERM, 3.0)
+        stop_processes(lambda: [p for p in descendants(me) if p in server_tree], signal.SIGTERM, 2.5)
     stop_processes(lambda: descendants(me), signal.SIGKILL, 1.5)
     for proc in (scheduler, server):
         if proc is not None:
