@@ -130,7 +130,8 @@ def test_a_quarantining_run_writes_an_alert_file_and_posts_it_to_the_webhook(tmp
     assert sent == [str(tmp_path / "alerts" / "r1.json"), url]
     assert received == [written]
     assert written["status"] == "completed with 1 quarantined"
-    assert written["quarantined"] == [{"file": "inbox/b.ifc", "stage": "open", "reason": "inbox/b.ifc: not an IFC file"}]
+    assert written["quarantined"] == [{"file": "inbox/b.ifc", "stage": "open",
+                                       "reason": "inbox/b.ifc: not an IFC file"}]
 
 
 def test_a_dead_webhook_does_not_fail_the_run_and_the_alert_file_is_still_written(tmp_path, caplog):

@@ -8,6 +8,7 @@ the process group, as a terminal sends it) leaves no process behind. No part of 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -110,10 +111,8 @@ def served(tmp_path_factory):
 
 
 def with_suppress(fn) -> None:
-    try:
+    with contextlib.suppress(psutil.Error):
         fn()
-    except psutil.Error:
-        pass
 
 
 def _api(served: Served, path: str, body: dict) -> list[dict]:
