@@ -20,7 +20,7 @@ from flows.server import become_subreaper, server_log, start_child, stop_all, wa
 
 DEPLOYMENT = "cim-nightly"
 cli = typer.Typer(help="The nightly city-model flow.", no_args_is_help=True, add_completion=False)
-ConfigOpt = Annotated[Path, typer.Option(help="City config (cim.toml).")]
+ConfigOpt = Annotated[Path, typer.Option(help="City config (cim.toml).", envvar="CIM_CONFIG")]
 StoreOpt = Annotated[Path, typer.Option(help="Store folder.", envvar="CIM_STORE")]
 
 
@@ -79,7 +79,7 @@ def _raise_stop(signum, frame) -> None:
 
 @cli.command()
 def serve(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-          port: Annotated[int, typer.Option(help="Port of the local Prefect server (UI at /).")] = 4200,
+          port: Annotated[int, typer.Option(help="Local Prefect server port (UI at /).", envvar="CIM_PORT")] = 4200,
           cron: Annotated[str | None, typer.Option(help="Override [schedule] cron.")] = None,
           timezone: Annotated[str | None, typer.Option(help="Override [schedule] timezone.")] = None):
     """Start a local Prefect server and run the flow on the config's schedule until Ctrl-C."""

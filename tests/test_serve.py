@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -128,7 +129,9 @@ def _wait_for(what: str, served: Served, check):
         assert served.proc.poll() is None, f"serve exited:\n{served.output.read_text()[-3000:]}"
         try:
             found = check()
-        except (OSError, ValueError):
+        except urllib.error.HTTPError:
+            raise
+        except OSError:  # the server is not up yet
             found = None
         if found:
             return found
@@ -137,12 +140,12 @@ def _wait_for(what: str, served: Served, check):
 
 
 def _completed_scheduled_runs(served: Served) -> list[dict]:
-    runs = _api(served, "/flow_runs/filter", {"limit": 50})
+    runs = _api(served, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}, "limit": 50})
     return [r for r in runs if r["auto_scheduled"] and r["state_type"] == "COMPLETED"]
 
 
 def test_the_scheduler_creates_a_run_that_completes_and_is_recorded_in_the_store(served):
-    (run,) = _wait_for("a completed scheduled flow run", served, _completed_scheduled_runs)[:1]
+    (run,) = _wait_for("a completed scheduled flow run", served, lambda: _completed_scheduled_runs(served))[:1]
     rows = Store(served.store, create=False).read("runs").to_pylist()
     assert run["id"] in {r["flow_run_id"] for r in rows}
     assert run["deployment_id"]
@@ -150,7 +153,7 @@ def test_the_scheduler_creates_a_run_that_completes_and_is_recorded_in_the_store
 
 
 def test_a_broken_file_is_quarantined_the_run_completes_and_the_alert_names_the_file(served):
-    _wait_for("a completed scheduled flow run", served, _completed_scheduled_runs)
+    _wait_for("a completed scheduled flow run", served, lambda: _completed_scheduled_runs(served))
     store = Store(served.store, create=False)
     first = min(store.read("runs").to_pylist(), key=lambda r: r["started_at"])
     assert first["status"] == "completed with 1 quarantined"
