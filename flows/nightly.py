@@ -166,6 +166,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
     exports = Path(store) / "exports"
     loggers = [logging.getLogger(name) for name in ("cim", "prefect.flow_runs", "prefect.task_runs")]
     with run_log(store, loggers) as lf:
+        logger.info("run %s: config %s, store %s", run_id, Path(config).resolve(), Path(store).resolve())
         # only a scheduled run (of the served deployment) looks for missed nights: `make run` is not on a schedule
         missed = missed_schedules(_previous_start(st), started, cfg.schedule) if _deployed() else []
         for when in missed:
