@@ -179,6 +179,22 @@ def test_the_prefect_cli_works_against_the_served_server(served):
     assert started.returncode == 0, started.stdout + started.stderr
 
 
+def test_make_run_prints_where_things_are_no_dicts_and_exits_1_when_a_file_is_quarantined(served, tmp_path):
+    config = tiny_inbox(tmp_path, "http://127.0.0.1:9/unused")
+    env = {**served.env, "PREFECT_API_URL": served.api, "CIM_CONFIG": str(config), "CIM_STORE": str(tmp_path / "s")}
+    done = subprocess.run([sys.executable, "-m", "flows.nightly", "run"], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    for line in (f"Prefect UI: {served.api.removesuffix('/api')}", f"store:      {tmp_path / 's'}",
+                 f"exports:    {tmp_path / 's' / 'exports'}", f"log:        {tmp_path / 's' / 'logs' / 'nightly.log'}"):
+        assert line in out
+    assert "completed with 1 quarantined" in out and "quantities: " in out and "clashes: " in out
+    assert "{'" not in out and "Traceback" not in out and "temporary server" not in out
+    assert "quarantined" in (tmp_path / "s" / "logs" / "nightly.log").read_text()
+    assert len(list((tmp_path / "s" / "alerts").glob("*.json"))) == 1
+
+
 def test_ctrl_c_stops_server_scheduler_and_runs_and_leaves_no_process(served):
     proc = psutil.Process(served.proc.pid)
     tree = [proc, *proc.children(recursive=True)]
