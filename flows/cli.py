@@ -50,9 +50,6 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
     api = os.environ.get("PREFECT_API_URL")
     _print_locations(store, api.removesuffix("/api") if api else "none for a one-off run (`make serve` keeps one)")
     from flows.nightly import nightly
-    from flows.pool import warm_up
-
-    warm_up()  # the workers' fork server imports the ingest modules while Prefect starts its server
     try:
         result = nightly(config=str(config), store=str(store), force=force)
     except CimError as exc:

@@ -31,7 +31,7 @@ from cim.ingest.run import Job, Outcome, commit_job, plan_file, prepare_job, qua
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
-from flows.pool import Workers, warm_up
+from flows.pool import Workers
 from flows.report import publish, run_log
 
 WORKERS = 2  # ifcopenshell holds the GIL: processes, one per core of the target machines
@@ -161,7 +161,6 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
     started = now_utc()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
     cfg = load_config(config)
-    warm_up()  # the workers' fork server imports the ingest modules while the inbox is planned
     st = Store(store, cfg.crs)
     exports = Path(store) / "exports"
     loggers = [logging.getLogger(name) for name in ("cim", "prefect.flow_runs", "prefect.task_runs")]

@@ -45,7 +45,7 @@ def _worker_logging(log_file: str | None) -> None:
 
 
 def warm_up() -> None:
-    """Start the fork server now (it imports the ingest modules once) so that this overlaps other start-up work.
+    """Start the fork server (it imports the ingest modules once; an unchanged night never starts it).
 
     Workers re-run the main module by name as ``__mp_main__``; it is preloaded so that this is cheap, and the
     warning runpy gives for a module already imported is silenced in the fork server (via -W, which it inherits).
