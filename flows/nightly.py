@@ -120,10 +120,9 @@ def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Ou
     return outcomes, jobs
 
 
-def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file: Path
-                ) -> tuple[list[Outcome], list[CheckOutcome]]:
-    outcomes: list[Outcome] = []
-    checks: list[CheckOutcome] = []
+def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file: Path,
+                outcomes: list[Outcome], checks: list[CheckOutcome]) -> None:
+    """Appends to ``outcomes`` and ``checks`` as files finish, so a run stopped half-way records what it did."""
     with Workers(WORKERS, log_file) as workers:
         futures = [ingest.submit(job, workers, st, run_id, str(exports)) for job in jobs]
         for job, future in zip(jobs, futures, strict=True):
@@ -132,10 +131,8 @@ def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file
                 outcome, file_checks = future.result()
                 checks += file_checks
             else:  # retries exhausted on a transient error, or a bug in the task
-                outcomes_error = future.state.result(raise_on_failure=False)
-                outcome = safe_quarantine(st, job.path, outcomes_error, run_id, job)
+                outcome = safe_quarantine(st, job.path, future.state.result(raise_on_failure=False), run_id, job)
             outcomes.append(outcome)
-    return outcomes, checks
 
 
 def _deployed() -> bool:
@@ -175,17 +172,20 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
         checks: list[CheckOutcome] = []
         error: BaseException | None = None
         try:
-            outcomes, jobs = _plan(st, cfg, run_id, force)
+            planned, jobs = _plan(st, cfg, run_id, force)
+            outcomes += planned
             logger.info("%d inputs: %d to ingest, %d unchanged or still quarantined",
                         len(outcomes) + len(jobs), len(jobs), len(outcomes))
-            ingested, checks = _ingest_all(st, jobs, run_id, exports, lf)
-            outcomes += ingested
+            _ingest_all(st, jobs, run_id, exports, lf, outcomes, checks)
             clash = clash_check(st, cfg, run_id, exports)
             (logger.info if clash.ok else logger.warning)("%s", describe(clash))
             checks.append(clash)
         except BaseException as exc:  # the run is recorded whatever happened, then the error goes on
             error = exc
-            logger.error("the run stopped: %s\n%s", exc, "".join(traceback.format_exception(exc)))
+            if isinstance(exc, Exception):  # a bug: its traceback goes to the log
+                logger.error("the run stopped: %s\n%s", exc, "".join(traceback.format_exception(exc)))
+            else:  # Ctrl-C, SIGTERM (`make serve` stopping): no traceback
+                logger.warning("the run was stopped (%s); what it did so far is recorded", type(exc).__name__)
         result = _record(st, cfg, store, run_id, started, outcomes, checks, missed, error)
     if error is not None:
         raise error

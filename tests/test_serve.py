@@ -195,6 +195,33 @@ def test_make_run_prints_where_things_are_no_dicts_and_exits_1_when_a_file_is_qu
     assert len(list((tmp_path / "s" / "alerts").glob("*.json"))) == 1
 
 
+def test_kill_9_of_a_running_flow_leaves_no_worker_process(served, tmp_path):
+    config = tiny_inbox(tmp_path, "http://127.0.0.1:9/unused")
+    env = {**served.env, "PREFECT_API_URL": served.api, "CIM_CONFIG": str(config), "CIM_STORE": str(tmp_path / "s")}
+    run = subprocess.Popen([sys.executable, "-m", "flows.nightly", "run"], cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    flow = psutil.Process(run.pid)
+    workers: list[psutil.Process] = []
+    while run.poll() is None and not workers:  # the fork server and the workers it forked
+        servers = [p for p in flow.children() if "forkserver" in " ".join(_cmdline(p))]
+        workers = [c for s in servers for c in s.children()]
+        time.sleep(0.05)
+    if not workers:
+        pytest.skip("the run ended before its workers could be seen")
+    tree = flow.children(recursive=True)
+    run.kill()
+    run.wait()
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert alive == []
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
 def test_ctrl_c_stops_server_scheduler_and_runs_and_leaves_no_process(served):
     proc = psutil.Process(served.proc.pid)
     tree = [proc, *proc.children(recursive=True)]
