@@ -58,6 +58,9 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
     except Exception as exc:  # noqa: BLE001 - the traceback is in the log and the flow run; one line here
         typer.echo(f"error: the run failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("stopped: the run is recorded as failed (KeyboardInterrupt)", err=True)
+        raise typer.Exit(130) from None
     raise typer.Exit(0 if result["status"] == "completed" else 1)
 
 
