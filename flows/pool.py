@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import select
 import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
@@ -27,6 +30,36 @@ PRELOAD = ["cim.ingest.run", "cim.checks", "cim.qto.run", "cim.tunnel.run"]
 
 class WorkerCrash(CimError):
     stage = "worker"
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when process ``pid`` (the flow) ends, however it ends.
+
+    A fork-server worker's parent is the fork server, and the fork server only exits once every worker
+    has closed its "alive" pipe: after a ``kill -9`` of the flow each would wait for the other forever,
+    so the parent-death signal alone is not enough. A thread waits on the flow's pidfd instead.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):  # no pidfd (old kernel): poll
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while os.path.exists(f"/proc/{pid}"):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-flow", daemon=True).start()
+
+
+def _worker_init(log_file: str | None, flow_pid: int) -> None:
+    _exit_with(flow_pid)
+    _worker_logging(log_file)
 
 
 def _worker_logging(log_file: str | None) -> None:
@@ -69,8 +102,8 @@ class Workers:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         warm_up()
-        return process_pool(self._max_workers, start_method="forkserver", initializer=_worker_logging,
-                            initargs=(self._log_file,))
+        return process_pool(self._max_workers, start_method="forkserver", initializer=_worker_init,
+                            initargs=(self._log_file, os.getpid()))
 
     def run(self, fn, *args, path: str = "", **kwargs):
         for attempt in (1, 2):
