@@ -174,6 +174,9 @@ def test_the_prefect_cli_works_against_the_served_server(served):
     assert "cim-nightly/cim-nightly" in deployments.stdout
     flow_runs = subprocess.run([*prefect, "flow-run", "ls"], env=env, capture_output=True, text=True)
     assert flow_runs.returncode == 0, flow_runs.stdout + flow_runs.stderr
+    with urllib.request.urlopen(f"{served.api}/deployments/name/cim-nightly/cim-nightly", timeout=10) as resp:
+        (schedule,) = [s["schedule"] for s in json.loads(resp.read())["schedules"]]
+    assert (schedule["cron"], schedule["timezone"]) == ("* * * * *", "Asia/Shanghai")  # from the city config
     started = subprocess.run([*prefect, "deployment", "run", "cim-nightly/cim-nightly"], env=env,
                              capture_output=True, text=True)
     assert started.returncode == 0, started.stdout + started.stderr
