@@ -123,6 +123,8 @@ def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Ou
 def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file: Path,
                 outcomes: list[Outcome], checks: list[CheckOutcome]) -> None:
     """Appends to ``outcomes`` and ``checks`` as files finish, so a run stopped half-way records what it did."""
+    if not jobs:  # an unchanged night starts no worker process
+        return
     with Workers(WORKERS, log_file) as workers:
         futures = [ingest.submit(job, workers, st, run_id, str(exports)) for job in jobs]
         for job, future in zip(jobs, futures, strict=True):
