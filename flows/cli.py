@@ -46,10 +46,16 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
         force: Annotated[bool, typer.Option(help="Re-ingest unchanged files too.")] = False):
     """Run the flow once now. Exit 0 when all is well, 1 when a file was quarantined or a check failed
     (the rest is ingested), 2 when the run could not run (bad config, store, or a crash)."""
+    try:
+        load_config(config)  # a bad config is one line before any Prefect start-up
+    except CimError as exc:
+        typer.echo(f"error: {exc.one_line()}", err=True)
+        raise typer.Exit(2) from None
     logging.getLogger("prefect").addFilter(_DropTemporaryServerNotes())
     api = os.environ.get("PREFECT_API_URL")
     _print_locations(store, api.removesuffix("/api") if api else "none for a one-off run (`make serve` keeps one)")
     from flows.nightly import nightly
+
     try:
         result = nightly(config=str(config), store=str(store), force=force)
     except CimError as exc:

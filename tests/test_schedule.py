@@ -141,3 +141,21 @@ def test_a_dead_webhook_does_not_fail_the_run_and_the_alert_file_is_still_writte
     assert sent == [str(tmp_path / "alerts" / "r1.json")]
     assert "could not post the alert" in caplog.text
     assert not needs_attention(alert_payload(_run([]), [], [], [], city="t", store=tmp_path))
+
+
+def test_make_run_with_a_bad_schedule_is_one_line_and_exit_2_before_prefect_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    config = _config(tmp_path, '[schedule]\ntimezone = "Mars/Olympus"\n')
+    env = {**os.environ, "CIM_CONFIG": str(config), "CIM_STORE": str(tmp_path / "store")}
+    done = subprocess.run([sys.executable, "-m", "flows.nightly", "run"], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {config}: [schedule] timezone 'Mars/Olympus' is not a known time zone "
+        '(use an IANA name such as "Asia/Shanghai" or "UTC")']
+    assert not (tmp_path / "store").exists()
