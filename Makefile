@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STORE ?= cim-data
 CONFIG ?= sample_models/cim.toml
+PORT ?= 4200
 
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_HOME := $(CURDIR)/.prefect
@@ -14,8 +15,13 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := cim
 
 .PHONY: run install test serve query review clash bench lint clean samples
 
-run: install ## ingest the sample city into ./cim-data with the nightly flow (once)
-	$(PY) -m flows.nightly run --config $(CONFIG) --store $(STORE)
+# run/serve take CONFIG, STORE and PORT through the environment: no value is ever parsed by the shell.
+run serve: export CIM_CONFIG = $(CONFIG)
+run serve: export CIM_STORE = $(STORE)
+serve: export CIM_PORT = $(PORT)
+
+run: install ## ingest the sample city into ./cim-data with the nightly flow (once); exit 1 if a file was quarantined
+	$(PY) -m flows.nightly run
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -31,8 +37,8 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 test: install ## run the test suite
 	$(PY) -m pytest -q
 
-serve: install ## run the nightly flow on a cron schedule against a local Prefect server
-	$(PY) -m flows.nightly serve --config $(CONFIG) --store $(STORE)
+serve: install ## start a local Prefect server (UI on PORT) and run the flow on the config's [schedule]; Ctrl-C stops all
+	$(PY) -m flows.nightly serve
 
 # Values given on the command line (SQL, paths, a parcel id) reach these recipes only as environment
 # variables: $(value ...) keeps make from expanding them and the shell expands "$$ARG_Q" without parsing

@@ -49,6 +49,19 @@ def model_checks(store: Store, model_id: str, ifc_path: str | Path, *, placement
     return outcomes
 
 
+def model_checks_at(store_root: str, crs: str, model_id: str, ifc_path: str, *, placement: dict | None = None,
+                    run_id: str | None = None, exports: str | None = None) -> list[CheckOutcome]:
+    """``model_checks`` by store path, for a worker process (the store's write lock orders the writers)."""
+    try:
+        store = Store(store_root, crs, create=False)
+        return model_checks(store, model_id, ifc_path, placement=placement, run_id=run_id,
+                            exports=Path(exports) if exports else None)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed check, never raised into the run
+        message = exc.one_line() if isinstance(exc, CimError) else f"{ifc_path}: checks failed: {exc!r}"
+        log.error("%s\n%s", message, "".join(traceback.format_exception(exc)))
+        return [CheckOutcome("checks", model_id, False, message=message)]
+
+
 def _guarded(store: Store, check: str, model_id: str, ifc_path, run_id, fn) -> CheckOutcome:
     try:
         return CheckOutcome(check, model_id, True, fn())
@@ -56,10 +69,38 @@ def _guarded(store: Store, check: str, model_id: str, ifc_path, run_id, fn) -> C
         message = exc.one_line() if isinstance(exc, CimError) else f"{ifc_path}: {check} check failed: {exc!r}"
         if not isinstance(exc, CimError):
             log.error("%s\n%s", message, "".join(traceback.format_exception(exc)))
-        store.append_rows("ingest_errors", [{"run_id": run_id, "at": now_utc(), "source_path": str(ifc_path),
-                                             "sha256": None, "stage": check, "error_type": type(exc).__name__,
-                                             "feature_id": None, "message": message}])
+        try:
+            store.append_rows("ingest_errors", [{"run_id": run_id, "at": now_utc(), "source_path": str(ifc_path),
+                                                 "sha256": None, "stage": check, "error_type": type(exc).__name__,
+                                                 "feature_id": None, "message": message}])
+        except Exception as record_exc:  # noqa: BLE001 - the outcome still carries the message
+            log.error("%s: could not record the failed %s check: %r", ifc_path, check, record_exc)
         return CheckOutcome(check, model_id, False, message=message)
+
+
+def describe(outcome: CheckOutcome) -> str:
+    """A check's result as a sentence for logs and alerts (summaries are dicts; operators read sentences)."""
+    if not outcome.ok:
+        return f"{outcome.check} failed: {outcome.message}"
+    s = outcome.summary or {}
+    took = f" in {s['seconds']:.1f} s" if isinstance(s.get("seconds"), int | float) else ""
+    if outcome.check == "qto":
+        return (f"quantities: {s.get('n_quantities', 0):,} for {s.get('n_elements', 0):,} elements "
+                f"({s.get('n_computed', 0):,} computed, {s.get('n_unreliable', 0)} unreliable, "
+                f"{s.get('n_disagreements', 0)} disagreements with the file), "
+                f"{s.get('n_summary', 0):,} summary rows{took}")
+    if outcome.check == "tunnel":
+        return (f"tunnel: {s.get('assets', 0):,} assets in {s.get('compartments', 0)} compartments and "
+                f"{s.get('fire_compartments', 0)} fire compartments, {s.get('findings', 0)} findings, "
+                f"{s.get('errors', 0)} errors{took}")
+    if outcome.check == "clash":
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted((s.get("statuses") or {}).items()))
+        return (f"clashes: {s.get('found', 0)} found{f' ({statuses})' if statuses else ''} from "
+                f"{s.get('tested', 0):,} pairs tested of {s.get('candidates', 0):,} candidates "
+                f"({s.get('suppressed', 0):,} suppressed, {'incremental' if s.get('incremental') else 'full'})"
+                f"{took}")
+    plain = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.items() if isinstance(v, int | float | str))
+    return f"{outcome.check}: {plain or 'done'}"
 
 
 def city_clash_check(store: Store, *, ground_z: float | None, base: Path | None, run_id: str | None = None,

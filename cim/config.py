@@ -8,7 +8,11 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
 
 from cim.errors import ConfigError
 from cim.files import name_problem
@@ -16,6 +20,25 @@ from cim.files import name_problem
 PHASES = ("plan", "build", "manage")
 # [ingest] keys (city-wide, and per model in [models."file.ifc"]): when an IFC file counts as damaged.
 INTEGRITY_DEFAULTS = {"max_unmeshed_share": 0.5, "max_damaged_share": 0.0}
+DEFAULT_CRON = "0 2 * * *"  # 02:00 every night, in the schedule's time zone
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the nightly run fires (``[schedule]``): a cron line read in an IANA time zone, not the server's."""
+
+    cron: str = DEFAULT_CRON
+    timezone: str = DEFAULT_TIMEZONE
+    late_after_minutes: float = 60.0  # a scheduled time with no run started within this is reported as missed
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Where a run that needs attention is reported (``[alerts]``); a file in <store>/alerts/ is always written."""
+
+    webhook_url: str | None = None  # POSTed the run summary as JSON
+    timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,8 @@ class CityConfig:
     models: dict[str, dict] = field(default_factory=dict)  # relative path -> options
     gis: dict[str, dict] = field(default_factory=dict)
     ingest: dict = field(default_factory=dict)  # [ingest]: integrity limits for every IFC model
+    schedule: ScheduleConfig = ScheduleConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def root(self) -> Path:
@@ -173,7 +198,40 @@ def load_config(path: str | Path) -> CityConfig:
         models=doc.get("models", {}),
         gis=doc.get("gis", {}),
         ingest=doc.get("ingest", {}),
+        schedule=_schedule(path, doc.get("schedule") or {}),
+        alerts=_alerts(path, doc.get("alerts") or {}),
     )
+
+
+def _schedule(path: Path, table: dict) -> ScheduleConfig:
+    """``[schedule]``, checked here so a typo is one line at start-up, not a scheduler that never fires."""
+    cron = str(table.get("cron", DEFAULT_CRON))
+    zone = str(table.get("timezone", DEFAULT_TIMEZONE))
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(path, f"[schedule] timezone {zone!r} is not a known time zone",
+                          'use an IANA name such as "Asia/Shanghai" or "UTC"') from exc
+    try:
+        CronSim(cron, datetime.now(tz))
+    except CronSimError as exc:
+        raise ConfigError(path, f"[schedule] cron {cron!r} is not a valid cron line: {exc}",
+                          'use five fields: minute hour day month weekday, e.g. "0 2 * * *"') from exc
+    late = table.get("late_after_minutes", 60.0)
+    if not isinstance(late, int | float) or late <= 0:
+        raise ConfigError(path, f"[schedule] late_after_minutes {late!r} is not a positive number", "e.g. 60")
+    return ScheduleConfig(cron=cron, timezone=zone, late_after_minutes=float(late))
+
+
+def _alerts(path: Path, table: dict) -> AlertsConfig:
+    url = table.get("webhook_url") or None
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ConfigError(path, f"[alerts] webhook_url {url!r} is not an http(s) URL",
+                          'e.g. webhook_url = "https://chat.example.org/hooks/cim"')
+    timeout = table.get("timeout_s", 10.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(path, f"[alerts] timeout_s {timeout!r} is not a positive number", "e.g. 10")
+    return AlertsConfig(webhook_url=url, timeout_s=float(timeout))
 
 
 def default_config(crs: str, phase: str = "manage") -> CityConfig:

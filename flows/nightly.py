@@ -1,38 +1,68 @@
 """The nightly city-model flow: discover, skip the unchanged, ingest the rest in parallel, record.
 
 Only wiring lives here; every step is one call into ``cim``. Run once with
-``python -m flows.nightly run`` (what ``make run`` does) or on a schedule with ``... serve``.
+``python -m flows.nightly run`` (what ``make run`` does) or on the config's schedule with ``... serve``.
+
+The contract operators rely on: one bad file never fails the night. Every per-file failure,
+including one inside commit or quarantine, becomes that file's quarantine row; the run is always
+recorded in ``runs`` (also when a check or the flow itself crashes), and a run that needs attention
+leaves an alert.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import logging
+import time
+import traceback
 import uuid
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
-from prefect.task_runners import ProcessPoolTaskRunner
-from rich.console import Console
-from rich.table import Table
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from cim.checks import city_clash_check, model_checks
-from cim.config import load_config
+from cim.alerts import alert_payload, needs_attention, send_alert
+from cim.checks import CheckOutcome, city_clash_check, describe, model_checks_at
+from cim.config import CityConfig, load_config
 from cim.errors import CimError
 from cim.inbox import discover
 from cim.ingest.run import Job, Outcome, commit_job, plan_file, prepare_job, quarantine
-from cim.runs import run_row, summary_markdown, summary_rows
+from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
-from flows.server import local_server
+from flows.pool import Workers
+from flows.report import publish, run_log
 
-NIGHTLY_CRON = "0 2 * * *"
+WORKERS = 2  # ifcopenshell holds the GIL: processes, one per core of the target machines
+
+log = logging.getLogger("cim.flows")
+
+
+def safe_quarantine(st: Store, path: str, error: BaseException, run_id: str, job: Job | None = None,
+                    seconds: float = 0.0) -> Outcome:
+    """``quarantine`` that never raises: if recording fails (say, bytes that are not UTF-8 in the parser's
+    message), the row is written again with the text escaped; if even that fails, the Outcome says why."""
+    kind, sha, key = (job.kind, job.sha256, job.key) if job else (None, None, None)
+    try:
+        return quarantine(st, path, error, run_id, kind=kind, sha256=sha, key=key, seconds=seconds)
+    except Exception as exc:  # noqa: BLE001 - the run must go on and report this file
+        reason = error.one_line() if isinstance(error, CimError) else f"{path}: {type(error).__name__}: {error}"
+        first_failure = exc
+    stage = getattr(error, "stage", "internal")
+    try:
+        return quarantine(st, _printable(path), CimError(None, _printable(reason), stage=stage), run_id, kind=kind,
+                          sha256=sha, key=_printable(key) if key else None, seconds=seconds)
+    except Exception as exc:  # noqa: BLE001
+        log.error("%s: could not record the error row (%r, then %r): %s", _printable(path), first_failure, exc,
+                  _printable(reason))
+        return Outcome(path, kind or "unknown", "quarantined", seconds=seconds, stage=stage,
+                       message=f"{_printable(reason)} [not recorded: {exc!r}]")
+
+
+def _printable(text: str) -> str:
+    """Text that can be stored and printed: undecodable bytes (surrogates) become backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _retry_transient(task, task_run, state) -> bool:
@@ -46,107 +76,154 @@ def _retry_transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="prepare", retries=2, retry_delay_seconds=5, retry_condition_fn=_retry_transient,
-      cache_policy=NO_CACHE, task_run_name="prepare {job.key}")
-def prepare(job: Job):
-    """Read, georeference and mesh one file in a worker process; writes nothing."""
-    import time
-
+@task(name="ingest", retries=2, retry_delay_seconds=5, retry_condition_fn=_retry_transient,
+      cache_policy=NO_CACHE, task_run_name="ingest {job.key}")
+def ingest(job: Job, workers: Workers, st: Store, run_id: str, exports: str) -> tuple[Outcome, list[CheckOutcome]]:
+    """Prepare one file in a worker, commit it here, then run its checks in a worker; raises only to retry."""
     start = time.perf_counter()
-    return prepare_job(job), time.perf_counter() - start
+    try:
+        commits = workers.run(prepare_job, job, path=job.key)
+        outcome = commit_job(st, job, commits, run_id, time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+        if isinstance(exc, CimError) and exc.retryable:
+            raise
+        return safe_quarantine(st, job.path, exc, run_id, job, time.perf_counter() - start), []
+    if job.kind != "ifc":
+        return outcome, []
+    try:
+        checks = workers.run(model_checks_at, str(st.root), st.crs, outcome.model_ids[0], job.path,
+                             placement=job.settings.placement, run_id=run_id, exports=exports, path=job.key)
+    except Exception as exc:  # noqa: BLE001 - a crashed check is reported, the model stays ingested
+        checks = [CheckOutcome("checks", outcome.model_ids[0], False, message=str(exc))]
+    logger = get_run_logger()
+    for check in checks:
+        (logger.info if check.ok else logger.warning)("%s: %s", job.key, describe(check))
+    return outcome, checks
 
 
-@task(name="clash-check")
-def clash_check(st: Store, cfg, run_id: str, exports: Path):
+@task(name="clash-check", cache_policy=NO_CACHE)
+def clash_check(st: Store, cfg: CityConfig, run_id: str, exports: Path) -> CheckOutcome:
     """The city's clash rules over the current models: only pairs with changed elements are re-tested."""
     return city_clash_check(st, ground_z=cfg.ground_elevation_m, base=cfg.root, run_id=run_id, exports=exports)
 
 
-@flow(name="cim-nightly", task_runner=ProcessPoolTaskRunner(max_workers=2), log_prints=True)
-def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", force: bool = False) -> dict:
-    """Ingest what changed in the city inbox into the store and record the run."""
-    logger = get_run_logger()
-    started = now_utc()
-    run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-    cfg = load_config(config)
-    st = Store(store, cfg.crs)
+def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Outcome], list[Job]]:
     outcomes: list[Outcome] = []
     jobs: list[Job] = []
     for path in discover(cfg):
         try:
             planned = plan_file(st, cfg, path, force=force)
-        except CimError as exc:
-            outcomes.append(quarantine(st, str(path), exc, run_id))
+        except Exception as exc:  # noqa: BLE001 - a file that cannot even be planned is that file's problem
+            outcomes.append(safe_quarantine(st, str(path), exc, run_id))
             continue
         (outcomes.append if isinstance(planned, Outcome) else jobs.append)(planned)
-    logger.info("%d inputs: %d to ingest, %d unchanged", len(outcomes) + len(jobs), len(jobs), len(outcomes))
-    futures = [prepare.submit(job) for job in jobs]
-    for job, future in zip(jobs, futures, strict=True):
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            commits, seconds = state.result()
-            outcome = commit_job(st, job, commits, run_id, seconds)
-            if job.kind == "ifc":
-                checks = model_checks(st, outcome.model_ids[0], job.path, placement=job.settings.placement,
-                                      run_id=run_id, exports=Path(store) / "exports")
-                logger.info("%s: %s", job.key, ", ".join(f"{c.check} {c.summary or c.message}" for c in checks))
+    return outcomes, jobs
+
+
+def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file: Path,
+                outcomes: list[Outcome], checks: list[CheckOutcome]) -> None:
+    """Appends to ``outcomes`` and ``checks`` as files finish, so a run stopped half-way records what it did."""
+    if not jobs:  # an unchanged night starts no worker process
+        return
+    with Workers(WORKERS, log_file) as workers:
+        futures = [ingest.submit(job, workers, st, run_id, str(exports)) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            future.wait()
+            if future.state.is_completed():
+                outcome, file_checks = future.result()
+                checks += file_checks
+            else:  # retries exhausted on a transient error, or a bug in the task
+                outcome = safe_quarantine(st, job.path, future.state.result(raise_on_failure=False), run_id, job)
             outcomes.append(outcome)
-        else:
-            error = state.result(raise_on_failure=False)
-            outcomes.append(quarantine(st, job.path, error, run_id, kind=job.kind, sha256=job.sha256, key=job.key))
-    clash = clash_check(st, cfg, run_id, Path(store) / "exports")
-    logger.info("clash check: %s", clash.summary or clash.message)
-    run = run_row(run_id, str(get_run_context().flow_run.id), started, now_utc(), outcomes)
-    st.append_rows("runs", [run])
-    _publish(run, outcomes)
+
+
+def _deployed() -> bool:
+    try:
+        return get_run_context().flow_run.deployment_id is not None
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _previous_start(st: Store):
+    try:
+        runs = st.read("runs", columns=["started_at"])
+        return max(runs["started_at"].to_pylist(), default=None)
+    except Exception as exc:  # noqa: BLE001 - only used to flag missed nights
+        log.warning("could not read the previous run: %s", exc)
+        return None
+
+
+@flow(name="cim-nightly", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
+def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", force: bool = False) -> dict:
+    """Ingest what changed in the city inbox into the store and record the run (always)."""
+    logger = get_run_logger()
+    started = now_utc()
+    run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+    cfg = load_config(config)
+    st = Store(store, cfg.crs)
+    exports = Path(store) / "exports"
+    loggers = [logging.getLogger(name) for name in ("cim", "prefect.flow_runs", "prefect.task_runs")]
+    with run_log(store, loggers) as lf:
+        logger.info("run %s: config %s, store %s", run_id, Path(config).resolve(), Path(store).resolve())
+        # only a scheduled run (of the served deployment) looks for missed nights: `make run` is not on a schedule
+        missed = missed_schedules(_previous_start(st), started, cfg.schedule) if _deployed() else []
+        for when in missed:
+            logger.warning("the run scheduled for %s did not start (no run within %.0f minutes)",
+                           when.isoformat(timespec="minutes"), cfg.schedule.late_after_minutes)
+        outcomes: list[Outcome] = []
+        checks: list[CheckOutcome] = []
+        error: BaseException | None = None
+        try:
+            planned, jobs = _plan(st, cfg, run_id, force)
+            outcomes += planned
+            logger.info("%d inputs: %d to ingest, %d unchanged or still quarantined",
+                        len(outcomes) + len(jobs), len(jobs), len(outcomes))
+            _ingest_all(st, jobs, run_id, exports, lf, outcomes, checks)
+            clash = clash_check(st, cfg, run_id, exports)
+            (logger.info if clash.ok else logger.warning)("%s", describe(clash))
+            checks.append(clash)
+        except BaseException as exc:  # the run is recorded whatever happened, then the error goes on
+            error = exc
+            if isinstance(exc, Exception):  # a bug: its traceback goes to the log
+                logger.error("the run stopped: %s\n%s", exc, "".join(traceback.format_exception(exc)))
+            else:  # Ctrl-C, SIGTERM (`make serve` stopping): no traceback
+                logger.warning("the run was stopped (%s); what it did so far is recorded", type(exc).__name__)
+        result = _record(st, cfg, store, run_id, started, outcomes, checks, missed, error)
+    if error is not None:
+        raise error
+    return result
+
+
+def _record(st: Store, cfg: CityConfig, store: str, run_id: str, started, outcomes: list[Outcome],
+            checks: list[CheckOutcome], missed: list, error: BaseException | None) -> dict:
+    """The runs row, the artifacts and the alert; each step guarded so the others still happen."""
+    logger = get_run_logger()
+    failed = [c for c in checks if not c.ok]
+    reason = None if error is None else (f"{type(error).__name__}: {error}".splitlines()[0])[:300]
+    try:
+        flow_run_id = str(get_run_context().flow_run.id)
+    except Exception:  # noqa: BLE001
+        flow_run_id = None
+    run = run_row(run_id, flow_run_id, started, now_utc(), outcomes, failed_checks=len(failed), error=reason)
+    try:
+        st.append_rows("runs", [run])
+    except Exception as exc:  # noqa: BLE001 - still publish and alert
+        logger.error("could not record the run in the store: %r", exc)
+    payload = alert_payload(run, quarantined_files(outcomes),
+                            [{"check": c.check, "model_id": c.model_id, "reason": c.message} for c in failed],
+                            missed, city=cfg.name, store=store)
+    extra = [f"missed: the run scheduled for {t.isoformat(timespec='minutes')} did not start" for t in missed]
+    try:
+        if needs_attention(payload):
+            for where in send_alert(payload, store, cfg.alerts):
+                extra.append(f"alert sent to {where}")
+        publish(run, outcomes, extra)
+    except Exception as exc:  # noqa: BLE001
+        logger.error("could not publish the run summary: %r", exc)
     return {k: v for k, v in run.items() if k != "summary"}
 
 
-def _publish(run: dict, outcomes: list[Outcome]) -> None:
-    create_markdown_artifact(summary_markdown(run, outcomes), key="cim-run-summary", description=run["status"])
-    create_table_artifact(summary_rows(outcomes), key="cim-run-files", description="per-file outcome")
-    table = Table("file", "result", "models", "versions", "rows", "seconds", "message",
-                  title=f"{run['status']} in {run['duration_s']:.1f} s")
-    for r in summary_rows(outcomes):
-        table.add_row(Path(r["file"]).name, r["result"], r["models"], r["versions"], str(r["rows"]),
-                      str(r["seconds"]), r["message"][:70])
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
-
-
-cli = typer.Typer(help="The nightly city-model flow.", no_args_is_help=True, add_completion=False)
-ConfigOpt = Annotated[Path, typer.Option(help="City config (cim.toml).")]
-StoreOpt = Annotated[Path, typer.Option(help="Store folder.", envvar="CIM_STORE")]
-
-
-@cli.command()
-def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-        force: Annotated[bool, typer.Option(help="Re-ingest unchanged files too.")] = False):
-    """Run the flow once now. Exit 1 when a file was quarantined (the rest is ingested)."""
-    result = nightly(config=str(config), store=str(store), force=force)
-    raise typer.Exit(1 if result["n_quarantined"] else 0)
-
-
-@cli.command()
-def serve(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-          cron: Annotated[str, typer.Option(help="Schedule (cron, server time zone).")] = NIGHTLY_CRON,
-          port: Annotated[int, typer.Option(help="Port of the local Prefect server (UI at /).")] = 4200):
-    """Start a local Prefect server, register the flow on a nightly schedule and run it (Ctrl-C stops)."""
-    with local_server(port) as api_url:
-        # Prefect reads its API URL when it starts, so the scheduler runs in a child process.
-        env = {**os.environ, "PREFECT_API_URL": api_url}
-        args = [sys.executable, "-m", "flows.nightly", "schedule", "--config", str(config), "--store", str(store),
-                "--cron", cron]
-        typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}  schedule: {cron}  (Ctrl-C stops)")
-        raise typer.Exit(subprocess.call(args, env=env))
-
-
-@cli.command(hidden=True)
-def schedule(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-             cron: Annotated[str, typer.Option(help="Schedule (cron).")] = NIGHTLY_CRON):
-    """Register and run the schedule against PREFECT_API_URL."""
-    nightly.serve(name="cim-nightly", cron=cron, parameters={"config": str(config), "store": str(store)})
-
-
 if __name__ == "__main__":
+    from flows.cli import cli
+
     cli()

@@ -106,3 +106,36 @@ def test_three_nightly_runs_keep_clash_status_no_change_a_fix_and_an_approval(tm
     third = state()
     assert third[overlap][1] == "approved"
     assert sorted(status for c, (_, status, _) in third.items() if c != overlap) == ["resolved", "resolved"]
+
+
+def test_one_bad_file_never_fails_the_night_even_when_its_commit_or_its_quarantine_fails(tmp_path, prefect_server):
+    """A GeoJSON with `Name` and `name` (its Delta commit fails) and an IFC whose syntax error holds bytes that
+    are not UTF-8 (recording its error row failed) used to fail the whole flow run: no runs row, no good file."""
+    from flows.nightly import nightly
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    f, ctx = new_model()
+    add_wall(f, ctx, name="wall")
+    good = write(f, inbox / "block.ifc").read_bytes()
+    start = good.index(b"DATA;") + 6
+    (inbox / "garbled.ifc").write_bytes(good[:start] + b"#99999=IFCWALL(\xff\xfe\xc3(\x80 broken\n" + good[start:])
+    gpd.GeoDataFrame({"Name": ["a"], "name": ["b"]}, geometry=[shapely.Point(464_900, 2_865_800)],
+                     crs="EPSG:4549").to_file(inbox / "names.geojson")
+    gpd.GeoDataFrame({"road": ["r1"]}, geometry=[shapely.LineString([(464_900, 2_865_800), (464_950, 2_865_800)])],
+                     crs="EPSG:4549").to_file(inbox / "roads.geojson")
+    config = tmp_path / "cim.toml"
+    config.write_text('[city]\nname = "test"\ncrs = "EPSG:4549"\ninbox = ["inbox"]\n')
+
+    result = nightly(config=str(config), store=str(tmp_path / "store"))
+
+    assert result["status"].startswith("completed with")
+    assert result["n_inputs"] == 4 and result["n_ingested"] + result["n_quarantined"] == 4
+    store = Store(tmp_path / "store", create=False)
+    (run,) = store.read("runs").to_pylist()
+    assert run["run_id"] == result["run_id"]
+    models = {m["model_id"] for m in store.read("models").to_pylist()}
+    assert {"block", "roads"} <= models
+    errors = {e["source_path"]: e for e in store.read("ingest_errors").to_pylist()}
+    assert "inbox/garbled.ifc" in errors
+    assert "names" in models or "inbox/names.geojson" in errors  # renamed columns, or that file's own error row
