@@ -78,7 +78,7 @@ def ingest(
     checks: Annotated[bool, typer.Option(help="Run the model checks (tunnel register...) after ingest.")] = True,
 ):
     """Ingest files into the store; each IFC model becomes a new version. Exit 1 if any file was refused."""
-    from cim.checks import model_checks
+    from cim.checks import describe, model_checks
     from cim.config import default_config, load_config, require_metre_crs
     from cim.geometry.tessellate import default_workers
     from cim.ingest.run import ingest_file
@@ -110,8 +110,7 @@ def ingest(
                 if checks and outcome.action == "ingested" and outcome.kind == "ifc":
                     settings = cfg.settings_for(path, "ifc")
                     for check in model_checks(st, outcome.model_ids[0], path, placement=settings.placement):
-                        note = json.dumps(check.summary) if check.ok else check.message
-                        outcome.message = "\n".join(filter(None, [outcome.message, f"{check.check}: {note}"]))
+                        outcome.message = "\n".join(filter(None, [outcome.message, describe(check)]))
                 bar.update(task, total=1, completed=1) if outcome.action != "ingested" else bar.update(task, total=None)
                 bar.remove_task(task)
                 outcomes.append(outcome)

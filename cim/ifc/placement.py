@@ -13,6 +13,8 @@ import ifcopenshell
 import ifcopenshell.util.placement
 import numpy as np
 
+from cim.geometry.quiet import KernelOutput
+
 BODY_IDENTIFIERS = ("body", "facetation")  # what ifcopenshell.geom meshes by default
 
 
@@ -35,7 +37,9 @@ def world_matrices(placements: list[ifcopenshell.entity_instance | None]) -> lis
     stack and every IfcLocalPlacement is computed once, however many products share it.
     """
     memo: dict[int, np.ndarray | None] = {}
-    return [_resolve(p, memo) if p is not None else None for p in placements]
+    # linear placements are evaluated by the geometry kernel, which prints to the console: keep it in the log
+    with KernelOutput(f"placing {len(placements)} products") as kernel, kernel.quiet():
+        return [_resolve(p, memo) if p is not None else None for p in placements]
 
 
 def _resolve(placement: ifcopenshell.entity_instance, memo: dict[int, np.ndarray | None]) -> np.ndarray | None:
