@@ -132,7 +132,7 @@ class _DeltaScans:
         args = ref["function"].get("children", [])
         value = args[0].get("value", {}) if len(args) == 1 and args[0].get("class") == "CONSTANT" else {}
         path = str(Path(str(value.get("value"))).resolve()) if value and not value.get("is_null") else None
-        if path not in self._tables:
+        if path not in self._tables and not self._committed_since(path):
             raise StoreError(self._store.root, f"a view scans {path or 'something'} that is not one of the "
                                                "store's tables", "report this as a bug in cim.store.views")
         internal = self._bound.get(path) or self._register(path)
@@ -141,6 +141,14 @@ class _DeltaScans:
                      column_name_alias=ref.get("column_name_alias", []))
         ref.clear()
         ref.update(table)
+
+    def _committed_since(self, path: str | None) -> bool:
+        """A table folder of the store that appeared after the table list was read (a layer version committed
+        meanwhile by a writer): the views name it, so it is one of the store's tables."""
+        if path is None:
+            return False
+        folder, root = Path(path), self._store.root.resolve()
+        return root in folder.parents and DeltaTable.is_deltatable(path)
 
     def _register(self, path: str) -> str:
         name = f"{INTERNAL_PREFIX}{len(self._bound)}"
