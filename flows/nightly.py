@@ -27,7 +27,7 @@ from cim.checks import CheckOutcome, city_clash_check, describe, model_checks_at
 from cim.config import CityConfig, load_config
 from cim.errors import CimError
 from cim.inbox import discover
-from cim.ingest.run import Job, Outcome, commit_job, plan_file, prepare_job, quarantine
+from cim.ingest.run import Job, Outcome, prepare_job, quarantine, safe_commit, safe_plan
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
@@ -39,30 +39,9 @@ WORKERS = 2  # ifcopenshell holds the GIL: processes, one per core of the target
 log = logging.getLogger("cim.flows")
 
 
-def safe_quarantine(st: Store, path: str, error: BaseException, run_id: str, job: Job | None = None,
-                    seconds: float = 0.0) -> Outcome:
-    """``quarantine`` that never raises: if recording fails (say, bytes that are not UTF-8 in the parser's
-    message), the row is written again with the text escaped; if even that fails, the Outcome says why."""
-    kind, sha, key = (job.kind, job.sha256, job.key) if job else (None, None, None)
-    try:
-        return quarantine(st, path, error, run_id, kind=kind, sha256=sha, key=key, seconds=seconds)
-    except Exception as exc:  # noqa: BLE001 - the run must go on and report this file
-        reason = error.one_line() if isinstance(error, CimError) else f"{path}: {type(error).__name__}: {error}"
-        first_failure = exc
-    stage = getattr(error, "stage", "internal")
-    try:
-        return quarantine(st, _printable(path), CimError(None, _printable(reason), stage=stage), run_id, kind=kind,
-                          sha256=sha, key=_printable(key) if key else None, seconds=seconds)
-    except Exception as exc:  # noqa: BLE001
-        log.error("%s: could not record the error row (%r, then %r): %s", _printable(path), first_failure, exc,
-                  _printable(reason))
-        return Outcome(path, kind or "unknown", "quarantined", seconds=seconds, stage=stage,
-                       message=f"{_printable(reason)} [not recorded: {exc!r}]")
-
-
-def _printable(text: str) -> str:
-    """Text that can be stored and printed: undecodable bytes (surrogates) become backslash escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+def _quarantine(st: Store, job: Job, error: BaseException, run_id: str, seconds: float = 0.0) -> Outcome:
+    """The file's quarantine row (``quarantine`` never raises: a row it cannot store is logged and reported)."""
+    return quarantine(st, job.path, error, run_id, kind=job.kind, sha256=job.sha256, key=job.key, seconds=seconds)
 
 
 def _retry_transient(task, task_run, state) -> bool:
@@ -83,12 +62,12 @@ def ingest(job: Job, workers: Workers, st: Store, run_id: str, exports: str) -> 
     start = time.perf_counter()
     try:
         commits = workers.run(prepare_job, job, path=job.key)
-        outcome = commit_job(st, job, commits, run_id, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
         if isinstance(exc, CimError) and exc.retryable:
             raise
-        return safe_quarantine(st, job.path, exc, run_id, job, time.perf_counter() - start), []
-    if job.kind != "ifc":
+        return _quarantine(st, job, exc, run_id, time.perf_counter() - start), []
+    outcome = safe_commit(st, job, commits, run_id, time.perf_counter() - start)  # never raises
+    if job.kind != "ifc" or outcome.action != "ingested":
         return outcome, []
     try:
         checks = workers.run(model_checks_at, str(st.root), st.crs, outcome.model_ids[0], job.path,
@@ -111,11 +90,7 @@ def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Ou
     outcomes: list[Outcome] = []
     jobs: list[Job] = []
     for path in discover(cfg):
-        try:
-            planned = plan_file(st, cfg, path, force=force)
-        except Exception as exc:  # noqa: BLE001 - a file that cannot even be planned is that file's problem
-            outcomes.append(safe_quarantine(st, str(path), exc, run_id))
-            continue
+        planned = safe_plan(st, cfg, path, run_id, force=force)  # a file that cannot be planned: its quarantine row
         (outcomes.append if isinstance(planned, Outcome) else jobs.append)(planned)
     return outcomes, jobs
 
@@ -133,7 +108,7 @@ def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file
                 outcome, file_checks = future.result()
                 checks += file_checks
             else:  # retries exhausted on a transient error, or a bug in the task
-                outcome = safe_quarantine(st, job.path, future.state.result(raise_on_failure=False), run_id, job)
+                outcome = _quarantine(st, job, future.state.result(raise_on_failure=False), run_id)
             outcomes.append(outcome)
 
 

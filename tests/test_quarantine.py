@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import pytest
 
 from cim.config import default_config
-from cim.ingest import run
-from cim.ingest.run import Outcome, ingest_file, plan_file, prepare_all, prepare_job, quarantine, safe_commit, safe_plan
+from cim.ingest.run import Outcome, ingest_file, plan_file, prepare_job, quarantine, safe_commit, safe_plan
 from cim.store import Store
 from cim.text import MAX_MESSAGE_CHARS, table_text
 from tests.models import add_wall, new_model, write
@@ -109,33 +107,3 @@ def test_text_bound_for_a_table_shows_bad_bytes_and_control_characters_and_is_cu
     assert table_text(None) is None
     cut = table_text("x" * (MAX_MESSAGE_CHARS + 10), MAX_MESSAGE_CHARS)
     assert cut.endswith("... [10 more characters]") and len(cut) < MAX_MESSAGE_CHARS + 40
-
-
-def test_prepare_all_gives_each_file_its_commits_or_its_error(tmp_path, model_file):
-    store = Store(tmp_path / "store", "EPSG:4549")
-    bad = _with_line(model_file, b"#9999=IFCWALL(\xff\xfe);\n", tmp_path / "bad.ifc")
-    jobs = [plan_file(store, CITY, p) for p in (model_file, bad)]
-    done = {Path(p.job.path).name: p for p in prepare_all(jobs, 2)}  # spawned workers, as in the flow
-    assert done["wall.ifc"].error is None and done["wall.ifc"].commits[0].record["n_elements"] > 0
-    assert done["bad.ifc"].commits is None and "IFC syntax error" in str(done["bad.ifc"].error)
-
-
-def test_a_file_that_crashes_its_worker_is_pinned_on_it_and_the_others_still_prepare(tmp_path, model_file,
-                                                                                     monkeypatch):
-    real = run.prepare_job
-
-    def crashing(job, **kwargs):  # stands for a segfault of the IFC library on a damaged file
-        if job.path.endswith("crash.ifc"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(job, **kwargs)
-
-    monkeypatch.setattr(run, "prepare_job", crashing)  # forked workers inherit it
-    store = Store(tmp_path / "store", "EPSG:4549")
-    paths = [model_file, tmp_path / "crash.ifc", tmp_path / "other.ifc"]
-    for p in paths[1:]:
-        p.write_bytes(model_file.read_bytes())
-    done = {Path(p.job.path).name: p for p in prepare_all([plan_file(store, CITY, p) for p in paths], 2,
-                                                          start_method="fork")}
-    assert sorted(done) == ["crash.ifc", "other.ifc", "wall.ifc"]
-    assert done["wall.ifc"].commits and done["other.ifc"].commits
-    assert done["crash.ifc"].error.stage == "prepare" and "worker process" in str(done["crash.ifc"].error)

@@ -14,9 +14,6 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Generator, Iterator
-from concurrent.futures import as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +28,6 @@ from cim.ingest.ifc import Progress, file_sha256, prepare_ifc
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
 from cim.text import table_message, table_text
-from cim.workers import process_pool
 
 log = logging.getLogger(__name__)
 IFC_SUFFIXES = (".ifc",)
@@ -140,60 +136,6 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         for err in commit.errors:
             err["source_path"] = job.key
     return commits
-
-
-@dataclass
-class Prepared:
-    """One job's result from ``prepare_all``: the commits, or the error that becomes its quarantine row."""
-
-    job: Job
-    commits: list[ModelCommit] | None
-    error: BaseException | None
-    seconds: float
-
-
-def prepare_all(jobs: list[Job], processes: int = 2, *, start_method: str = "spawn") -> Iterator[Prepared]:
-    """Prepare jobs in worker processes (which die with this one), yielding each as soon as it is done.
-
-    Never raises for a job: its error comes back in ``Prepared.error``. A worker that dies (the IFC
-    library can crash on a damaged file, or memory runs out) breaks the whole pool; the jobs not
-    finished then run again one at a time, each in its own fresh worker, so the crash is pinned on
-    its own file and the other files still go through. ``spawn`` by default: the caller (a flow) has
-    threads, and forking a process with threads can deadlock the child.
-    """
-    unfinished = yield from _prepare_in_pool(list(jobs), processes, start_method)
-    for job in unfinished:
-        again = yield from _prepare_in_pool([job], 1, start_method)
-        if again:
-            yield Prepared(job, None, CimError(job.path, "the worker process preparing this file died (a crash in "
-                                               "the IFC or GIS library, or out of memory)",
-                                               "validate and re-export the file; the log has the details",
-                                               stage="prepare"), 0.0)
-
-
-def _prepare_in_pool(jobs: list[Job], processes: int, start_method: str) -> Generator[Prepared, None, list[Job]]:
-    """Yield what finished; return the jobs lost to a broken pool (a worker died)."""
-    if not jobs:
-        return []
-    lost: list[Job] = []
-    with process_pool(max(1, min(processes, len(jobs))), start_method=start_method) as pool:
-        futures = {pool.submit(_timed_prepare, job): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                commits, seconds = future.result()
-            except BrokenProcessPool:
-                lost.append(job)
-            except Exception as exc:  # noqa: BLE001 - the job's own failure: its quarantine row
-                yield Prepared(job, None, exc, 0.0)
-            else:
-                yield Prepared(job, commits, None, seconds)
-    return lost
-
-
-def _timed_prepare(job: Job) -> tuple[list[ModelCommit], float]:
-    start = time.perf_counter()
-    return prepare_job(job), time.perf_counter() - start
 
 
 def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,
