@@ -13,6 +13,7 @@ import ifcopenshell
 
 from cim.errors import InputError, UnsupportedSchemaError
 from cim.ifc.integrity import ParseFindings, parse_findings
+from cim.text import table_text
 
 HEADER_BYTES = 65536
 SUPPORTED = ("IFC2X3", "IFC4", "IFC4X3_ADD2")
@@ -116,8 +117,8 @@ def _open_without_bom(path: Path) -> ifcopenshell.file:
 
 
 def _printable(text: str) -> str:
-    """One line of printable text, whatever bytes the parser quoted from a damaged file."""
-    return re.sub(r"[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]", "?", " ".join(text.split()))[:300]
+    """One line of printable text, whatever bytes the parser quoted from a damaged file (cim.text's escaping)."""
+    return table_text(" ".join(text.split()), 300)
 
 
 def authoring_application(model: ifcopenshell.file) -> str | None:
