@@ -161,7 +161,11 @@ def _stopped(st: Store, outcomes: list, paths: list[Path], stop: BaseException) 
                   "in the store (run the same command again to finish)", highlight=False, soft_wrap=True)
     if outcomes:
         _print_outcomes(outcomes)
-    raise typer.Exit(128 + signal.SIGTERM if isinstance(stop, Terminated) else 130)
+    # The store is consistent now. Leave without the interpreter's teardown: native threads of the IFC and
+    # Delta libraries interrupted mid-call can crash while their modules are finalised (seen as SIGSEGV).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signal.SIGTERM if isinstance(stop, Terminated) else 130)
 
 
 def _existing_crs(store: Path) -> str | None:
