@@ -73,8 +73,9 @@ def _check_version(version: str) -> None:
 
 
 def to_bytes(obj: object) -> bytes:
-    """bcf-client's serializer: UTF-8 declaration, two-space indent, schema order."""
-    return (_XML.serialize(obj).rstrip("\n") + "\n").encode("utf-8")
+    """bcf-client's serializer (UTF-8 declaration, two-space indent, schema order), without the unused
+    ``xmlns:xs`` declaration its ``serialize`` adds to every root."""
+    return (_XML.serializer.render(obj).rstrip("\n") + "\n").encode("utf-8")
 
 
 def iso(value: datetime) -> str:
