@@ -166,7 +166,7 @@ def test_child_elements_follow_the_bcf21_schema_sequence(bcfzip: Path) -> None:
     assert [c.tag for c in markup.find("Topic")] == [
         "ReferenceLink", "Title", "Priority", "Labels", "Labels", "CreationDate", "CreationAuthor",
         "ModifiedDate", "ModifiedAuthor", "Description"]
-    assert [c.tag for c in markup] == ["Topic", "Comment", "Comment", "Viewpoints"]
+    assert [c.tag for c in markup] == ["Header", "Topic", "Comment", "Comment", "Viewpoints"]
 
 
 def test_rewriting_the_same_topics_gives_a_byte_identical_zip(bcfzip: Path, tmp_path: Path) -> None:
