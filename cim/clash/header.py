@@ -20,15 +20,17 @@ DEFAULT_CITY_NAME = "city"
 CONFIG_NAME = "cim.toml"
 _CHUNK = 4 << 20
 # a STEP instance line: #12=IFCPROJECT('0YvctVUKr0kugbFTf53O9L',...: the entity name and its GlobalId
-_ROOT = re.compile(rb"#\d+\s*=\s*(IFCPROJECT|IFCBUILDING|IFCFACILITY|IFCSITE)\s*\(\s*'([0-9A-Za-z_$]{22})'",
+_FACILITIES = (b"IFCBUILDING", b"IFCTUNNEL", b"IFCBRIDGE", b"IFCROAD", b"IFCRAILWAY", b"IFCMARINEFACILITY",
+               b"IFCFACILITY")  # IfcBuilding and IFC4X3's facilities: what a viewer should focus on
+_SPATIAL_ORDER = (*_FACILITIES, b"IFCSITE")  # best first; a site only when the file has no facility
+_ROOT = re.compile(rb"#\d+\s*=\s*(IFCPROJECT|" + b"|".join(_SPATIAL_ORDER) + rb")\s*\(\s*'([0-9A-Za-z_$]{22})'",
                    re.IGNORECASE)
-_SPATIAL_ORDER = (b"IFCBUILDING", b"IFCFACILITY", b"IFCSITE")  # the element a viewer should focus, best first
 
 
 def ifc_roots(path: Path) -> tuple[str | None, str | None]:
-    """(IfcProject GlobalId, GlobalId of the first building, else facility, else site) read from the STEP text.
+    """(IfcProject GlobalId, GlobalId of the first building or other facility, else site) from the STEP text.
 
-    A regular-expression scan in chunks stops as soon as the project and a building are found, so it costs
+    A regular-expression scan in chunks stops as soon as the project and a facility are found, so it costs
     a few milliseconds for a model of any size, where opening it with IfcOpenShell would parse all of it.
     A file that cannot be read gives (None, None): the header then names the file only.
     """
@@ -37,7 +39,7 @@ def ifc_roots(path: Path) -> tuple[str | None, str | None]:
     tail = b""
     try:
         with Path(path).open("rb") as fh:
-            while project is None or b"IFCBUILDING" not in spatial:
+            while project is None or not any(e in spatial for e in _FACILITIES):
                 chunk = fh.read(_CHUNK)
                 if not chunk:
                     break
