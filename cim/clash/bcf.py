@@ -7,10 +7,10 @@ per topic GUID with ``markup.bcf`` (its Header names the IFC file of each select
 
 Why not bcf-client's ``BcfXml.create_new`` / ``add_topic`` / ``save``: the XML itself is bcf-client's (its
 schema-generated model classes and serializer, see cim.clash.bcf_xml), but its writer draws topic, viewpoint
-and comment GUIDs from ``uuid4`` and creation dates from the clock, and zips with the current time, so every
-export would be a new set of topics with new bytes. BIMcollab and Solibri update a topic only when its GUID
-is the one they imported, so this module keeps the GUIDs (uuid5, below), the zip layout and the fixed zip
-timestamps itself, and writes atomically.
+and comment GUIDs from ``uuid4`` and creation dates from the clock, zips with the current time and writes the
+target file in place, so every export would be a new set of topics with new bytes. BIMcollab and Solibri
+update a topic only when its GUID is the one they imported, so this module keeps the GUIDs (uuid5, below),
+the zip layout and the fixed zip timestamps itself, and writes atomically.
 
 Status mapping (cim clash status -> BCF TopicStatus), see ``STATUS_TO_BCF``:
 ``new`` -> ``Open``, ``active`` -> ``Active``, ``resolved`` -> ``Resolved`` (the clash is gone from a
