@@ -182,3 +182,19 @@ def test_checking_files_names_the_city_of_the_config_and_each_files_ifc_project(
     assert project.findtext(".//Project/Name") == "Haixia"
     files = {f.findtext("Filename"): f.get("IfcProject") for f in markup.findall("Header/Files/File")}
     assert files == {"architecture.ifc": a[1], "structure.ifc": b[1]}
+
+
+def test_the_store_s_bcf21_export_with_headers_validates_against_buildingsmarts_xsds(city, tmp_path):
+    import xmlschema
+
+    from tests.test_clash_bcf import SCHEMAS, XSD_OF, _entries, _xsd_errors
+
+    store, _, _ = city
+    result = runner.invoke(app, ["clash", "export", str(tmp_path / "out"), "--store", str(store.root)])
+    assert result.exit_code == 0, result.output
+    schemas = {name: xmlschema.XMLSchema(str(SCHEMAS / xsd)) for name, xsd in XSD_OF.items()}
+    entries = _entries(tmp_path / "out" / "clashes.bcfzip")
+    assert any(ET.fromstring(data).find("Header/File") is not None for name, data in entries.items()
+               if name.endswith("markup.bcf"))
+    errors = _xsd_errors(entries, schemas, tmp_path)
+    assert len(errors) == 4 and errors == {name: [] for name in errors}
