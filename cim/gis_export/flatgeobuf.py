@@ -20,13 +20,15 @@ def write_flatgeobuf(layers: list[Layer], crs: str, out_dir: str | Path) -> tupl
     tables left out."""
     out = Path(out_dir)
     wkt = CRS.from_user_input(crs).to_wkt()
-    written, notes = [], []
+    written, attributes_only = [], []
     with staged_folder(out, "FlatGeobuf files") as tmp:
         for layer in layers:
             if layer.geometry is None:
-                notes.append(f"{layer.name}: no geometry, not written as FlatGeobuf (it is in the GeoPackage)")
+                attributes_only.append(layer.name)
                 continue
             name = safe_child(out, f"{layer.name}.fgb", what="export file name").name
             write_layer(layer, tmp / name, "FlatGeobuf", wkt)
             written.append(out / name)
+    notes = [f"FlatGeobuf holds features only; tables without geometry not written there (the GeoPackage has "
+             f"them): {', '.join(attributes_only)}"] if attributes_only else []
     return written, notes

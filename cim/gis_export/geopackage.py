@@ -42,5 +42,9 @@ def write_geopackage(layers: list[Layer], crs: str, target: str | Path) -> Path:
     with staged_file(target, "GeoPackage") as tmp:
         for layer in layers:
             options = {"layer_options": {"GEOMETRY_NAME": layer.geometry}} if layer.geometry else {}
-            write_layer(layer, tmp, "GPKG", wkt, append=tmp.exists(), **options)
+            if tmp.exists():
+                options["append"] = True
+            else:  # GeoPackage 1.2: GDAL before 3.7 (Debian 12's 3.6) warns on 1.4 files
+                options["dataset_options"] = {"VERSION": "1.2"}
+            write_layer(layer, tmp, "GPKG", wkt, **options)
     return target

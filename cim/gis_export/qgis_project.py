@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
@@ -101,13 +102,21 @@ def _geometry(layer: Layer) -> tuple[str, str, str]:
 def spatialrefsys(crs: str) -> ET.Element:
     parsed = CRS.from_user_input(crs)
     auth = parsed.to_authority() or ("", "")
+    with warnings.catch_warnings():  # "you will likely lose information": the WKT beside it keeps it
+        warnings.simplefilter("ignore", UserWarning)
+        proj4 = parsed.to_proj4()
     srs = ET.Element("spatialrefsys")
-    for tag, text in (("wkt", parsed.to_wkt()), ("proj4", parsed.to_proj4()), ("srid", auth[1]),
+    for tag, text in (("wkt", parsed.to_wkt()), ("proj4", proj4), ("srid", auth[1]),
                       ("authid", ":".join(auth) if auth[0] else ""), ("description", parsed.name),
                       ("projectionacronym", "tmerc" if "Transverse Mercator" in parsed.to_wkt() else ""),
                       ("geographicflag", "true" if parsed.is_geographic else "false")):
         ET.SubElement(srs, tag).text = text
     return srs
+
+
+def _authid(crs: str) -> str:
+    auth = CRS.from_user_input(crs).to_authority()
+    return ":".join(auth) if auth else crs
 
 
 def _layer_id(layer: MapLayer) -> str:
@@ -182,6 +191,10 @@ def project_xml(layers: list[Layer], crs: str, gpkg: Path, project: Path, title:
     props = ET.SubElement(root, "properties")
     paths = ET.SubElement(props, "Paths")
     ET.SubElement(paths, "Absolute", {"type": "bool"}).text = "false"
+    # Without ProjectionsEnabled QGIS ignores projectCrs and opens the project with no CRS at all.
+    srs = ET.SubElement(props, "SpatialRefSys")
+    ET.SubElement(srs, "ProjectionsEnabled", {"type": "int"}).text = "1"
+    ET.SubElement(srs, "ProjectCrs", {"type": "QString"}).text = _authid(crs)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n").encode("utf-8"), notes
