@@ -32,7 +32,7 @@ def write_layer(layer: Layer, path: Path, driver: str, crs_wkt: str, **options) 
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
             pyogrio.errors.GeometryError, pyogrio.errors.CRSError, ValueError) as exc:
         raise ExportError(path, f"GDAL could not write layer {layer.name!r}: {exc}",
-                          "report this with the table's name; the other exports are unaffected") from exc
+                          "report it with the table's name; the previous export files are left as they were") from exc
 
 
 def write_geopackage(layers: list[Layer], crs: str, target: str | Path) -> Path:

@@ -61,18 +61,21 @@ def _one(color: str, **style) -> Renderer:
 # Top of the layer tree first (drawn last).
 PROJECT_LAYERS: tuple[MapLayer, ...] = (
     MapLayer("clashes", "Clash points (by status)", "clashes",
-             lambda kind: qs.categorized("status", kind, CLASH_STATUS, size=3.2), label="rule"),
+             lambda kind: qs.categorized("status", kind, CLASH_STATUS, size=3.2)),
     MapLayer("tunnel_axis", "Tunnel axis", "tunnel_axis", _one("#6a3d9a", width=0.8, dashed=True), label="name"),
     MapLayer("protection_zones", "Protection zones", "protection_zones",
-             _one("#e31a1c30", outline="#e31a1c", width=0.5, dashed=True), label="description"),
+             _one("#e31a1c20", outline="#e31a1c", width=0.25, dashed=True),
+             label="CASE WHEN \"zone_kind\" = 'model' THEN \"description\" END", label_is_expression=True),
     MapLayer("pipelines", "Pipelines", "pipelines",
              lambda kind: qs.categorized("type", kind, PIPE_TYPES, width=0.9), label="pipeline_id"),
     MapLayer("lod1", "LoD1 buildings (height_m)", "buildings",
              lambda kind: qs.graduated("height_m", kind, HEIGHTS, outline="#67000d", width=0.3),
-             label="coalesce(\"name\", '') || '\n' || format_number(\"height_m\", 1) || ' m'",
+             label="coalesce(\"name\", '') || ' (' || format_number(\"height_m\", 1) || ' m)'",
              label_is_expression=True, subset="\"kind\" = 'building' AND \"height_m\" IS NOT NULL"),
     MapLayer("footprints", "Building footprints", "buildings", _one("#ffffff", outline="#000000", fill=False,
-                                                                     width=0.5), label="name"),
+                                                                     width=0.5),
+             label="CASE WHEN \"kind\" <> 'building' OR \"height_m\" IS NULL THEN \"name\" END",
+             label_is_expression=True),
     MapLayer("buildings_existing", "Surveyed buildings", "buildings_existing",
              _one("#d9d9d9", outline="#737373", width=0.2), label="name"),
     MapLayer("road_redlines", "Road red lines", "road_redlines", _one("#ffffff", outline="#e31a1c", fill=False,
@@ -136,7 +139,7 @@ def _maplayer(spec: MapLayer, data: Layer, source: str, crs: str) -> ET.Element:
     ET.SubElement(el, "provider", {"encoding": "UTF-8"}).text = "ogr"
     el.append(spec.renderer(kind))
     if spec.label:
-        el.append(qs.labeling(spec.label, expression=spec.label_is_expression))
+        el.append(qs.labeling(spec.label, expression=spec.label_is_expression, on_line=family == "Line"))
     ET.SubElement(el, "blendMode").text = "0"
     ET.SubElement(el, "featureBlendMode").text = "0"
     ET.SubElement(el, "layerOpacity").text = "1"

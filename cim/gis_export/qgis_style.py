@@ -96,6 +96,7 @@ def labeling(text: str, *, expression: bool = False, on_line: bool = False, size
     # placement: 0 around point, 1 over point (polygons: centroid), 2 parallel to a line
     ET.SubElement(settings, "placement", {"placement": "2" if on_line else "1", "dist": "0",
                                           "placementFlags": "10", "overrunDistance": "0"})
-    ET.SubElement(settings, "rendering", {"scaleVisibility": "0", "obstacle": "1", "displayAll": "0",
+    # obstacle 0: a parcel or zone must not push the buildings' labels off the map
+    ET.SubElement(settings, "rendering", {"scaleVisibility": "0", "obstacle": "0", "displayAll": "0",
                                           "labelPerPart": "0", "mergeLines": "1" if on_line else "0"})
     return root
