@@ -123,6 +123,8 @@ def store_layers(store: Store) -> tuple[list[Layer], list[str]]:
             continue
         table = store.read_current(name)
         geoms = [g for g in geometry_columns(store, name) if g in table.column_names]
-        layers.append(as_layer(name, table, geoms))
+        layer = as_layer(name, table, geoms)
+        notes += [f"{name}.{note}" for note in layer.notes]
+        layers.append(layer)
     return layers, notes
 
