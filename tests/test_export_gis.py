@@ -227,10 +227,16 @@ import json, sys
 from qgis.core import QgsApplication, QgsProject
 app = QgsApplication([], False)
 app.initQgis()
+try:  # the 3D renderers (LoD1 extrusion) register with QGIS's 3D library, which the desktop app loads
+    import qgis._3d
+    qgis._3d.Qgs3D.initialize()
+except ImportError:
+    pass
 project = QgsProject.instance()
 ok = project.read(sys.argv[1])
 layers = [{"name": la.name(), "valid": la.isValid(), "source": la.source(), "crs": la.crs().authid(),
-           "count": la.featureCount(), "renderer": la.renderer().type(), "labels": la.labelsEnabled()}
+           "count": la.featureCount(), "renderer": la.renderer().type(), "labels": la.labelsEnabled(),
+           "renderer3d": la.renderer3D().type() if la.renderer3D() else None}
           for la in project.mapLayers().values()]
 print("RESULT " + json.dumps({"ok": ok, "crs": project.crs().authid(), "layers": layers}))
 app.exitQgis()
@@ -265,6 +271,7 @@ def test_qgis_opens_the_moved_project_with_every_layer_valid_in_the_city_crs(exp
     assert layers["LoD1 buildings (height_m)"]["count"] == \
         len([b for b in buildings if b["kind"] == "building" and b["height_m"] is not None])
     assert layers["Parcels"]["count"] == 11 and layers["Parcels"]["labels"]
+    assert layers["LoD1 buildings (height_m)"]["renderer3d"] == "vector"  # extruded by height_m in the 3D view
 
 
 def qgis_process() -> str:

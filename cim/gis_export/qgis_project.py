@@ -52,6 +52,7 @@ class MapLayer:
     label: str | None = None
     label_is_expression: bool = False
     subset: str | None = None
+    extrude: tuple[str, str] | None = None  # (height field, base field): a 3-D renderer for QGIS's 3D view
 
 
 def _one(color: str, **style) -> Renderer:
@@ -71,7 +72,8 @@ PROJECT_LAYERS: tuple[MapLayer, ...] = (
     MapLayer("lod1", "LoD1 buildings (height_m)", "buildings",
              lambda kind: qs.graduated("height_m", kind, HEIGHTS, outline="#67000d", width=0.3),
              label="coalesce(\"name\", '') || ' (' || format_number(\"height_m\", 1) || ' m)'",
-             label_is_expression=True, subset="\"kind\" = 'building' AND \"height_m\" IS NOT NULL"),
+             label_is_expression=True, subset="\"kind\" = 'building' AND \"height_m\" IS NOT NULL",
+             extrude=("height_m", "base_elevation_m")),
     MapLayer("footprints", "Building footprints", "buildings", _one("#ffffff", outline="#000000", fill=False,
                                                                      width=0.5),
              label="CASE WHEN \"kind\" <> 'building' OR \"height_m\" IS NULL THEN \"name\" END",
@@ -140,6 +142,8 @@ def _maplayer(spec: MapLayer, data: Layer, source: str, crs: str) -> ET.Element:
     el.append(spec.renderer(kind))
     if spec.label:
         el.append(qs.labeling(spec.label, expression=spec.label_is_expression, on_line=family == "Line"))
+    if spec.extrude:
+        el.append(qs.extruded(*spec.extrude, "#fcae91", _layer_id(spec)))
     ET.SubElement(el, "blendMode").text = "0"
     ET.SubElement(el, "featureBlendMode").text = "0"
     ET.SubElement(el, "layerOpacity").text = "1"
