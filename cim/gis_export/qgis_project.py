@@ -5,7 +5,8 @@ python3-qgis), so cim cannot depend on it. A .qgz is a zip holding one .qgs XML 
 minimal but complete one: the project CRS (the city's, with its EPSG code), the layer tree, one `maplayer`
 per layer with an `ogr` datasource ``./city.gpkg|layername=...`` (relative, so the folder can be moved; QGIS
 resolves ``./`` against the project's own folder), a renderer (categorized by status for clashes, by height
-for LoD1 buildings) and labels. The tests open it with QGIS's own Python API when it is installed.
+for LoD1 buildings, which also get a 3D renderer extruding them by height_m) and labels. The tests open it
+with QGIS's own Python API and with qgis_process when they are installed.
 
 A layer whose table is missing from the GeoPackage (a city without a pipelines layer) is left out of the
 project with a note, so every layer in the project resolves.
@@ -53,6 +54,7 @@ class MapLayer:
     label_is_expression: bool = False
     subset: str | None = None
     extrude: tuple[str, str] | None = None  # (height field, base field): a 3-D renderer for QGIS's 3D view
+    mixed_as: str = "Polygon"  # the geometry QGIS shows when the table mixes kinds (tunnel_assets)
 
 
 def _one(color: str, **style) -> Renderer:
@@ -69,6 +71,9 @@ PROJECT_LAYERS: tuple[MapLayer, ...] = (
              label="CASE WHEN \"zone_kind\" = 'model' THEN \"description\" END", label_is_expression=True),
     MapLayer("pipelines", "Pipelines", "pipelines",
              lambda kind: qs.categorized("type", kind, PIPE_TYPES, width=0.9), label="pipeline_id"),
+    MapLayer("tunnel_pipes", "Tunnel pipes, fittings and valves (IFC)", "tunnel_assets",
+             lambda kind: qs.categorized("utility_type", kind, PIPE_TYPES, outline="#252525", width=0.1),
+             subset="\"asset_kind\" IN ('pipe', 'pipe_fitting', 'valve')"),
     MapLayer("lod1", "LoD1 buildings (height_m)", "buildings",
              lambda kind: qs.graduated("height_m", kind, HEIGHTS, outline="#67000d", width=0.3),
              label="coalesce(\"name\", '') || ' (' || format_number(\"height_m\", 1) || ' m)'",
@@ -87,17 +92,20 @@ PROJECT_LAYERS: tuple[MapLayer, ...] = (
 )
 
 
-def datasource(gpkg: Path, project: Path, layer: MapLayer) -> str:
-    """``./city.gpkg|layername=...``: the GeoPackage relative to the project's folder."""
+def datasource(gpkg: Path, project: Path, layer: MapLayer, mixed: bool = False) -> str:
+    """``./city.gpkg|layername=...``: the GeoPackage relative to the project's folder; ``mixed``: the table
+    holds several kinds of geometry, and QGIS is told which one this layer shows."""
     rel = Path(os.path.relpath(gpkg.resolve(), project.resolve().parent)).as_posix()
     rel = rel if rel.startswith("../") else f"./{rel}"
     source = f"{rel}|layername={layer.table}"
+    if mixed:
+        source += f"|geometrytype={layer.mixed_as}"
     return f"{source}|subset={layer.subset}" if layer.subset else source
 
 
-def _geometry(layer: Layer) -> tuple[str, str, str]:
+def _geometry(layer: Layer, mixed_as: str) -> tuple[str, str, str]:
     """(QGIS geometry family, wkbType name, symbol kind) of a layer's OGR geometry type."""
-    name = layer.geometry_type or "Unknown"
+    name = layer.geometry_type if layer.geometry_type not in (None, "Unknown") else mixed_as
     base = name.removesuffix(" Z").removeprefix("Multi")
     family = {"Polygon": "Polygon", "LineString": "Line", "Point": "Point"}.get(base, "Unknown")
     wkb = name.replace(" Z", "Z") if family != "Unknown" else "Unknown"
@@ -129,7 +137,7 @@ def _layer_id(layer: MapLayer) -> str:
 
 
 def _maplayer(spec: MapLayer, data: Layer, source: str, crs: str) -> ET.Element:
-    family, wkb, kind = _geometry(data)
+    family, wkb, kind = _geometry(data, spec.mixed_as)
     el = ET.Element("maplayer", {"type": "vector", "geometry": family, "wkbType": wkb,
                                  "labelsEnabled": "1" if spec.label else "0", "readOnly": "0",
                                  "hasScaleBasedVisibilityFlag": "0", "minScale": "100000000", "maxScale": "0",
@@ -181,7 +189,7 @@ def project_xml(layers: list[Layer], crs: str, gpkg: Path, project: Path, title:
             notes.append(f"QGIS project: {spec.title} left out: no {spec.table!r} layer in the GeoPackage")
             continue
         used.append(data)
-        source = datasource(gpkg, project, spec)
+        source = datasource(gpkg, project, spec, mixed=data.geometry_type == "Unknown")
         node = ET.SubElement(tree, "layer-tree-layer", {"id": _layer_id(spec), "name": spec.title, "source": source,
                                                         "providerKey": "ogr", "checked": "Qt::Checked",
                                                         "expanded": "1"})
