@@ -161,6 +161,30 @@ def test_clash_points_are_3d_points_with_their_status(exported):
                                                                             rows[cid]["z"]))
 
 
+def test_a_second_geometry_column_becomes_wkt_text_lists_json_and_binary_columns_are_left_out(tmp_path):
+    import pyarrow as pa
+
+    from cim.gis_export.geopackage import write_geopackage
+    from cim.gis_export.layers import as_layer
+
+    square, two = shapely.box(0, 0, 1, 1), shapely.MultiPolygon([shapely.box(2, 2, 3, 3), shapely.box(4, 4, 5, 5)])
+    table = pa.table({"id": ["a", "b", "c"],
+                      "outline": pa.array([shapely.to_wkb(square), shapely.to_wkb(two), None], pa.binary()),
+                      "centre": pa.array([shapely.to_wkb(shapely.Point(1, 2))] * 3, pa.binary()),
+                      "tags": pa.array([["x", "y"], None, []], pa.list_(pa.string())),
+                      "blob": pa.array([b"\x00", b"\x01", b"\x02"], pa.binary())})
+    layer = as_layer("t", table, ["outline", "centre"])
+    assert layer.geometry == "outline" and layer.geometry_type == "MultiPolygon"  # one type: singles promoted
+    write_geopackage([layer], "EPSG:4549", tmp_path / "t.gpkg")
+    frame = pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="t")
+    assert list(frame.columns) == ["id", "centre", "tags", "geometry"]
+    assert list(frame["centre"]) == ["POINT (1 2)"] * 3
+    assert [json.loads(v) if isinstance(v, str) else None for v in frame["tags"]] == [["x", "y"], None, []]
+    assert frame.geometry.iloc[0].equals(shapely.MultiPolygon([square])) and frame.geometry.iloc[2] is None
+    assert pyogrio.read_info(tmp_path / "t.gpkg", layer="t")["geometry_name"] == "outline"
+    assert any("blob" in n for n in layer.notes) and any("centre" in n and "WKT" in n for n in layer.notes)
+
+
 # ---- FlatGeobuf ----------------------------------------------------------------------------------------------
 
 def test_flatgeobuf_has_a_file_per_layer_with_geometry_with_counts_and_crs(exported):
