@@ -40,10 +40,9 @@ from cim.review.site import (
     setback_line,
 )
 from cim.review.site_footprint import above_ground_footprint, below_ground_footprint
-from cim.review.validity import check_ids, city_extent_from, georef_checks
+from cim.review.validity import check_ids, city_extent_from, georef_checks, ids_file_for
 from cim.store import Store
 
-IDS_FILE = Path(__file__).resolve().parents[2] / "schemas" / "review_requirements.ids"
 LAYERS = ("parcels", "road_redlines", "buildings_existing")
 
 
@@ -143,7 +142,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
     elements = scratch.read_model("elements", review.model_id).to_pylist()
     if not any(e["has_mesh"] for e in elements):
         raise InputError(path, "the model has no elements with geometry", "export the building's elements")
-    review.checks.append(timer("ids", check_ids, opened.file, IDS_FILE))
+    review.checks.append(timer("ids", check_ids, opened.file, ids_file_for(opened.schema)))
     ground = config.ground_elevation_m
     footprint = above_ground_footprint(elements, ground)
     if footprint is None or footprint.is_empty:
