@@ -22,6 +22,7 @@ from cim.gis import arrow_to_frame
 from cim.ingest.run import ingest_file
 from cim.review import site
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS
+from cim.review.revision import existing_buildings, find_revision
 from cim.review.site_footprint import above_ground_floor_area, above_ground_footprint, below_ground_footprint
 from cim.review.validity import IDS_FILES, check_ids, city_extent_from, georef_checks, ids_file_for
 from cim.store import Store
@@ -313,6 +314,41 @@ def test_overlapping_an_existing_building_fails_unless_it_is_the_one_replaced(ci
     assert "Binhai Mall" in overlapping.message
     replaced = site.check_neighbours(footprint, existing, ["ctx-01"])
     assert replaced.status == PASS and replaced.measured == 0.0
+
+
+def test_a_submission_on_an_existing_building_s_footprint_is_its_revision_and_not_an_overlap(city):
+    store, layers, _ground = city
+    existing = existing_buildings(store, layers["buildings_existing"])
+    plaza = existing.set_index("building_id").geometry["ctx-03"]  # Tonghu Plaza, 50 m x 40 m
+    near = affinity.translate(plaza, 0.5, 0.0)  # intersection over union 0.98: the same building
+    revision, others = find_revision(store, existing, file_name="plaza-rev-b.ifc", model_id="submission-plaza-rev-b",
+                                     footprint=near, buildings=[])
+    assert revision is not None and (revision.model_id, revision.matched_by) == ("ctx-03", "footprint")
+    assert revision.excluded == ["ctx-03"] and "ctx-03" not in set(others["building_id"])
+    assert site.check_neighbours(near, others).status == PASS
+
+    moved = affinity.translate(plaza, 5.0, 0.0)  # 0.82: another building on the same spot overlaps it
+    revision, others = find_revision(store, existing, file_name="other.ifc", model_id="submission-other",
+                                     footprint=moved, buildings=[])
+    assert revision is None and site.check_neighbours(moved, others).status == FAIL
+    named = [{"name": "  tonghu PLAZA ", "global_id": "0000000000000000000000"}]  # same name, and overlapping
+    revision, others = find_revision(store, existing, file_name="other.ifc", model_id="submission-other",
+                                     footprint=moved, buildings=named)
+    assert (revision.model_id, revision.matched_by) == ("ctx-03", "name")
+    assert site.check_neighbours(moved, others).status == PASS
+
+
+def test_a_submission_with_a_city_model_s_id_is_its_revision_and_the_city_s_ifc_buildings_count_as_existing(city):
+    store, layers, _ground = city
+    existing = existing_buildings(store, layers["buildings_existing"])
+    ingested = set(existing.loc[existing["model_id"].notna(), "model_id"])
+    assert ingested == {"compliant", "violating"}  # the two submissions ingested into this city are buildings too
+    footprint = _submission(city, "compliant")["footprint"]
+    assert site.check_neighbours(footprint, existing).status == FAIL  # both stand on BH-02
+    revision, others = find_revision(store, existing, file_name="compliant.ifc", model_id="submission-compliant",
+                                     footprint=footprint, buildings=[])
+    assert (revision.model_id, revision.version, revision.matched_by) == ("compliant", 1, "model id")
+    assert revision.excluded == ["compliant"] and "violating" in set(others["building_id"])
 
 
 def test_limits_the_parcel_does_not_set_are_not_applicable():
