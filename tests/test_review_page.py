@@ -135,12 +135,8 @@ def test_the_timings_total_is_the_review_s_total_counted_once():
     assert [s for s, _ in steps] == ["open", "ingest", "other"]
     total = re.search(r"<strong>Total</strong></td><td class=\"num\"><strong>([\d.]+)<", section).group(1)
     assert total == "3.50" == f"{sum(float(v) for _, v in steps):.2f}"
-
-
-def test_a_report_without_a_recorded_total_sums_its_steps_once():
-    review = sample_review()  # open 0.42 + georef 0.05 + checks 1.3 + clash 2.1
-    html = render_html(review)
-    assert re.search(r"<strong>Total</strong></td><td class=\"num\"><strong>3.87<", html)
+    review.timings.pop("total")  # an older review without a recorded total: its steps, summed once
+    assert re.search(r"<strong>Total</strong></td><td class=\"num\"><strong>3.50<", render_html(review))
 
 
 # --------------------------------------------------------------------------- links and layout
