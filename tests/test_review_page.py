@@ -99,6 +99,7 @@ def test_five_clashes_at_one_spot_get_five_visible_markers_and_a_count():
     cluster = re.search(r'<g id="plan-cluster-1">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
     assert cluster is not None and cluster.group(1).strip() == "5"
     assert "plan-cluster-6" not in svg  # a lone clash keeps its spot and gets no count
+    assert "Clashes at one spot (count)" in svg  # the legend explains the badge
 
 
 def test_markers_fan_out_only_where_they_would_hide_each_other():

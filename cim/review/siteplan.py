@@ -197,27 +197,30 @@ def spread_markers(pixels: np.ndarray) -> list[tuple[tuple[float, float], int, i
             slot -= 6 * ring
             ring += 1
         slots = min(6 * ring, sizes[home] - sum(6 * r for r in range(1, ring)))
-        angle = math.pi / 2 - 2 * math.pi * slot / slots
+        angle = math.pi / 2 - 2 * math.pi * (slot + 0.5 * (ring - 1)) / slots  # outer rings: between the inner
         radius = RING_PT * ring
         out.append(((radius * math.cos(angle), radius * math.sin(angle)), home, sizes[home]))
     return out
 
 
-def _clash_markers(ax, plan: SitePlan) -> None:
+def _clash_markers(ax, plan: SitePlan) -> bool:
     """One numbered circle per clash point, each with an SVG id the HTML clash list links to. Clashes at one spot
-    are fanned out around it with a leader line, and a dark dot at the spot carries how many there are."""
+    are fanned out around it with a leader line, and a dark badge at the spot carries how many there are.
+    True when some clashes were fanned out (the legend then explains the badge)."""
     if not plan.clash_points:
-        return
+        return False
     xy = np.array([(x, y) for x, y, _ in plan.clash_points], dtype=float)
     layout = spread_markers(ax.transData.transform(xy))  # display pixels
     for n, ((x, y), ((dx, dy), home, size)) in enumerate(zip(xy, layout, strict=True), start=1):
         fanned = size > 1
+        if fanned:  # the leader line, under every marker so that it never crosses a number
+            ax.annotate("", xy=(x, y), xytext=(dx, dy), textcoords="offset points", zorder=29,
+                        arrowprops={"arrowstyle": "-", "color": "#c00000", "linewidth": 0.8, "shrinkA": 0,
+                                    "shrinkB": 0})
         marker = ax.annotate(str(n), xy=(x, y), xytext=(dx, dy), textcoords="offset points", ha="center",
                              va="center", fontsize=8, fontweight="bold", color="white", zorder=30,
                              bbox={"boxstyle": "circle,pad=0.25", "facecolor": "#c00000", "edgecolor": "white",
-                                   "linewidth": 1.2},
-                             arrowprops={"arrowstyle": "-", "color": "#c00000", "linewidth": 0.8, "shrinkA": 0,
-                                         "shrinkB": 0} if fanned else None)
+                                   "linewidth": 1.2})
         marker.set_gid(MARKER_ID.format(n=n))
         if fanned and home == n - 1:
             count = ax.annotate(str(size), xy=(x, y), ha="center", va="center", fontsize=7, fontweight="bold",
@@ -225,9 +228,10 @@ def _clash_markers(ax, plan: SitePlan) -> None:
                                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "#1a1a1a", "edgecolor": "white",
                                       "linewidth": 0.8})
             count.set_gid(CLUSTER_ID.format(n=n))
+    return any(size > 1 for _offset, _home, size in layout)
 
 
-def _legend(ax, drawn: list[str], has_clashes: bool) -> None:
+def _legend(ax, drawn: list[str], has_clashes: bool, crowded: bool = False) -> None:
     handles = []
     for key in drawn:
         style = STYLE[key]
@@ -241,6 +245,9 @@ def _legend(ax, drawn: list[str], has_clashes: bool) -> None:
     if has_clashes:
         handles.append(Line2D([], [], marker="o", linestyle="none", markersize=10, markerfacecolor="#c00000",
                               markeredgecolor="white", label="Clash point (number = clash list #)"))
+    if crowded:
+        handles.append(Line2D([], [], marker="s", linestyle="none", markersize=9, markerfacecolor="#1a1a1a",
+                              markeredgecolor="white", label="Clashes at one spot (count)"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
                   borderaxespad=0.0)
@@ -285,7 +292,7 @@ def _figure(plan: SitePlan, size_px: tuple[int, int]) -> Figure:
     ax.set_ylim(view[1], view[3])
     ax.set_aspect("equal", adjustable="box")
     ax.apply_aspect()
-    _clash_markers(ax, plan)  # after the view is fixed: grouping needs screen distances
+    crowded = _clash_markers(ax, plan)  # after the view is fixed: grouping needs screen distances
     _scale_bar(ax, _nice_length(view[2] - view[0]))
     _north_arrow(ax)
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
@@ -295,7 +302,7 @@ def _figure(plan: SitePlan, size_px: tuple[int, int]) -> Figure:
     ax.set_ylabel("Northing (m, EPSG:4549)")
     ax.grid(True, color="#e0e0e0", linewidth=0.5, zorder=0)
     ax.set_axisbelow(True)
-    _legend(ax, [key for key in LEGEND_LABELS if key in drawn], bool(plan.clash_points))
+    _legend(ax, [key for key in LEGEND_LABELS if key in drawn], bool(plan.clash_points), crowded)
     return fig
 
 
