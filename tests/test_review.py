@@ -99,6 +99,10 @@ def test_every_failed_check_is_visible_in_the_report_in_a_real_headless_browser(
     for check_id in EXPECTED["violating"]["fails"]:
         assert f'class="check fail" data-check="{check_id}"' in dom
     assert 'data-verdict="fail"' in dom and "<svg" in dom
+    from cim.review.browser import page_width
+
+    scroll, view = page_width(html, 900)  # a laptop window: wide tables scroll inside their box, not the page
+    assert scroll <= view, f"the page scrolls sideways: {scroll} px of content in a {view} px window"
     png = screenshot(html, violating[2] / "report.png", size=(1280, 1800))
     from PIL import Image, ImageStat
 

@@ -99,8 +99,12 @@ def _model_match(city: Store, file_name: str, model_id: str, global_ids: set[str
 
 
 def _iou(a: BaseGeometry, b: BaseGeometry) -> float:
-    union = a.union(b).area
-    return float(a.intersection(b).area / union) if union > 0 else 0.0
+    """Intersection over union of two footprints; 0 when either cannot be measured."""
+    try:
+        union = a.union(b).area
+        return float(a.intersection(b).area / union) if union > 0 else 0.0
+    except shapely.errors.GEOSException:
+        return 0.0
 
 
 def find_revision(city: Store, existing: gpd.GeoDataFrame, *, file_name: str, model_id: str,
