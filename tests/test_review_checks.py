@@ -142,13 +142,14 @@ def _ifctester_cli_verdict(ids_path: Path, model: Path, tmp_path: Path) -> tuple
 
 def _ids_cases(tmp_path: Path) -> list[Path]:
     bare4, *_ = _bare_model("IFC4")
+    bare4x3, *_ = _bare_model("IFC4X3_ADD2")
     bare2x3, _ctx = new_model("IFC2X3", georef=False)
     add_wall(bare2x3, _ctx, name="W")
-    for f, name in ((bare4, "bare_ifc4.ifc"), (bare2x3, "bare_ifc2x3.ifc")):
+    for f, name in ((bare4, "bare_ifc4.ifc"), (bare4x3, "bare_ifc4x3.ifc"), (bare2x3, "bare_ifc2x3.ifc")):
         write(f, tmp_path / name)
     return [SUBMISSIONS / "compliant.ifc", SUBMISSIONS / "violating.ifc",
             SAMPLES / "buildings" / "residential_block_b_ifc2x3.ifc", tmp_path / "bare_ifc4.ifc",
-            tmp_path / "bare_ifc2x3.ifc"]
+            tmp_path / "bare_ifc4x3.ifc", tmp_path / "bare_ifc2x3.ifc"]
 
 
 def test_the_official_ifctester_command_gives_the_same_verdict_as_cim_for_every_sample(tmp_path, monkeypatch):
@@ -167,7 +168,7 @@ def test_the_official_ifctester_command_gives_the_same_verdict_as_cim_for_every_
         assert {name for name, ok in per_spec.items() if not ok} == failing, model.name
         verdicts[model.name] = official
     assert verdicts == {"compliant.ifc": True, "violating.ifc": True, "residential_block_b_ifc2x3.ifc": True,
-                        "bare_ifc4.ifc": False, "bare_ifc2x3.ifc": False}
+                        "bare_ifc4.ifc": False, "bare_ifc4x3.ifc": False, "bare_ifc2x3.ifc": False}
 
 
 def test_failing_global_ids_are_capped_at_ten_per_specification():
