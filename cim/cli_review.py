@@ -78,3 +78,5 @@ def _print(out, result) -> None:
                       plain("" if c.allowed is None else f"{c.comparison or ''} {c.allowed}"),
                       f"[{colour.get(c.status, 'white')}]{plain(c.status)}[/]", plain(c.message))
     out.print(table)
+    if result.revision:
+        out.print(plain(f"This submission is a {result.revision['message']}."), highlight=False, soft_wrap=True)
