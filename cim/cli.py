@@ -364,6 +364,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(clash_app, name="clash")
     app.command()(review)
+    __import__("cim.cli_lifecycle", fromlist=["register"]).register(app)
 
 
 _register_subcommands()
