@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cim import __version__
 from cim.config import CityConfig, resolve_source
-from cim.lifecycle.record import GateRefused, sha256_file
+from cim.lifecycle.record import AlreadyDecided, GateRefused, sha256_file
 from cim.store import Store
 
 REPORTS = Path("gates")  # default: gates/<model_id>/v<version>-<gate>/report.json
@@ -69,7 +69,7 @@ def check_file(store: Store, model_id: str, gate: str, path: Path, rows: list[di
     judged = {r["version"] for r in rows if r["gate"] == gate}
     for m in store.read("models", filters=[("model_id", "=", model_id)]).to_pylist():
         if m["version"] in judged and m["sha256"] == digest:
-            raise GateRefused(path, f"the {gate} gate already judged this file (v{m['version']} of {model_id!r})",
+            raise AlreadyDecided(path, f"the {gate} gate already judged this file (v{m['version']} of {model_id!r})",
                               f"see `cim lifecycle {model_id}`; change the model to have it judged again")
     return digest
 

@@ -6,7 +6,7 @@ exits 2 and nothing is written (no ingest, no report, no lifecycle row).
 
 from __future__ import annotations
 
-from cim.lifecycle.record import GateRefused, history
+from cim.lifecycle.record import AlreadyDecided, GateRefused, history
 from cim.store import Store
 
 REVIEW = "cim review PLAN.ifc --accept"
@@ -57,12 +57,12 @@ def require(store: Store, model_id: str, gate: str, version: int | None = None) 
     if version is not None:
         done = _decided(rows, gate, version)
         if done is not None:
-            raise GateRefused(None, f"the {gate} gate already decided v{version} of {model_id!r} "
+            raise AlreadyDecided(None, f"the {gate} gate already decided v{version} of {model_id!r} "
                                     f"({done['stage']}, {done['decision']}, {done['at']:%Y-%m-%d %H:%M} UTC)",
                               f"see `cim lifecycle {model_id}`; a changed model is judged as a new version (--ifc)")
     current = rows[-1]["stage"] if rows else None
     if current in ("handed_over", "in_operation") and gate != "plan":
-        raise GateRefused(None, f"{model_id!r} is already handed over (stage {current})",
+        raise AlreadyDecided(None, f"{model_id!r} is already handed over (stage {current})",
                           f"see `cim lifecycle {model_id}`")
     if gate == "plan":
         return rows

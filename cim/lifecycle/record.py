@@ -33,6 +33,10 @@ class GateRefused(CimError):
     stage = "lifecycle"
 
 
+class AlreadyDecided(GateRefused):
+    """The gate already judged this version or file: the nightly flow skips it quietly."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a gate concluded about one model version; ``append`` turns it into a row."""
