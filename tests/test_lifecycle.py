@@ -38,14 +38,23 @@ def config():
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, config):
-    """The city's layers and tunnel, and scheme A's plan (v1) accepted: the stage every gate test starts from."""
+def city(tmp_path_factory, config):
+    """The city's GIS layers and the utility tunnel: what a review and the zone checks need."""
     from cim.ingest.run import ingest_file
 
-    root = tmp_path_factory.mktemp("lifecycle") / "store"
+    root = tmp_path_factory.mktemp("lifecycle-city") / "store"
     store = Store(root, config.crs)
     for path in (SAMPLES / "city.gpkg", SAMPLES / "tunnel" / "utility_tunnel.ifc"):
         assert ingest_file(store, config, path, workers=2).action == "ingested"
+    return root
+
+
+@pytest.fixture(scope="module")
+def base(city, tmp_path_factory, config):
+    """The city and scheme A's plan (v1) accepted: the stage every gate test starts from."""
+    root = tmp_path_factory.mktemp("lifecycle") / "store"
+    shutil.copytree(city, root)
+    store = Store(root)
     assert ingest_version(store, config, MODEL, PLAN_IFC, phase="plan") == 1
     report = root.parent / "plan-report.json"
     report.write_text('{"verdict": "pass"}\n', encoding="utf-8")
@@ -209,3 +218,64 @@ def test_a_design_review_of_a_model_without_an_approved_plan_says_to_accept_the_
     with pytest.raises(GateRefused, match="no approved plan on record") as refused:
         order.require(store, "nobody", "design")
     assert "cim review PLAN.ifc --accept" in refused.value.one_line()
+
+
+def test_review_accept_records_the_plan_decision_with_its_report_as_evidence(city, tmp_path):
+    store = _copy(city, tmp_path)
+    args = [f"--store={store.root}", f"--config={SAMPLES / 'cim.toml'}", "--accept"]
+    first = CliRunner().invoke(app, ["review", str(PLAN_IFC), f"--out={tmp_path / 'plan'}", *args])
+    assert first.exit_code == 0, first.output
+    (row,) = history(store, MODEL)
+    assert (row["stage"], row["decision"], row["version"], row["phase"]) == ("plan_approved", "pass", 1, "plan")
+    assert row["evidence_path"] == str((tmp_path / "plan" / "report.json").resolve())
+    assert row["evidence_sha256"] == sha256_file(tmp_path / "plan" / "report.json")
+    again = CliRunner().invoke(app, ["review", str(PLAN_IFC), f"--out={tmp_path / 'again'}", *args])
+    assert again.exit_code == 2 and "already decided v1" in " ".join(again.output.split())
+    assert len(history(store, MODEL)) == 1
+
+
+def test_a_failed_plan_is_only_submitted_until_a_planner_overrides_it_with_a_reason(city, tmp_path):
+    store = _copy(city, tmp_path)
+    violating = SAMPLES / "submissions" / "violating.ifc"
+    opts = [f"--store={store.root}", f"--config={SAMPLES / 'cim.toml'}"]
+    failed = CliRunner().invoke(app, ["review", str(violating), "--accept", f"--out={tmp_path / 'r'}", *opts])
+    assert failed.exit_code == 1, failed.output
+    model = "submission-violating"
+    assert current(store, model)["stage"] == "plan_submitted"
+    with pytest.raises(GateRefused, match="no approved plan on record"):
+        order.require(store, model, "design")
+    empty = CliRunner().invoke(app, ["gate", "plan", model, "--override", " ", f"--store={store.root}"])
+    assert empty.exit_code == 2 and len(history(store, model)) == 1
+    done = CliRunner().invoke(app, ["gate", "plan", model, "--override", "height agreed by the city council",
+                                    "--by", "planner", f"--store={store.root}"])
+    assert done.exit_code == 0, done.output
+    row = current(store, model)
+    assert (row["stage"], row["decision"], row["by"]) == ("plan_approved", "override", "planner")
+    assert "height agreed" in row["note"] and row["evidence_sha256"] == sha256_file(tmp_path / "r" / "report.json")
+
+
+def test_the_nightly_stage_inbox_runs_the_gate_a_file_calls_for_once(base, tmp_path):
+    from cim.inbox import discover
+    from cim.lifecycle.inbox import pending, run_job
+
+    store = _copy(base, tmp_path)
+    (tmp_path / "cim.toml").write_text('[city]\ncrs = "EPSG:4549"\nground_elevation_m = 5.0\ninbox = ["."]\n'
+                                       '[lifecycle]\ninbox = "stages"\n', encoding="utf-8")
+    (tmp_path / "stages" / "design").mkdir(parents=True)
+    shutil.copy(LIFE / "design.ifc", tmp_path / "stages" / "design" / f"{MODEL}.ifc")
+    cfg = load_config(tmp_path / "cim.toml")
+    assert not [p for p in discover(cfg) if "stages" in p.parts]  # the city ingest leaves stage files alone
+    (job,) = pending(cfg)
+    assert (job.gate, job.model_id) == ("design", MODEL)
+    line = run_job(store, cfg, job)
+    assert line is not None and line.startswith(f"gate design {MODEL} v2: pass")
+    assert run_job(store, cfg, job) is None  # judged once; the next night skips it
+    assert [r["stage"] for r in history(store, MODEL)] == ["plan_approved", "design_reviewed"]
+
+
+def test_a_bad_lifecycle_tolerance_in_the_config_is_refused_in_one_line(tmp_path):
+    from cim.errors import ConfigError
+
+    (tmp_path / "cim.toml").write_text('[city]\ncrs = "EPSG:4549"\n[lifecycle]\nheight_m = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[lifecycle\] height_m = -1 is not a non-negative number"):
+        load_config(tmp_path / "cim.toml")
