@@ -74,7 +74,8 @@ def check_file(store: Store, model_id: str, gate: str, path: Path, rows: list[di
     return digest
 
 
-def ingest_version(store: Store, config: CityConfig, model_id: str, path: Path, phase: str = "build") -> int:
+def ingest_version(store: Store, config: CityConfig, model_id: str, path: Path, phase: str = "build", *,
+                   workers: int = 2) -> int:
     """Ingest ``path`` as the next version of ``model_id`` in ``phase``; the version stored (an unchanged file
     is its existing version)."""
     from cim.ingest.run import ingest_file
@@ -82,7 +83,7 @@ def ingest_version(store: Store, config: CityConfig, model_id: str, path: Path, 
     path = Path(path)
     cfg = dataclasses.replace(config, path=None, default_phase=phase,
                               models={**config.models, path.name: {"model_id": model_id, "phase": phase}})
-    outcome = ingest_file(store, cfg, path)
+    outcome = ingest_file(store, cfg, path, workers=workers)
     if outcome.action == "quarantined":
         raise GateRefused(path, f"the model could not be ingested: {outcome.message}",
                           "fix the file (see ingest_errors) and run the gate again")
