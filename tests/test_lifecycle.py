@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -221,6 +222,8 @@ def test_a_design_review_of_a_model_without_an_approved_plan_says_to_accept_the_
 
 
 def test_review_accept_records_the_plan_decision_with_its_report_as_evidence(city, tmp_path):
+    from cim.lifecycle.plan import record_review
+
     store = _copy(city, tmp_path)
     args = [f"--store={store.root}", f"--config={SAMPLES / 'cim.toml'}", "--accept"]
     first = CliRunner().invoke(app, ["review", str(PLAN_IFC), f"--out={tmp_path / 'plan'}", *args])
@@ -229,19 +232,26 @@ def test_review_accept_records_the_plan_decision_with_its_report_as_evidence(cit
     assert (row["stage"], row["decision"], row["version"], row["phase"]) == ("plan_approved", "pass", 1, "plan")
     assert row["evidence_path"] == str((tmp_path / "plan" / "report.json").resolve())
     assert row["evidence_sha256"] == sha256_file(tmp_path / "plan" / "report.json")
-    again = CliRunner().invoke(app, ["review", str(PLAN_IFC), f"--out={tmp_path / 'again'}", *args])
-    assert again.exit_code == 2 and "already decided v1" in " ".join(again.output.split())
+    # the same file accepted again (the ingest finds it unchanged): the plan gate does not run twice
+    again = SimpleNamespace(exit_code=0, model_id=MODEL, checks=[],
+                            quantities={"accepted": {"action": "unchanged", "versions": []}})
+    with pytest.raises(GateRefused, match="already decided v1"):
+        record_review(store, again, tmp_path / "plan" / "report.json")
     assert len(history(store, MODEL)) == 1
 
 
-def test_a_failed_plan_is_only_submitted_until_a_planner_overrides_it_with_a_reason(city, tmp_path):
-    store = _copy(city, tmp_path)
-    violating = SAMPLES / "submissions" / "violating.ifc"
-    opts = [f"--store={store.root}", f"--config={SAMPLES / 'cim.toml'}"]
-    failed = CliRunner().invoke(app, ["review", str(violating), "--accept", f"--out={tmp_path / 'r'}", *opts])
-    assert failed.exit_code == 1, failed.output
+def test_a_failed_plan_is_only_submitted_until_a_planner_overrides_it_with_a_reason(base, tmp_path):
+    from cim.lifecycle.plan import record_review
+
+    store = _copy(base, tmp_path)
     model = "submission-violating"
-    assert current(store, model)["stage"] == "plan_submitted"
+    ingest_version(store, load_config(SAMPLES / "cim.toml"), model, SAMPLES / "submissions" / "violating.ifc",
+                   phase="plan")
+    report = tmp_path / "report.json"
+    report.write_text('{"verdict": "fail"}\n', encoding="utf-8")
+    failed = SimpleNamespace(exit_code=1, model_id=model, checks=[SimpleNamespace(check_id="height", status="fail")],
+                             quantities={"accepted": {"action": "ingested", "versions": [1]}})
+    assert record_review(store, failed, report)["stage"] == "plan_submitted"
     with pytest.raises(GateRefused, match="no approved plan on record"):
         order.require(store, model, "design")
     empty = CliRunner().invoke(app, ["gate", "plan", model, "--override", " ", f"--store={store.root}"])
@@ -251,7 +261,7 @@ def test_a_failed_plan_is_only_submitted_until_a_planner_overrides_it_with_a_rea
     assert done.exit_code == 0, done.output
     row = current(store, model)
     assert (row["stage"], row["decision"], row["by"]) == ("plan_approved", "override", "planner")
-    assert "height agreed" in row["note"] and row["evidence_sha256"] == sha256_file(tmp_path / "r" / "report.json")
+    assert "height agreed" in row["note"] and row["evidence_sha256"] == sha256_file(report)
 
 
 def test_the_nightly_stage_inbox_runs_the_gate_a_file_calls_for_once(base, tmp_path):
