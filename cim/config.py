@@ -235,11 +235,14 @@ def _lifecycle(path: Path, table: dict) -> LifecycleConfig:
                               f"e.g. {key} = {default}")
         tolerances[key] = float(value)
     threshold = table.get("handover_min_completeness", 0.95)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ConfigError(path, f"[lifecycle] handover_min_completeness = {threshold!r} is not a share between 0 "
+                                "and 1", "e.g. handover_min_completeness = 0.95")
     inbox = table.get("inbox")
     if inbox is not None and not isinstance(inbox, str):
         raise ConfigError(path, f"[lifecycle] inbox = {inbox!r} is not a folder name", 'e.g. inbox = "stages"')
     return LifecycleConfig(tolerances=tolerances,
-                           handover_min_completeness=_share(path, "handover_min_completeness", threshold),
+                           handover_min_completeness=float(threshold),
                            inbox=None if inbox is None else path.parent / inbox)
 
 
