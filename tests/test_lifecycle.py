@@ -289,3 +289,12 @@ def test_a_bad_lifecycle_tolerance_in_the_config_is_refused_in_one_line(tmp_path
     (tmp_path / "cim.toml").write_text('[city]\ncrs = "EPSG:4549"\n[lifecycle]\nheight_m = -1\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[lifecycle\] height_m = -1 is not a non-negative number"):
         load_config(tmp_path / "cim.toml")
+
+
+def test_the_completion_report_says_the_element_diff_is_unavailable_without_cim_diff(monkeypatch):
+    import sys
+
+    from cim.lifecycle.element_diff import element_diff_section
+
+    monkeypatch.setitem(sys.modules, "cim.diff", None)  # a build without the diff package
+    assert element_diff_section(None, MODEL, 1, 4) == {"available": False}
