@@ -298,3 +298,24 @@ def test_the_completion_report_says_the_element_diff_is_unavailable_without_cim_
 
     monkeypatch.setitem(sys.modules, "cim.diff", None)  # a build without the diff package
     assert element_diff_section(None, MODEL, 1, 4) == {"available": False}
+
+
+def test_the_design_gate_accepts_the_clashes_that_remain_only_when_each_is_approved_by_name(base, tmp_path, config):
+    from cim.lifecycle.design import clash_section
+
+    store = _copy(base, tmp_path)
+    model = "submission-violating"  # an internal duct-beam clash and a basement in the tunnel's protection zone
+    ingest_version(store, config, model, SAMPLES / "submissions" / "violating.ifc", phase="plan")
+    report = tmp_path / "r.json"
+    report.write_text("{}", encoding="utf-8")
+    append(store, Decision(model, 1, "plan", False, report, note="override: test", by="t", override=True))
+    version = order.pick_version(store, model, 1)
+    found = clash_section(store, config, model, version, None, set())
+    ids = [i["clash_id"] for i in found["items"]]
+    assert {i["check"] for i in found["items"]} >= {"internal_clash", "tunnel_protection"}
+    assert found["open"] == ids and found["approved"] == 0
+    partly = clash_section(store, config, model, version, None, {ids[0], "no-such-clash"})
+    assert partly["open"] == ids[1:] and partly["approvals_matching_no_clash"] == ["no-such-clash"]
+    result = design_gate(store, config, model, version=1, approve=tuple(ids), out=tmp_path / "d")
+    assert result.report["failed"] == ["ids"]  # every clash approved by name; only the missing fire ratings fail
+    assert result.report["clashes"]["open"] == [] and "approved clashes: " in result.row["note"]
