@@ -319,3 +319,12 @@ def test_the_design_gate_accepts_the_clashes_that_remain_only_when_each_is_appro
     result = design_gate(store, config, model, version=1, approve=tuple(ids), out=tmp_path / "d")
     assert result.report["failed"] == ["ids"]  # every clash approved by name; only the missing fire ratings fail
     assert result.report["clashes"]["open"] == [] and "approved clashes: " in result.row["note"]
+
+
+def test_a_tunnel_is_handed_over_on_its_register_quality_flags_and_refused_without_a_register(base):
+    from cim.lifecycle.handover import completeness, tunnel_completeness
+
+    flagged = tunnel_completeness([{"quality_flags": ["missing_tag", "missing_owner"]}, {"quality_flags": []}])
+    assert flagged["completeness"] == round(1 - 2 / 24, 4) and flagged["missing_by_field"]["missing_tag"] == 1
+    with pytest.raises(GateRefused, match="cim tunnel tunnel-binhai"):
+        completeness(Store(base, create=False), "tunnel-binhai", 1)  # ingested without its checks: no register

@@ -63,12 +63,19 @@ def tunnel_completeness(assets: list[dict]) -> dict:
 
 
 def completeness(store: Store, model_id: str, version: int) -> dict:
+    """From the tunnel register of that version when the model is a tunnel, else from its elements."""
+    from cim.tunnel.run import is_tunnel_model
+
     if store.has_table("tunnel_assets"):
         assets = store.read("tunnel_assets", filters=[("model_id", "=", model_id),
                                                       ("version", "=", version)]).to_pylist()
         if assets:
             return tunnel_completeness(assets)
-    return building_completeness(store.read_model("elements", model_id, version).to_pylist())
+    elements = store.read_model("elements", model_id, version)
+    if is_tunnel_model(elements):
+        raise GateRefused(None, f"v{version} of {model_id!r} is a utility tunnel without a register for that version",
+                          f"build it first: cim tunnel {model_id}")
+    return building_completeness(elements.to_pylist())
 
 
 def handover_gate(store: Store, config: CityConfig, model_id: str, *, version: int | None = None,
