@@ -344,11 +344,13 @@ def samples(
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
     from cim.cli_export import export
+    from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
 
     app.add_typer(clash_app, name="clash")
     app.command()(review)
     app.command()(export)
+    register_lifecycle(app)
 
 
 _register_subcommands()
