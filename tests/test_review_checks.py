@@ -364,3 +364,27 @@ def test_the_setback_line_is_the_parcel_shrunk_with_square_corners(city):
     line = site.setback_line(parcel, 8.0)
     assert line.bounds == pytest.approx((464_568.0, 2_865_728.0, 464_692.0, 2_865_862.0))
     assert line.area == pytest.approx(124.0 * 134.0)
+
+
+@pytest.mark.parametrize("schema", sorted(IDS_FILES))
+def test_each_design_ids_file_is_valid_ids_1_0_and_holds_only_its_own_schema(schema):
+    path = ids_file_for(schema, stem="design_requirements")
+    idslib.get_schema().validate(str(path))
+    spec_set = idslib.open(str(path), validate=True)
+    version = "IFC4X3_ADD2" if schema == "IFC4X3" else schema
+    assert spec_set.specifications and all(s.ifcVersion == [version] for s in spec_set.specifications)
+
+
+def test_the_official_ifctester_command_gives_the_same_design_verdict_as_cim(tmp_path):
+    """The design gate's requirements: the construction-drawing model passes, the plan model fails on fire
+    ratings, and ifctester's own command line agrees specification by specification."""
+    verdicts = {}
+    for model in (SAMPLES / "lifecycle" / "design.ifc", SUBMISSIONS / "compliant.ifc"):
+        f = ifcopenshell.open(str(model))
+        ids_path = ids_file_for(f.schema, stem="design_requirements")
+        ours = check_ids(f, ids_path)
+        official, per_spec = _ifctester_cli_verdict(ids_path, model, tmp_path)
+        assert official == (ours.status == PASS), (model.name, per_spec, ours.message)
+        assert {name for name, ok in per_spec.items() if not ok} == {d["specification"] for d in ours.details}
+        verdicts[model.name] = official
+    assert verdicts == {"design.ifc": True, "compliant.ifc": False}

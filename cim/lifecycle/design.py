@@ -1,8 +1,9 @@
 """The design gate (施工图/BIM review): the build-phase model meets the stricter information requirements and
 the clash rules, and every clash that remains is approved by name.
 
-The IDS is schemas/design_requirements.ids (the planning requirements plus fire ratings, materials of doors,
-windows and MEP segments, and segments in their systems). Clashes are found by the city's rules on the
+The IDS is schemas/design_requirements_<schema>.ids, one file per IFC schema like the review's, so the
+official ifctester CLI gives the same verdict (the planning requirements plus fire ratings, materials of
+doors, windows and MEP segments, and segments in their systems). Clashes are found by the city's rules on the
 model's own elements and against the city's protection zones; a clash counts as approved when its clash_id
 is given (``--approve``) or is ``approved`` in the city's ``clashes`` table.
 """
@@ -18,7 +19,7 @@ from cim.lifecycle.gate import GateResult, check_file, ingest_version, report_di
 from cim.lifecycle.record import Decision, append
 from cim.store import Store
 
-DESIGN_IDS = Path(__file__).resolve().parents[2] / "schemas" / "design_requirements.ids"
+DESIGN_IDS = "design_requirements"  # schemas/design_requirements_<schema>.ids
 
 
 def _approved_in_store(store: Store) -> set[str]:
@@ -55,7 +56,7 @@ def design_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Path | 
                 version: int | None = None, out: Path | None = None, by: str | None = None,
                 rules_path: Path | None = None, approve: tuple[str, ...] = ()) -> GateResult:
     from cim.ifc.reader import open_ifc
-    from cim.review.validity import check_ids
+    from cim.review.validity import check_ids, ids_file_for
 
     rows = order.require(store, model_id, "design")
     if ifc is not None:
@@ -64,12 +65,14 @@ def design_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Path | 
     model = order.pick_version(store, model_id, version)
     order.require(store, model_id, "design", model["version"])
     path = Path(ifc) if ifc is not None else version_file(model)
-    ids = check_ids(open_ifc(path).file, DESIGN_IDS)
+    opened = open_ifc(path).file
+    ids_path = ids_file_for(opened.schema, stem=DESIGN_IDS)
+    ids = check_ids(opened, ids_path)
     clashes = clash_section(store, config, model_id, model, rules_path, set(approve))
     failed = (["ids"] if ids.status == "fail" else []) + (["clashes"] if clashes["open"] else [])
     report = {"gate": "design", "model_id": model_id, "version": model["version"], "file": str(path),
               "verdict": "fail" if failed else "pass", "failed": failed,
-              "ids": {"file": DESIGN_IDS.name, "status": ids.status, "message": ids.message, "details": ids.details},
+              "ids": {"file": ids_path.name, "status": ids.status, "message": ids.message, "details": ids.details},
               "clashes": clashes}
     folder = report_dir(model_id, model["version"], "design", out)
     report_path = write_report(folder, report)

@@ -25,8 +25,8 @@ MAX_IDS_IDS = 10  # failing GlobalIds listed per specification
 MAX_IDS_REASONS = 3  # distinct failure reasons listed per specification
 REQUIRED_GEOREF_LEVEL = 50
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-IDS_FILES = {"IFC2X3": "review_requirements_ifc2x3.ids", "IFC4": "review_requirements_ifc4.ids",
-             "IFC4X3": "review_requirements_ifc4x3.ids"}
+IDS_SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3")
+IDS_FILES = {schema: f"review_requirements_{schema.lower()}.ids" for schema in IDS_SCHEMAS}
 _LEVEL_TEXT = {
     50: "a map conversion to a projected CRS",
     40: "absolute coordinates in the world coordinate system",
@@ -40,8 +40,8 @@ _LEVEL_TEXT = {
 # --------------------------------------------------------------------------- IDS
 
 
-def ids_file_for(schema: str, folder: Path = SCHEMAS_DIR) -> Path:
-    """The requirements file for one IFC schema (IFC4X3_ADD2 -> the IFC4X3 file).
+def ids_file_for(schema: str, folder: Path = SCHEMAS_DIR, stem: str = "review_requirements") -> Path:
+    """The requirements file ``<stem>_<schema>.ids`` for one IFC schema (IFC4X3_ADD2 -> the IFC4X3 file).
 
     One file per schema, each holding only specifications for that schema, so the official checker
     (``python -m ifctester <file> <model>``, which does not skip specifications of other versions) gives the
@@ -49,7 +49,7 @@ def ids_file_for(schema: str, folder: Path = SCHEMAS_DIR) -> Path:
     """
     name = schema.upper()
     key = next((k for k in ("IFC4X3", "IFC2X3") if name.startswith(k)), "IFC4")
-    return Path(folder) / IDS_FILES[key]
+    return Path(folder) / f"{stem}_{key.lower()}.ids"
 
 
 def load_ids(ids_path: Path) -> idslib.Ids:

@@ -1,7 +1,7 @@
 """The compliant submission's later life: its construction-drawing (design) model and two as-built models.
 
 ``lifecycle/design.ifc`` is the approved scheme A with what a design review asks for on top (fire ratings on
-walls, slabs, columns, beams and doors; see schemas/design_requirements.ids). ``as_built_ok.ifc`` was built
+walls, slabs, columns, beams and doors; see schemas/design_requirements_<schema>.ids). ``as_built_ok.ifc`` was built
 0.2 m taller (storeys of 3.62 m): within the sample city's completion tolerances. ``as_built_bad.ifc`` was
 built 1.5 m taller and with 8.3 m bays (1.8 m wider): its height, footprint and gross floor area deviate beyond
 them. Both carry the asset data a handover asks for (tag, manufacturer, model, serial number, installation and
