@@ -74,6 +74,7 @@ bench: install ## run the benchmarks (figures go to bench/out/); installs the be
 	$(PY) -m bench.qto
 	$(PY) -m bench.clash
 	$(PY) -m bench.review
+	$(PY) -m bench.query
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cim.errors import CimError
 
@@ -65,6 +63,8 @@ def check(
                                                                "here.")] = None,
 ):
     """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from cim.clash.export import export_store
     from cim.clash.rules import load_rules
     from cim.clash.run import check_city
@@ -96,6 +96,8 @@ def check(
 
 
 def _print_summary(out, summary: dict) -> None:
+    from rich.table import Table
+
     table = Table("elements", "zones", "tested", "suppressed", "found", "statuses", "incremental", "seconds")
     table.add_row(str(summary["elements"]), str(summary["zones"]), str(summary["tested"]),
                   str(summary["suppressed"]), str(summary["found"]),
@@ -127,6 +129,8 @@ def list_(
     if as_json:
         print(json.dumps(clash_json(rows), indent=1, default=str, ensure_ascii=False))
         return
+    from rich.table import Table
+
     table = Table("clash_id", "status", "rule", "mode", "A", "B", "depth/distance m", "storey", "group")
     for r in sorted(rows, key=lambda r: (r["location_group"], r["clash_id"])):
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
@@ -229,6 +233,8 @@ def files(
                            frames=result.frames)]
     except CimError as exc:
         _fail(exc)
+    from rich.table import Table
+
     table = Table("rule", "mode", "A", "B", "depth/distance m", "storey")
     for r in result.rows:
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]

@@ -48,10 +48,14 @@ def check_format(fmt: str, output: Path | None) -> None:
     """Refuse a format/output pair that cannot work, before the query runs."""
     if fmt == "table" and output is not None:
         raise CimError(output, "--output needs --format csv, json or parquet", stage="query")
-    if fmt == "parquet" and output is None and sys.stdout.isatty():
+    if fmt == "parquet" and output is None and _stdout_is_terminal():
         raise CimError(None, "--format parquet is binary and stdout is a terminal",
                        "pass --output FILE.parquet, or redirect: cim query ... -f parquet > result.parquet",
                        stage="query")
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int,
