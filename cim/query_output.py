@@ -73,8 +73,6 @@ def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, li
 
 def _write(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int, console: Console) -> None:
     if fmt == "parquet":
-        if output is None:
-            raise CimError(None, "--format parquet needs --output FILE", stage="query")
         rel = rel.project(", ".join(
             f'ST_AsWKB({_quote(c)}) AS {_quote(c)}' if str(t) == "GEOMETRY" else _quote(c)
             for c, t in zip(rel.columns, rel.dtypes, strict=True)))
