@@ -28,7 +28,7 @@ $(PY):
 
 $(STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --compile-bytecode -r requirements.lock
 	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --no-deps -e .
 	touch $@
 
