@@ -32,11 +32,12 @@ if TYPE_CHECKING:
 _EXPLAIN_COLUMNS = ["explain_key", "explain_value"]
 
 
-def check_output(output: Path | None, store: Store | Path) -> None:
+def check_output(output: Path | None, store: Store | str | Path) -> None:
     """Refuse an output file inside the store: a query must never replace a table's file or log."""
     if output is None:
         return
-    target, root = output.resolve(), Path(getattr(store, "root", store)).resolve()
+    folder = Path(store) if isinstance(store, (str, Path)) else store.root
+    target, root = output.resolve(), folder.resolve()
     if target == root or root in target.parents:
         raise CimError(output, "--output points inside the store; a query result may not be written there",
                        "write it to a file outside the store folder", stage="query")
