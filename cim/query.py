@@ -73,6 +73,10 @@ class _Sandbox:
 
     def __init__(self) -> None:
         self._con = duckdb.connect(config=_CONFIG)
+        # DuckDB draws a progress bar on stdout for slow queries: it would land inside csv, json or parquet
+        # results written to stdout.
+        self._con.execute("SET enable_progress_bar = false")
+        self._con.execute("SET enable_progress_bar_print = false")
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._load, name="cim-query-spatial", daemon=True)
         self._thread.start()
