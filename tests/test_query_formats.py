@@ -146,3 +146,10 @@ def test_starting_the_cli_loads_no_data_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
 
     assert done.stdout.strip() == "[]"
+
+
+def test_the_query_connection_draws_no_progress_bar_that_could_land_in_results_on_stdout(city_store):
+    from cim.query import run_query
+
+    settings = "SELECT current_setting('enable_progress_bar'), current_setting('enable_progress_bar_print')"
+    assert run_query(city_store, settings).fetchone() == (False, False)
