@@ -217,6 +217,7 @@ class _DeltaScans:
         self._con = con
         self._root = cat.root
         self._tables = {str(path.resolve()): name for name, path in cat.table_paths().items()}
+        self._opened = cat.opened
         self._bound: dict[str, str] = {}
 
     def bind(self, select: str) -> str:
@@ -264,7 +265,7 @@ class _DeltaScans:
 
         name = f"{INTERNAL_PREFIX}{len(self._bound)}"
         try:
-            dataset = DeltaTable(path).to_pyarrow_dataset()
+            dataset = self._opened.get(path) or DeltaTable(path).to_pyarrow_dataset()
         except Exception as exc:  # deltalake raises several unrelated types for a damaged table
             raise StoreError(path, f"cannot read the Delta table: {str(exc).splitlines()[0] if str(exc) else exc}",
                              "repair or remove the table, then re-ingest") from exc

@@ -13,8 +13,9 @@ views they are built on), so a query opens the Delta logs of the tables it reads
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cim.store.delta import VERSIONED_TABLES, Store
 from cim.store.schema import core_tables, documented_tables
@@ -35,6 +36,9 @@ class Catalog:
     root: Path
     core: tuple[str, ...]
     layers: dict[str, Path]
+    # Arrow datasets of Delta tables already opened, by resolved folder: the models view reads the very
+    # snapshot that named the current layers (and its log is replayed once, not twice).
+    opened: dict[str, Any] = field(default_factory=dict)
 
     def table_paths(self) -> dict[str, Path]:
         """Table name -> the folder its view scans."""
@@ -47,8 +51,25 @@ class Catalog:
 
 def catalog(store: Store) -> Catalog:
     """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder."""
+    from deltalake import DeltaTable
+
     core = tuple(name for name in core_tables() if store.has_table(name))
-    return Catalog(store.root, core, store.current_layers() if "models" in core else {})
+    if "models" not in core:
+        return Catalog(store.root, core, {})
+    folder = store.root / "models"
+    models = DeltaTable(str(folder)).to_pyarrow_dataset()
+    # use_threads=False: see Store._scan (pyarrow's threaded scanner can abort the interpreter at exit)
+    rows = models.to_table(columns=["model_id", "version", "kind"], use_threads=False)
+    latest: dict[str, tuple[int, str]] = {}
+    for row in rows.to_pylist():
+        if row["version"] > latest.get(row["model_id"], (0, ""))[0]:
+            latest[row["model_id"]] = (row["version"], row["kind"])
+    layers = {}
+    for model_id, (version, kind) in latest.items():
+        path = store._layer_location(model_id, version) if kind == "gis" else None
+        if path is not None:
+            layers[model_id] = path
+    return Catalog(store.root, core, layers, {str(folder.resolve()): models})
 
 
 def _quote(path: Path) -> str:
