@@ -28,7 +28,7 @@ $(PY):
 
 $(STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --compile-bytecode -r requirements.lock
 	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --no-deps -e .
 	touch $@
 
@@ -91,6 +91,7 @@ bench: install ## run the benchmarks (figures go to bench/out/); installs the be
 	$(PY) -m bench.qto
 	$(PY) -m bench.clash
 	$(PY) -m bench.review
+	$(PY) -m bench.query
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -4,11 +4,18 @@ Kept apart from the query sandbox (``cim.query``) so that what a reader may see 
 committed) and how a reader is confined (what SQL may run) are decided in one place each. A row is
 visible only when ``models`` records its (model_id, version): ``<table>_history`` keeps the committed
 versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version.
+
+``catalog`` reads the ``models`` table once (the store's commit point) to learn every view name and
+each layer's current folder; ``view_definitions`` can then give only the views one query names (and the
+views they are built on), so a query opens the Delta logs of the tables it reads and no others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cim.store.delta import VERSIONED_TABLES, Store
 from cim.store.schema import core_tables, documented_tables
@@ -22,6 +29,49 @@ def geometry_columns(table: str) -> list[str]:
     return ["geometry"]
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """The store's tables as the views show them: core tables present and the committed layers' folders."""
+
+    root: Path
+    core: tuple[str, ...]
+    layers: dict[str, Path]
+    # Arrow datasets of Delta tables already opened, by resolved folder: the models view reads the very
+    # snapshot that named the current layers (and its log is replayed once, not twice).
+    opened: dict[str, Any] = field(default_factory=dict)
+
+    def table_paths(self) -> dict[str, Path]:
+        """Table name -> the folder its view scans."""
+        return {**{name: self.root / name for name in self.core}, **self.layers}
+
+    def view_names(self) -> list[str]:
+        """Every view a query may name, sorted."""
+        return sorted(name for name, _ in view_definitions(self))
+
+
+def catalog(store: Store) -> Catalog:
+    """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder."""
+    from deltalake import DeltaTable
+
+    core = tuple(name for name in core_tables() if store.has_table(name))
+    if "models" not in core:
+        return Catalog(store.root, core, {})
+    folder = store.root / "models"
+    models = DeltaTable(str(folder)).to_pyarrow_dataset()
+    # use_threads=False: see Store._scan (pyarrow's threaded scanner can abort the interpreter at exit)
+    rows = models.to_table(columns=["model_id", "version", "kind"], use_threads=False)
+    latest: dict[str, tuple[int, str]] = {}
+    for row in rows.to_pylist():
+        if row["version"] > latest.get(row["model_id"], (0, ""))[0]:
+            latest[row["model_id"]] = (row["version"], row["kind"])
+    layers = {}
+    for model_id, (version, kind) in latest.items():
+        path = store._layer_location(model_id, version) if kind == "gis" else None
+        if path is not None:
+            layers[model_id] = path
+    return Catalog(store.root, core, layers, {str(folder.resolve()): models})
+
+
 def _quote(path: Path) -> str:
     return str(path.resolve()).replace("'", "''")
 
@@ -32,25 +82,52 @@ def _select(name: str, path: Path, alias: str = "t") -> str:
     return f"SELECT {columns} FROM delta_scan('{_quote(path)}') {alias}"
 
 
-def view_definitions(store: Store) -> list[tuple[str, str]]:
-    """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY."""
-    core = set(core_tables())
-    present = [n for n in store.table_names() if n in core]
+def _needs(name: str) -> set[str]:
+    """The views a view is built on."""
+    if name == "current_models":
+        return {"models"}
+    if name.endswith("_history") and name.removesuffix("_history") in VERSIONED_TABLES:
+        return {"models"}
+    if name in VERSIONED_TABLES:
+        return {f"{name}_history", "current_models"}
+    return set()
+
+
+def _closure(names: Iterable[str]) -> set[str]:
+    wanted, stack = set(), [n.lower() for n in names]
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(_needs(name))
+    return wanted
+
+
+def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY.
+
+    With ``only``, just the views named there (case-insensitive) and those they are built on.
+    """
+    cat = store if isinstance(store, Catalog) else catalog(store)
+    paths = cat.table_paths()
     views: list[tuple[str, str]] = []
-    if "models" in present:
-        views.append(("models", _select("models", store.table_path("models"))))
+    if "models" in cat.core:
+        views.append(("models", _select("models", paths["models"])))
         views.append(("current_models", "SELECT * FROM models "
                                         "QUALIFY version = max(version) OVER (PARTITION BY model_id)"))
-    for name in present:
+    for name in cat.core:
         if name == "models":
             continue
-        select = _select(name, store.table_path(name))
+        select = _select(name, paths[name])
         if name in VERSIONED_TABLES:
             views.append((f"{name}_history", f"{select} SEMI JOIN models m USING (model_id, version)"))
             views.append((name, f'SELECT t.* FROM "{name}_history" t SEMI JOIN current_models c '
                                 "USING (model_id, version)"))
         else:
             views.append((name, select))
-    for name, path in sorted(store.current_layers().items()):
+    for name, path in sorted(cat.layers.items()):
         views.append((name, _select(name, path)))
+    if only is not None:
+        wanted = _closure(only)
+        views = [(name, select) for name, select in views if name.lower() in wanted]
     return views
