@@ -20,13 +20,19 @@ def text(value) -> str:
     return NA if value in (None, "") else str(value)
 
 
+def row_name(name: str) -> str:
+    """A name other rows can list: COBie lists (SpaceNames, ComponentNames) are comma-separated, so a comma in a
+    name becomes a semicolon."""
+    return str(name).replace(",", ";")
+
+
 def unique_names(items: list[dict], label) -> dict[str, str]:
     """global_id -> a name unique among ``items`` (COBie keys rows by Name): repeats get their GlobalId."""
     counts: dict[str, int] = defaultdict(int)
     for el in items:
-        counts[label(el)] += 1
-    return {el["global_id"]: label(el) if counts[label(el)] == 1 else f"{label(el)} [{el['global_id']}]"
-            for el in items}
+        counts[row_name(label(el))] += 1
+    return {el["global_id"]: row_name(label(el)) if counts[row_name(label(el))] == 1
+            else f"{row_name(label(el))} [{el['global_id']}]" for el in items}
 
 
 def category(el: dict) -> str:
@@ -60,7 +66,8 @@ def facilities(src: Source, base: dict) -> list[dict]:
 
 def floors(src: Source, base: dict, facility_rows: list[dict]) -> tuple[list[dict], dict[str, str]]:
     """Floor rows and storey global_id -> Floor name (a facility stands in for a model without storeys)."""
-    storeys = [e for e in src.elements if e["ifc_class"] == "IfcBuildingStorey"]
+    storeys = sorted((e for e in src.elements if e["ifc_class"] == "IfcBuildingStorey"),
+                     key=lambda e: (getattr(src.entity(e), "Elevation", None) or 0.0, e.get("name") or ""))
     names = unique_names(storeys, lambda e: e.get("name") or e["global_id"])
     rows = []
     for el in storeys:

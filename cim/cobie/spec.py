@@ -37,7 +37,7 @@ def _key_column(sheet: str) -> str:
 
 def _names(value, is_list: bool) -> list[str]:
     text = str(value)
-    return [v.strip() for v in text.split(",")] if is_list else [text]
+    return text.split(",") if is_list else [text]  # lists are written joined by "," alone
 
 
 def problems(sheets: Sheets, headers: dict[str, list[str]] | None = None, limit: int = 20) -> list[str]:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+from cim.cobie.spatial import row_name, unique_names
 from cim.cobie.workbook import Build, check_target
 from cim.cobie.workbook import export_cobie as export_model
 from cim.errors import CimError
@@ -46,7 +47,7 @@ def add_tunnel(b: Build, assets: list[dict], comps: list[dict], findings: list[d
         f["Category"] = "Tunnel" if not b.floor_names or f["ExtObject"] != "IfcBuildingStorey" else f["Category"]
     floor = floors[0]["Name"] if floors else NA
     b.sheets["Space"] = _spaces(b.base, comps, {f["Name"] for f in floors}, floor)
-    b.space_names = {c["global_id"]: c["name"] for c in comps}
+    b.space_names = {c["global_id"]: row_name(c["name"]) for c in comps}
     b.space_elements = []
     b.sheets["Zone"] = _zones(b.base, comps)
     by_gid = {e["global_id"]: e for e in b.src.elements}
@@ -57,12 +58,17 @@ def add_tunnel(b: Build, assets: list[dict], comps: list[dict], findings: list[d
                      ("global_id", "name", "ifc_class", "tag", "type_name", "predefined_type")}} for a in assets]
     b.component_names = names
     b.type_of = lambda el: type_name(asset_of[el["global_id"]])
-    b.space_of = lambda el: next((s for s in (asset_of[el["global_id"]].get("fire_compartment"),
-                                              asset_of[el["global_id"]].get("compartment")) if s in spaces), None)
+    b.space_of = lambda el: _space(asset_of[el["global_id"]], spaces)
     b.component_extra = {a["global_id"]: _component(a) for a in assets}
     b.type_rows = [{**b.base, **t} for t in _types(assets)]
     b.system_rows = [{**b.base, **s} for s in _systems(assets, names)]
     b.sheets["Issue"] = _issues(b, findings, spaces)
+
+
+def _space(row: dict, spaces: set[str]) -> str | None:
+    """The row's fire compartment, else its compartment, as a Space name that exists."""
+    names = (row_name(n) for n in (row.get("fire_compartment"), row.get("compartment")) if n)
+    return next((n for n in names if n in spaces), None)
 
 
 def _rows(store: Store, table: str, model_id: str) -> list[dict]:
@@ -78,12 +84,8 @@ def _text(value) -> str:
 
 
 def _unique_names(assets: list[dict]) -> dict[str, str]:
-    """COBie names must be unique: repeated asset names get the GlobalId appended."""
-    counts: dict[str, int] = defaultdict(int)
-    for a in assets:
-        counts[a["name"] or a["global_id"]] += 1
-    return {a["global_id"]: (a["name"] or a["global_id"]) if counts[a["name"] or a["global_id"]] == 1
-            else f"{a['name']} [{a['global_id']}]" for a in assets}
+    """COBie names must be unique: repeated asset names get the GlobalId appended (commas become semicolons)."""
+    return unique_names(assets, lambda a: a["name"] or a["global_id"])
 
 
 def type_name(asset: dict) -> str:
@@ -178,7 +180,7 @@ def _spaces(base: dict, comps: list[dict], floors: set[str], default_floor: str)
     for c in comps:
         fire = c["kind"] == "fire_compartment"
         out.append({
-            **base, "Name": c["name"], "Category": "Fire compartment" if fire else "Compartment",
+            **base, "Name": row_name(c["name"]), "Category": "Fire compartment" if fire else "Compartment",
             "FloorName": c.get("tunnel") if c.get("tunnel") in floors else default_floor,
             "Description": f"{c.get('compartment_type') or 'untyped'} {c['kind'].replace('_', ' ')} "
                            f"{chainage_label(c.get('chainage_start_m'))}–{chainage_label(c.get('chainage_end_m'))}",
@@ -196,13 +198,13 @@ def _zones(base: dict, comps: list[dict]) -> list[dict]:
     fires = defaultdict(list)
     for c in comps:
         if c["kind"] == "fire_compartment":
-            fires[c.get("compartment")].append(c["name"])
-    zones = [{**base, "Name": c["name"], "Category": "Fire compartment", "SpaceNames": c["name"],
+            fires[c.get("compartment")].append(row_name(c["name"]))
+    zones = [{**base, "Name": row_name(c["name"]), "Category": "Fire compartment", "SpaceNames": row_name(c["name"]),
               "ExtObject": c.get("pattern"), "ExtIdentifier": c["global_id"],
               "Description": f"fire compartment of {_text(c.get('compartment'))}"}
              for c in comps if c["kind"] == "fire_compartment"]
     zones += [{**base, "Name": c["name"], "Category": "Compartment",
-               "SpaceNames": ",".join(fires.get(c["name"]) or [c["name"]]), "ExtObject": c.get("pattern"),
+               "SpaceNames": ",".join(fires.get(c["name"]) or [row_name(c["name"])]), "ExtObject": c.get("pattern"),
                "ExtIdentifier": c["global_id"], "Description": f"{_text(c.get('compartment_type'))} compartment"}
               for c in comps if c["kind"] == "compartment"]
     return zones
@@ -213,7 +215,7 @@ def _issues(b: Build, findings: list[dict], spaces: set[str]) -> list[dict]:
     facility = b.sheets["Facility"][0]["Name"] if b.sheets["Facility"] else NA
     out, seen = [], defaultdict(int)
     for f in findings:
-        where = next((s for s in (f.get("fire_compartment"), f.get("compartment")) if s in spaces), None)
+        where = _space(f, spaces)
         name = f"{f['rule_id']} {where or facility}"
         seen[name] += 1
         if seen[name] > 1:
