@@ -335,8 +335,11 @@ def qto(
     """Quantity takeoff of a model's current version; lists where it disagrees with the declared quantities."""
     from cim.qto.crosscheck import report
     from cim.qto.run import export_csv, export_xlsx, takeoff
+    from cim.qto.workbook import check_target
 
     try:
+        if xlsx is not None:
+            check_target(xlsx)  # a folder or a non-.xlsx name is refused before the takeoff
         st = Store(store, create=False)
         summary = takeoff(st, model_id, ifc_path=ifc, approximate=approximate)
         table = Table(*summary)
