@@ -22,14 +22,13 @@ def cobie(
     from cim.cobie import export_cobie
     from cim.cobie.workbook import check_target
     from cim.store import Store
-    from cim.tunnel.cobie import _rows
     from cim.tunnel.cobie import export_cobie as export_tunnel
+    from cim.tunnel.cobie import has_register
 
     try:
         check_target(xlsx)
         opened = Store(store, create=False)
-        tunnel = bool(_rows(opened, "tunnel_assets", model_id) or _rows(opened, "tunnel_compartments", model_id))
-        path = (export_tunnel if tunnel else export_cobie)(opened, model_id, xlsx)
+        path = (export_tunnel if has_register(opened, model_id) else export_cobie)(opened, model_id, xlsx)
     except CimError as exc:
         _fail(exc)
     say(f"COBie workbook: {path}")

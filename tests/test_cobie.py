@@ -154,3 +154,23 @@ def test_a_model_whose_source_ifc_is_gone_is_refused_and_the_old_workbook_is_kep
     line = refused(["cobie", "gone", "--xlsx", str(target), "--store", str(store.root)])
     assert "gone.ifc" in line and "is not there" in line
     assert target.read_bytes() == b"previous workbook" and sorted(p.name for p in tmp_path.iterdir()) == ["old.xlsx"]
+
+
+def test_the_ifc2x3_duplex_exports_a_valid_workbook_dated_by_its_owner_history(tmp_path):
+    from cim.config import CityConfig
+    from tests.conftest import fixture_path
+
+    path = fixture_path("ifc2x3/Duplex_A_20110907.ifc")
+    placement = {"eastings": 464_700.0, "northings": 2_865_900.0, "height": 5.0}
+    city = CityConfig(path=tmp_path / "cim.toml", name="t", crs=CRS, models={path.name: {"placement": placement}})
+    store = Store(tmp_path / "store", CRS)
+    assert ingest_file(store, city, path, workers=1).action == "ingested"
+
+    sheets, headers = read_workbook(export_cobie(store, path.stem, tmp_path / "duplex.xlsx"))
+
+    assert problems(sheets, headers) == []
+    assert len(sheets["Floor"]) == 4 and sum(s["ExtObject"] == "IfcSpace" for s in sheets["Space"]) == 21
+    classes = [c["ExtObject"] for c in sheets["Component"]]
+    assert (classes.count("IfcDoor"), classes.count("IfcWindow")) == (14, 24)
+    assert {r["CreatedOn"] for r in sheets["Floor"]} == {"2011-09-07T12:28:29"}
+    assert sheets["Contact"][0]["ExtObject"] == "IfcPersonAndOrganization"

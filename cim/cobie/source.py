@@ -135,8 +135,11 @@ def contacts(src: Source) -> list[dict]:
         org = getattr(party, "TheOrganization", None) if party.is_a("IfcPersonAndOrganization") else (
             party if party.is_a("IfcOrganization") else None)
         emails = (_emails(person) if person else []) + (_emails(org) if org else [])
-        ident = (org.Identification if org is not None and org.Identification else None) or (
-            org.Name if org is not None else None) or (person.FamilyName if person is not None else None) or "unknown"
+        # IFC4 Identification, IFC2X3 Id
+        code = (getattr(org, "Identification", None) or getattr(org, "Id", None)) if org is not None else None
+        ident = code or (
+            org.Name if org is not None else None) or " ".join(
+            filter(None, (getattr(person, "GivenName", None), getattr(person, "FamilyName", None)))) or "unknown"
         email = emails[0] if emails else f"{_slug(ident)}@unknown.invalid"
         found.setdefault(email, {
             "Email": email, "Company": (org.Name if org is not None else None), "OrganizationCode": ident,

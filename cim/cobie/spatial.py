@@ -46,10 +46,11 @@ def facilities(src: Source, base: dict) -> list[dict]:
     facs = [e for e in src.elements if any(src.is_a(e, c) for c in FACILITIES)] or ([site] if site else [])
     linear, area, volume = units(src.ifc)
     phase = {"plan": "Design", "build": "Construction", "manage": "As Built"}.get(src.model.get("phase"), NA)
+    names = unique_names(facs, lambda e: e.get("name") or e["global_id"])
     rows = []
     for el in facs:
         rows.append({"CreatedBy": base["CreatedBy"], "CreatedOn": base["CreatedOn"],
-                     "Name": text(el.get("name") or el["global_id"]), "Category": category(el),
+                     "Name": names[el["global_id"]], "Category": category(el),
                      "ProjectName": text(getattr(project, "Name", None)), "SiteName": text(site and site.get("name")),
                      "LinearUnits": linear, "AreaUnits": area, "VolumeUnits": volume, "CurrencyUnit": NA,
                      "AreaMeasurement": "Qto_SpaceBaseQuantities", "ExternalSystem": base["ExtSystem"],
@@ -138,12 +139,15 @@ def space_of(el: dict, space_names: dict[str, str], space_elements: list[dict]) 
 def zones(src: Source, base: dict, space_names: dict[str, str]) -> list[dict]:
     """One row per IfcZone with its spaces (zones without named spaces are left out: COBie needs SpaceNames)."""
     gid_of = {e["step_id"]: e["global_id"] for e in src.elements}
+    zone_list = [{"global_id": z.GlobalId, "name": z.Name, "entity": z} for z in src.ifc.by_type("IfcZone")]
+    zone_names = unique_names(zone_list, lambda z: z["name"] or z["global_id"])
     rows = []
-    for zone in src.ifc.by_type("IfcZone"):
+    for item in zone_list:
+        zone = item["entity"]
         members = [o for rel in zone.IsGroupedBy for o in rel.RelatedObjects if o.is_a("IfcSpace")]
         names = [space_names[gid_of[m.id()]] for m in members if gid_of.get(m.id()) in space_names]
         if names:
-            rows.append({**base, "Name": text(zone.Name or zone.GlobalId), "Category": text(zone.ObjectType or
+            rows.append({**base, "Name": zone_names[zone.GlobalId], "Category": text(zone.ObjectType or
                          getattr(zone, "LongName", None) or "Other"), "SpaceNames": ",".join(names),
                          "ExtObject": "IfcZone", "ExtIdentifier": zone.GlobalId, "Description":
                          text(zone.Description)})

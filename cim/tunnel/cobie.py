@@ -71,6 +71,11 @@ def _space(row: dict, spaces: set[str]) -> str | None:
     return next((n for n in names if n in spaces), None)
 
 
+def has_register(store: Store, model_id: str) -> bool:
+    """True when `cim tunnel` has analysed ``model_id`` (its workbook then carries the register)."""
+    return bool(_rows(store, "tunnel_assets", model_id) or _rows(store, "tunnel_compartments", model_id))
+
+
 def _rows(store: Store, table: str, model_id: str) -> list[dict]:
     if not store.has_table(table):
         return []
