@@ -148,8 +148,8 @@ def write(sheets: dict[str, list[dict]], path: str | Path) -> Path:
     book = Workbook()
     book.remove(book.active)
     for name, rows in sheets.items():
-        header = columns(name) + [k for r in rows for k in r if k not in columns(name)]
-        header = list(dict.fromkeys(header))
+        cobie_columns = columns(name)
+        header = list(dict.fromkeys(cobie_columns + [k for r in rows for k in r]))  # cim's own columns after
         ws = book.create_sheet(name)
         append_row(ws, header)
         for r in rows:
