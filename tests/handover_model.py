@@ -47,6 +47,13 @@ def build(path: Path) -> Path:
     steel = run("material.add_material", f, name="Cast iron")
     run("material.assign_material", f, products=[pump], material=steel)
 
+    manual = run("document.add_information", f)
+    run("document.edit_information", f, information=manual, attributes={
+        "Identification": "OM-P01", "Name": "Pump P-01 O&M manual", "Location": "manuals/pump_p01.pdf"})
+    reference = run("document.add_reference", f, information=manual)
+    run("document.edit_reference", f, reference=reference, attributes={"Location": "manuals/pump_p01.pdf"})
+    run("document.assign_document", f, products=[pump], document=reference)
+
     add_box(f, up, "IfcSensor", name=SENSOR, corner=(2.0, 2.0, 5.5), size=(0.1, 0.1, 0.1))
 
     zone = run("root.create_entity", f, ifc_class="IfcZone", name="Teaching zone")

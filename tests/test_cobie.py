@@ -75,6 +75,12 @@ def test_components_name_their_type_space_and_system_and_carry_the_handover_valu
                for c in sheets["Component"])
 
 
+def test_a_document_attached_to_a_component_is_a_document_row_on_it(handover):
+    (doc,) = handover[2]["Document"]
+    assert (doc["Name"], doc["SheetName"], doc["RowName"], doc["Directory"], doc["File"], doc["ExtIdentifier"]) == (
+        "Pump P-01 O&M manual", "Component", PUMP, "manuals", "pump_p01.pdf", "OM-P01")
+
+
 def test_coordinates_are_the_components_bounds_in_the_city_crs(handover):
     store, _, sheets, _ = handover
     gid, xmin, ymin, zmin, xmax = run_query(store, f"SELECT global_id, xmin, ymin, zmin, xmax FROM elements "

@@ -192,3 +192,36 @@ def coordinates(base: dict, rows_by_sheet: dict[str, list[tuple[str, dict]]], cr
 
 def component_names(items: list[dict]) -> dict[str, str]:
     return unique_names(items, lambda e: e.get("name") or e["global_id"])
+
+
+def _document_of(ref):
+    """(information, location) of an IfcDocumentReference or IfcDocumentInformation (IFC4 and IFC2X3)."""
+    if ref.is_a("IfcDocumentInformation"):
+        return ref, getattr(ref, "Location", None)
+    info = getattr(ref, "ReferencedDocument", None)  # IFC4
+    if info is None:
+        info = next(iter(getattr(ref, "ReferenceToDocument", None) or []), None)  # IFC2X3 inverse
+    return info, getattr(ref, "Location", None) or getattr(info, "Location", None)
+
+
+def documents(src, base: dict, rows_of: dict[str, tuple[str, str]], stage: str) -> list[dict]:
+    """One Document row per document associated with a Facility, Floor, Space, Type or Component row
+    (``rows_of``: GlobalId -> (sheet, row name))."""
+    out, seen = [], set()
+    for rel in src.ifc.by_type("IfcRelAssociatesDocument"):
+        info, location = _document_of(rel.RelatingDocument)
+        name = (getattr(info, "Name", None) or getattr(rel.RelatingDocument, "Name", None) or location
+                or rel.RelatingDocument.is_a())
+        for obj in rel.RelatedObjects:
+            sheet, row = rows_of.get(getattr(obj, "GlobalId", None), (None, None))
+            if sheet is None or (name, sheet, row) in seen:
+                continue
+            seen.add((name, sheet, row))
+            folder, _, file = str(location or "").rpartition("/")
+            out.append({**base, "Name": name, "Category": text(getattr(info, "Purpose", None) or "Other"),
+                        "ApprovalBy": "Information Only", "Stage": stage, "SheetName": sheet, "RowName": row,
+                        "Directory": text(folder), "File": text(file), "ExtObject": rel.RelatingDocument.is_a(),
+                        "ExtIdentifier": text(getattr(info, "Identification", None) or getattr(info, "DocumentId",
+                                                                                                None)),
+                        "Description": text(getattr(info, "Description", None)), "Reference": text(location)})
+    return out

@@ -106,7 +106,11 @@ def finish(b: Build) -> dict[str, list[dict]]:
                   if r["ExtIdentifier"] in by_gid and r["Category"] != "Floor area"],
         "Component": [(r["Name"], by_gid[r["ExtIdentifier"]]) for r in s["Component"] if r["ExtIdentifier"] in by_gid],
     }
-    s["Attribute"] = assets.attributes(base, placed, STAGE.get(b.src.model.get("phase"), "As Built"))
+    stage = STAGE.get(b.src.model.get("phase"), "As Built")
+    s["Attribute"] = assets.attributes(base, placed, stage)
+    rows_of = {el["global_id"]: (sheet, name) for sheet, items in placed.items() for name, el in items}
+    rows_of.update({t["ExtIdentifier"]: ("Type", t["Name"]) for t in s["Type"] if t.get("ExtIdentifier") != NA})
+    s["Document"] = assets.documents(b.src, base, rows_of, stage)
     s["Coordinate"] = assets.coordinates(base, {k: v for k, v in placed.items() if k in ("Space", "Component")},
                                          str(b.src.model["crs"]))
     s["PickLists"] = picklists(s)
