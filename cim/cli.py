@@ -304,16 +304,19 @@ def tunnel(
     = None,
     store: StoreOpt = DEFAULT_STORE,
     rules: Annotated[Path | None, typer.Option(help="Rules file (default schemas/tunnel_rules.toml).")] = None,
-    cobie: Annotated[Path | None, typer.Option(help="Also write a COBie-style XLSX handover workbook here.")] = None,
+    cobie: Annotated[Path | None, typer.Option(help="Also write the COBie 2.4 XLSX handover workbook here.")] = None,
     config: Annotated[Path | None, typer.Option(envvar="CIM_CONFIG", help="City config with the model's placement "
                                                 "(default: ./cim.toml when present; env CIM_CONFIG).")] = None,
 ):
     """Build the tunnel asset register and check GB 50838 rules; exit 1 when a rule is broken (error)."""
+    from cim.cobie.workbook import check_target
     from cim.store import Store
     from cim.tunnel.cobie import export_cobie
     from cim.tunnel.run import analyse_tunnel
 
     try:
+        if cobie is not None:
+            check_target(cobie)  # a folder or a non-.xlsx name is refused before the analysis
         opened = Store(store, create=False)
         path = ifc or _source_file(opened, model_id)
         summary = analyse_tunnel(opened, model_id, path, rules, placement=_placement(config, path))
@@ -365,9 +368,12 @@ def qto(
     """Quantity takeoff of a model's current version; lists where it disagrees with the declared quantities."""
     from cim.qto.crosscheck import report
     from cim.qto.run import export_csv, export_xlsx, takeoff
+    from cim.qto.workbook import check_target
     from cim.store import Store
 
     try:
+        if xlsx is not None:
+            check_target(xlsx)  # a folder or a non-.xlsx name is refused before the takeoff
         st = Store(store, create=False)
         summary = takeoff(st, model_id, ifc_path=ifc, approximate=approximate)
         table = _table(*summary)
@@ -394,6 +400,7 @@ def samples(
 
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
+    from cim.cli_cobie import cobie
     from cim.cli_export import export
     from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
@@ -402,6 +409,7 @@ def _register_subcommands() -> None:
     app.command()(review)
     app.command()(export)
     register_lifecycle(app)
+    app.command()(cobie)
 
 
 _register_subcommands()
