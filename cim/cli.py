@@ -360,10 +360,12 @@ def samples(
 
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
+    from cim.cli_diff import diff
     from cim.cli_review import review
 
     app.add_typer(clash_app, name="clash")
     app.command()(review)
+    app.command()(diff)
 
 
 _register_subcommands()
