@@ -1,7 +1,8 @@
 """A plan view (SVG) of what changed: footprints of changed elements, points for those without, by change class.
 
 Plain SVG written here (no plotting library): it opens from disk in any browser and inlines into the report.
-Removed elements are drawn where they were, everything else where it is now.
+Removed elements are drawn where they were, everything else where it is now; a dashed line leads from where a
+moved element was.
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ def render_plan(diff: Diff, width: int = 900, height: int = 640) -> str:
     ys = [c for s in shapes.values() for c in (s.bounds[1], s.bounds[3])] + [p[1] for p in points.values()]
     if not xs:
         return "<p>No changed element has a position to draw.</p>"
-    pad, legend = 20.0, 150.0
-    span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
-    scale = min((width - legend - 2 * pad) / span, (height - 2 * pad) / span)
+    pad, legend = 24.0, 170.0
+    span_x, span_y = max(max(xs) - min(xs), 1.0), max(max(ys) - min(ys), 1.0)
+    scale = min((width - legend - 2 * pad) / span_x, (height - 2 * pad) / span_y)
+    x0 = min(xs) - ((width - legend - 2 * pad) / scale - (max(xs) - min(xs))) / 2  # centred in the drawing area
+    y0 = min(ys) - ((height - 2 * pad) / scale - (max(ys) - min(ys))) / 2
+    span = max(span_x, span_y)
 
     def xy(x: float, y: float) -> str:
-        return f"{pad + (x - min(xs)) * scale:.2f},{height - pad - (y - min(ys)) * scale:.2f}"
+        return f"{pad + (x - x0) * scale:.2f},{height - pad - (y - y0) * scale:.2f}"
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
@@ -67,6 +71,13 @@ def render_plan(diff: Diff, width: int = 900, height: int = 640) -> str:
         cx, cy = xy(x, y).split(",")
         parts.append(f'<circle cx="{cx}" cy="{cy}" r="4" fill="{COLOURS[kinds[gid]]}">'
                      f'<title>{escape(kinds[gid])}: {escape(gid)}</title></circle>')
+    for row in diff.changes:  # where a moved element came from
+        if row["change"] == "moved" and row["x"] is not None and row["dx"] is not None:
+            ax, ay = xy(row["x"] - row["dx"], row["y"] - row["dy"]).split(",")
+            bx, by = xy(row["x"], row["y"]).split(",")
+            parts.append(f'<line x1="{ax}" y1="{ay}" x2="{bx}" y2="{by}" stroke="{COLOURS["moved"]}" '
+                         f'stroke-dasharray="4 3"/><circle cx="{ax}" cy="{ay}" r="2.5" fill="none" '
+                         f'stroke="{COLOURS["moved"]}"/>')
     for i, kind in enumerate(k for k in CHANGE_CLASSES if diff.counts.get(k)):
         y = 24 + 20 * i
         parts.append(f'<rect x="{width - legend + 10}" y="{y - 10}" width="12" height="12" fill="{COLOURS[kind]}"/>'
