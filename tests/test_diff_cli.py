@@ -93,3 +93,11 @@ def test_two_files_are_diffed_in_a_scratch_store(tmp_path):
 def test_one_ifc_file_alone_exits_2_asking_for_the_second(tmp_path):
     result = runner.invoke(app, ["diff", str(tmp_path / "a.ifc")])
     assert result.exit_code == 2 and "two-file mode needs the older and the newer file" in _error_line(result)
+
+
+def test_the_default_report_folder_is_one_plain_folder_name_in_two_file_mode():
+    from cim.diff import Diff
+    from cim.diff.report import default_folder
+
+    assert default_folder(Diff("old.ifc -> new.ifc", 1, 2)).as_posix() == "diff/old.ifc_-_new.ifc-v1-v2"
+    assert default_folder(Diff("block-a", 3, 4)).as_posix() == "diff/block-a-v3-v4"

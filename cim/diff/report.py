@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from html import escape
 from pathlib import Path
 
@@ -19,7 +20,9 @@ CLASH_COLUMNS = ("clash_id", "rule", "mode", "a_class", "a_name", "a_global_id",
 
 
 def default_folder(diff: Diff) -> Path:
-    return Path("diff") / f"{diff.model_id}-v{diff.from_version}-v{diff.to_version}"
+    """diff/<model>-v<from>-v<to>, the model id made safe as one folder name (two-file mode: 'a.ifc -> b.ifc')."""
+    name = re.sub(r"[^\w\-.]+", "_", diff.model_id).strip("_.") or "model"
+    return Path("diff") / f"{name}-v{diff.from_version}-v{diff.to_version}"
 
 
 def _json_safe(value):
