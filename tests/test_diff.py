@@ -183,3 +183,17 @@ def test_a_model_with_one_version_has_nothing_to_diff(tmp_path):
 def test_a_version_that_does_not_exist_is_refused_with_the_versions_there_are(two_versions):
     with pytest.raises(DiffError, match=r"no version 7 \(--to\); its versions: 1, 2"):
         compare_versions(two_versions[0], "m", to_version=7)
+
+
+def test_a_store_written_before_a_compared_column_existed_diffs_with_that_column_unknown(two_versions, tmp_path):
+    import shutil
+
+    from deltalake import write_deltalake
+
+    old_store = tmp_path / "old-store"
+    shutil.copytree(two_versions[0].root, old_store)
+    elements = Store(old_store, create=False).read("elements").drop_columns(["predefined_type"])
+    write_deltalake(str(old_store / "elements"), elements, mode="overwrite", schema_mode="overwrite")
+    diff = compare_versions(Store(old_store, create=False), "m")
+    assert any("no predefined_type column" in n and "unknown" in n for n in diff.notes)
+    assert diff.counts["moved"] == two_versions[1].counts["moved"]
