@@ -1,6 +1,7 @@
 """Version diff benchmark: cim.diff.compare_versions on a generated model and a 1 % revision, against ifcdiff.
 
 Run: .venv/bin/python -m bench.diff [--elements 50000] [--changed 0.01] [--work DIR] [--no-ifcdiff] [--out FILE]
+     .venv/bin/python -m bench.diff --replicate-from DIR/store [--factor 5] --out FILE
 
 Generates a georeferenced model of N elements (bench/genmodel.py, deterministic) and a revision in which 1 %
 of the elements changed, in equal parts moved (placement +0.5 m in x), reshaped (extrusion +0.5 m), renamed
@@ -28,12 +29,14 @@ from pathlib import Path
 import ifcopenshell
 import ifcopenshell.api
 import ifcopenshell.guid
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bench.genmodel import _axis, _body, generate
 from cim.config import default_config
 from cim.diff import compare_versions
 from cim.ingest.run import ingest_file
-from cim.store import Store
+from cim.store import ModelCommit, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "diff.json"
@@ -102,6 +105,53 @@ def _ifcdiff_run(old: Path, new: Path) -> dict:
             "deleted": len(d.deleted_elements), "changed": len(d.change_register)}
 
 
+def replicate(src: Store, dst_root: Path, k: int, model_id: str = "bench") -> Store:
+    """A store holding both versions of ``model_id`` with every element and mesh row of ``src`` written ``k``
+    times (GlobalId + "~i"), committed through Store.commit: real Delta tables of k times the size, for timing
+    compare_versions beyond what can be ingested in the time at hand. Labelled as such in the figures."""
+    dst = Store(dst_root, src.crs)
+    for version in (1, 2):
+        keys = [("model_id", "=", model_id), ("version", "=", version)]
+        record = src.read("models", filters=keys).to_pylist()[0]
+        for key in ("model_id", "version", "ingested_at", "run_id", "code_version"):
+            record.pop(key)
+        tables = {}
+        for name in ("elements", "meshes"):
+            rows = src.read(name, filters=keys).drop_columns(["model_id", "version"])
+            gid = rows.schema.get_field_index("global_id")
+            tables[name] = pa.concat_tables([rows.set_column(gid, "global_id", pc.binary_join_element_wise(
+                rows["global_id"], pa.scalar(f"~{i}"), "")) for i in range(k)])
+        record.update(sha256=f"{record['sha256']}x{k}", n_elements=record["n_elements"] * k,
+                      n_meshes=record["n_meshes"] * k)
+        dst.commit(ModelCommit(model_id, record, tables), skip_unchanged=False)
+    return dst
+
+
+def timed(store: Store, model_id: str = "bench") -> tuple[list[float], object]:
+    runs, diff = [], None
+    for _ in range(3):
+        t = time.perf_counter()
+        diff = compare_versions(store, model_id)
+        runs.append(round(time.perf_counter() - t, 3))
+    return runs, diff
+
+
+def replicated_figures(src: Path, k: int, out: Path) -> None:
+    """--replicate-from: time compare_versions on a store k times the size of an ingested bench store."""
+    with tempfile.TemporaryDirectory(prefix="cim-bench-diff-x") as tmp:
+        dst = replicate(Store(src, create=False), Path(tmp) / "store", k)
+        runs, diff = timed(dst)
+        elements = [dst.read("models", filters=[("model_id", "=", "bench"), ("version", "=", v)])["n_elements"][0]
+                    .as_py() for v in (1, 2)]
+    result = {"replicated_from": str(src), "factor": k, "elements": elements,
+        "note": "rows of an ingested store written k times with suffixed GlobalIds (not ingested from IFC)",
+        "compare_versions_seconds": runs, "compare_versions_median_seconds": statistics.median(runs),
+        "compare_versions_timings": diff.timings, "counts": diff.counts, "n_change_rows": len(diff.changes)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--elements", type=int, default=50_000)
@@ -111,7 +161,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--ifcdiff-limit", type=float, default=1800.0, help="stop ifcdiff after this many seconds")
     parser.add_argument("--ifcdiff-only", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--replicate-from", type=Path, help="a bench store (--work DIR/store): time compare_versions "
+                                                             "on its rows written --factor times instead")
+    parser.add_argument("--factor", type=int, default=5)
     args = parser.parse_args()
+    if args.replicate_from:
+        replicated_figures(args.replicate_from, args.factor, args.out)
+        return
     if args.ifcdiff_only:
         print(json.dumps(_ifcdiff_run(*args.ifcdiff_only)))
         return
@@ -132,11 +188,7 @@ def main() -> None:
             outcome = ingest_file(store, config, path, workers=2, force=True)
             ingest_s.append(round(time.perf_counter() - t, 1))
             print(f"ingested {source.name}: {outcome.action} in {ingest_s[-1]} s", flush=True)
-        runs, diff = [], None
-        for _ in range(3):
-            t = time.perf_counter()
-            diff = compare_versions(store, "bench")
-            runs.append(round(time.perf_counter() - t, 3))
+        runs, diff = timed(store)
         baseline = None if args.no_ifcdiff else ifcdiff_seconds(v1, v2, args.ifcdiff_limit)
         median = statistics.median(runs)
         result = {
