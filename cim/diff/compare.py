@@ -49,8 +49,9 @@ def compare_versions(store: Store, model_id: str, from_version: int | None = Non
 def _changes(store: Store, model_id: str, v_from: int, v_to: int, matching) -> list[dict]:
     geometric = [(o, n) for o, n, _ in matching.pairs
                  if o["geometry_hash"] != n["geometry_hash"] and o["has_mesh"] and n["has_mesh"]]
-    meshes_old = read_meshes(store, model_id, v_from, [o["global_id"] for o, _ in geometric])
-    meshes_new = read_meshes(store, model_id, v_to, [n["global_id"] for _, n in geometric])
+    meshes = read_meshes(store, model_id, {v_from: [o["global_id"] for o, _ in geometric],
+                                           v_to: [n["global_id"] for _, n in geometric]})
+    meshes_old, meshes_new = meshes[v_from], meshes[v_to]
     changes = [removed_row(r) for r in matching.removed] + [added_row(r) for r in matching.added]
     for old, new, matched_by in matching.pairs:
         changes.extend(pair_rows(old, new, matched_by, meshes_old, meshes_new))

@@ -17,13 +17,20 @@ from cim.store import Store
 RIGID_TOLERANCE_M = 1e-3
 
 
-def read_meshes(store: Store, model_id: str, version: int, ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """global_id -> (vertices (n, 3), faces (m, 3)) of the given elements of one version."""
+def read_meshes(store: Store, model_id: str, wanted: dict[int, list[str]]) -> dict[int, dict[str, tuple]]:
+    """version -> global_id -> (vertices (n, 3), faces (m, 3)) of the given elements, in one scan of ``meshes``
+    (the scan, not the few rows kept, is what costs on a big model)."""
+    out: dict[int, dict[str, tuple]] = {v: {} for v in wanted}
+    ids = sorted({g for gids in wanted.values() for g in gids})
     if not ids or not store.has_table("meshes"):
-        return {}
-    table = store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"],
-                       filters=[("model_id", "=", model_id), ("version", "=", version), ("global_id", "in", ids)])
-    return {gid: (v, f) for gid, v, f, _ in mesh_rows(table)}
+        return out
+    table = store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed", "version"],
+                       filters=[("model_id", "=", model_id), ("version", "in", list(wanted)), ("global_id", "in", ids)])
+    versions, keep = table["version"].to_pylist(), {v: set(gids) for v, gids in wanted.items()}
+    for (gid, v, f, _), version in zip(mesh_rows(table), versions, strict=True):
+        if gid in keep[version]:
+            out[version][gid] = (v, f)
+    return out
 
 
 def rigid_motion(old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]) -> tuple[float, float] | None:
