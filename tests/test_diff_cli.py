@@ -101,3 +101,20 @@ def test_the_default_report_folder_is_one_plain_folder_name_in_two_file_mode():
 
     assert default_folder(Diff("old.ifc -> new.ifc", 1, 2)).as_posix() == "diff/old.ifc_-_new.ifc-v1-v2"
     assert default_folder(Diff("block-a", 3, 4)).as_posix() == "diff/block-a-v3-v4"
+
+
+def test_two_files_without_georeferencing_are_placed_alike_and_compared(tmp_path):
+    files = []
+    for version, x in ((1, 0.0), (2, 1.5)):
+        f, ctx = new_model(georef=False)
+        add_box(f, ctx, "IfcColumn", name="Column", corner=(x, 0.0, 0.0), size=(0.4, 0.4, 3.0))
+        for entity in f.by_type("IfcRoot"):
+            entity.GlobalId = f"0{entity.is_a()[3:]}{'x' * 22}"[:22]
+        files.append(write(f, tmp_path / f"v{version}.ifc"))
+    result = runner.invoke(app, ["diff", str(files[0]), str(files[1]), "--out", str(tmp_path / "out"),
+                                 "--crs", "EPSG:4549"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    moved = [r for r in data["changes"] if r["change"] == "moved"]
+    assert [r["name"] for r in moved] == ["Column"] and abs(moved[0]["moved_m"] - 1.5) < 1e-3
+    assert any("not georeferenced" in n for n in data["notes"])
