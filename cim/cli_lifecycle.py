@@ -65,6 +65,11 @@ def _finish(result) -> None:
                       f"deviation {item['deviation']:>+10} tolerance {item['tolerance']:g}"
                       f"{' (share)' if item['tolerance_is_share'] else ''}  {item['status']}",
                       highlight=False, markup=False)
+    diff = result.report.get("element_diff")
+    if diff:
+        counts = ", ".join(f"{n} {change.replace('_', ' ')}" for change, n in diff["counts"].items() if n)
+        out.print(f"  elements against plan v{diff['from_version']}: {counts or 'no change'}", highlight=False,
+                  markup=False, soft_wrap=True)
     say(result.report_path)
     raise typer.Exit(result.exit_code)
 
