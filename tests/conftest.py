@@ -55,3 +55,19 @@ def sample_city(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("city") / "store", config.crs)
     outcomes = [ingest_file(store, config, path, workers=2) for path in discover(config)]
     return store, config, outcomes
+
+
+@pytest.fixture(scope="session")
+def sample_flow_repo(tmp_path_factory):
+    """A copy of the project with ./cim-data built by `make run` (the real nightly flow over the sample city).
+
+    Yields (repo, completed `make run` process). Built once per session (about 1.5 minutes); tests run
+    commands in the copy as a user would and must not re-ingest the sample models."""
+    import subprocess
+
+    from tests.readme_commands import copy_repository, user_env
+
+    repo = copy_repository(tmp_path_factory.mktemp("repo"))
+    done = subprocess.run(["make", "run"], cwd=repo, env=user_env(repo), capture_output=True, text=True,
+                          timeout=1200)
+    return repo, done
