@@ -229,3 +229,24 @@ def test_the_readme_lists_every_table_and_which_keep_history(sample_flow_repo) -
         assert f"{name}_history" in views
     layers = Store(repo / "cim-data", create=False).layer_names()
     assert layers and all(f"{layer}_history" in views for layer in layers), "GIS layers have no _history view"
+
+
+def test_a_gis_layer_has_a_history_view_with_every_committed_version(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from cim.config import default_config
+    from cim.ingest.run import ingest_file
+    from cim.query import run_query
+    from cim.store import Store
+
+    store, city = Store(tmp_path / "store", "EPSG:4549"), default_config("EPSG:4549")
+    for n, extra in ((1, {}), (2, {"owner": ["city"] * 2})):
+        gpd.GeoDataFrame({"parcel_id": [f"P{n}", "P9"], **extra},
+                         geometry=[shapely.box(464_890, 2_865_790, 464_920 + n, 2_865_820)] * 2,
+                         crs="EPSG:4549").to_file(tmp_path / "city.gpkg", layer="parcels")
+        ingest_file(store, city, tmp_path / "city.gpkg")
+    rows = run_query(store, "SELECT version, parcel_id, owner, ST_Area(geometry) > 0 FROM parcels_history "
+                            "ORDER BY 1, 2").fetchall()
+    assert rows == [(1, "P1", None, True), (1, "P9", None, True), (2, "P2", "city", True), (2, "P9", "city", True)]
+    assert run_query(store, "SELECT count(*) FROM parcels").fetchone() == (2,)

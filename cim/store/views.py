@@ -3,14 +3,18 @@
 Kept apart from the query sandbox (``cim.query``) so that what a reader may see (which rows are
 committed) and how a reader is confined (what SQL may run) are decided in one place each. A row is
 visible only when ``models`` records its (model_id, version): ``<table>_history`` keeps the committed
-versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version.
+versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version
+(``<layer>_history`` every committed version's folder, with its ``version``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from deltalake import DeltaTable
+
 from cim.store.delta import VERSIONED_TABLES, Store
+from cim.store.journal import layer_dir
 from cim.store.schema import core_tables, documented_tables
 
 
@@ -51,6 +55,24 @@ def view_definitions(store: Store) -> list[tuple[str, str]]:
                                 "USING (model_id, version)"))
         else:
             views.append((name, select))
-    for name, path in sorted(store.current_layers().items()):
+    layers = store.current_layers()
+    for name, path in sorted(layers.items()):
         views.append((name, _select(name, path)))
+    taken = {n for n, _ in views}
+    for name in sorted(layers):
+        history = _layer_history(store, name)
+        if history and f"{name}_history" not in taken:
+            views.append((f"{name}_history", history))
     return views
+
+
+def _layer_history(store: Store, name: str) -> str | None:
+    """Every committed version of a layer, newest last; versions may differ in columns (UNION BY NAME)."""
+    models = store.read("models", columns=["model_id", "version", "kind"],
+                        filters=[("model_id", "=", name), ("kind", "=", "gis")])
+    selects = []
+    for version in sorted(models["version"].to_pylist()):
+        path = store.root / layer_dir(name, version)
+        if DeltaTable.is_deltatable(str(path)):
+            selects.append(_select(name, path).replace("SELECT ", f"SELECT {int(version)} AS version, ", 1))
+    return " UNION ALL BY NAME ".join(selects) or None
