@@ -110,8 +110,13 @@ def sql_statements(block: Block) -> list[Snippet]:
     """The statements of a ```sql block, split by DuckDB's own parser (comments and ; handled)."""
     import duckdb
 
-    statements = [str(s.query).strip() for s in duckdb.extract_statements(block.text)]
-    return [Snippet("sql", f"{_rel(block.path)}:{block.line}", s) for s in statements if s]
+    out, lines = [], block.text.splitlines()
+    for statement in (str(s.query).strip() for s in duckdb.extract_statements(block.text)):
+        code = next((ln for ln in statement.splitlines() if ln.strip() and not ln.lstrip().startswith("--")), "")
+        offset = next((i for i, ln in enumerate(lines) if code and code in ln), 0)
+        if statement:
+            out.append(Snippet("sql", f"{_rel(block.path)}:{block.line + offset}", statement))
+    return out
 
 
 def snippets(root: Path = ROOT) -> list[Snippet]:

@@ -206,7 +206,7 @@ def _store_table_rows() -> list[tuple[str, str]]:
     header = [c.strip() for c in match.group(0).splitlines()[0].strip("|").split("|")]
     assert "history" in header, "README's table of tables has no history column"
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in match.group(1).splitlines()]
-    return [(row[0], row[header.index("history")]) for row in rows]
+    return [(row[0], row[1], row[header.index("history")]) for row in rows]
 
 
 def test_the_readme_lists_every_table_and_which_keep_history(sample_flow_repo) -> None:
@@ -214,14 +214,17 @@ def test_the_readme_lists_every_table_and_which_keep_history(sample_flow_repo) -
     from cim.store.delta import VERSIONED_TABLES
 
     rows = _store_table_rows()
-    named = {n for first, _ in rows for n in re.findall(r"`([a-z_]+)`", first)}
-    documented = set(_documented_columns())
-    assert documented - named == set(), "README's table of tables leaves out documented tables"
-    for first, history in rows:
-        for name in re.findall(r"`([a-z_]+)`", first):
-            assert name in documented, f"README names a table {name!r} that schemas/tables*.toml does not document"
+    named = {n for first, _, _ in rows for n in re.findall(r"`([a-z_]+)`", first)}
+    columns = _documented_columns()
+    assert set(columns) - named == set(), "README's table of tables leaves out documented tables"
+    for first, what, history in rows:
+        names = re.findall(r"`([a-z_]+)`", first)
+        for name in names:
+            assert name in columns, f"README names a table {name!r} that schemas/tables*.toml does not document"
             says = history.lower().startswith("yes")
             assert says == (name in VERSIONED_TABLES), f"README's history cell for {name} says {history!r}"
+        for column in re.findall(r"`([a-z_]+)`", what) if names else []:
+            assert any(column in columns[n] for n in names), f"README: {'/'.join(names)} has no column {column!r}"
     repo, _ = sample_flow_repo
     views = {name for name, _ in __import__("cim.store.views", fromlist=["x"]).view_definitions(
         Store(repo / "cim-data", create=False))}
