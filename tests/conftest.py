@@ -70,4 +70,6 @@ def sample_flow_repo(tmp_path_factory):
     repo = copy_repository(tmp_path_factory.mktemp("repo"))
     done = subprocess.run(["make", "run"], cwd=repo, env=user_env(repo), capture_output=True, text=True,
                           timeout=1200)
+    if not (repo / "cim-data" / "models").is_dir():
+        pytest.fail(f"`make run` built no store (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
     return repo, done
