@@ -72,7 +72,7 @@ def sample_flow_repo():
 
     repo = copy_repository(Path(tempfile.mkdtemp(prefix="cim-readme-")))
     done = subprocess.run(["make", "run"], cwd=repo, env=user_env(repo), capture_output=True, text=True,
-                          timeout=1200)
+                          timeout=2700)
     if not (repo / "cim-data" / "models").is_dir():
         pytest.fail(f"`make run` built no store (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
     yield repo, done
