@@ -13,7 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_EXTRA_LOGGERS := cim
 
-.PHONY: run install test serve query review clash bench lint clean samples
+.PHONY: run install test serve query review clash bench lint clean samples lifecycle
 
 # run/serve take CONFIG, STORE and PORT through the environment: no value is ever parsed by the shell.
 run serve: export CIM_CONFIG = $(CONFIG)
@@ -65,6 +65,23 @@ clash: install ## re-check the city's clash rules and export JSON + BCF into $(S
 	$(VENV)/bin/cim clash check --store="$$ARG_STORE" --config="$$ARG_CONFIG" --out="$$ARG_STORE/exports" \
 		|| test $$? -eq 1
 
+# The sample building through every stage gate, in a store of its own (cim-lifecycle/, made afresh each time,
+# so ./cim-data is never touched): each step must end with the exit code written before it (0 pass, 1 fail,
+# 2 refused), else the walk stops.
+LC := $(VENV)/bin/cim
+LC_OPTS := --store=cim-lifecycle --config=sample_models/cim.toml
+LC_MODEL := submission-compliant
+lifecycle: install ## walk the sample building plan -> design -> as-built (bad, then ok) -> handover
+	rm -rf cim-lifecycle gates/$(LC_MODEL)
+	$(LC) ingest sample_models/city.gpkg sample_models/tunnel/utility_tunnel.ifc $(LC_OPTS)
+	$(LC) review sample_models/submissions/compliant.ifc --accept --out=gates/$(LC_MODEL)/plan $(LC_OPTS)
+	$(LC) gate design $(LC_MODEL) --ifc=sample_models/lifecycle/design.ifc $(LC_OPTS)
+	$(LC) gate completion $(LC_MODEL) --ifc=sample_models/lifecycle/as_built_bad.ifc $(LC_OPTS); test $$? -eq 1
+	$(LC) gate handover $(LC_MODEL) $(LC_OPTS); test $$? -eq 2
+	$(LC) gate completion $(LC_MODEL) --ifc=sample_models/lifecycle/as_built_ok.ifc $(LC_OPTS)
+	$(LC) gate handover $(LC_MODEL) $(LC_OPTS)
+	$(LC) lifecycle $(LC_MODEL) --store=cim-lifecycle
+
 samples: install ## regenerate sample_models/ (byte-identical)
 	$(VENV)/bin/cim samples sample_models
 
@@ -79,4 +96,4 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check .
 
 clean: ## remove the store, Prefect state and caches (keeps .venv)
-	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out
+	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out gates cim-lifecycle

@@ -248,23 +248,6 @@ def tables(store: StoreOpt = DEFAULT_STORE):
 
 
 @app.command()
-def export(
-    geoparquet: Annotated[Path, typer.Option("--geoparquet", help="Folder to write GeoParquet 1.1 files into.")],
-    store: StoreOpt = DEFAULT_STORE,
-):
-    """Write GeoParquet copies of every table (current versions) for QGIS and geopandas."""
-    from cim.export import export_geoparquet
-    from cim.query import open_store_for_query
-
-    try:
-        written = export_geoparquet(open_store_for_query(store), geoparquet)
-    except CimError as exc:
-        _fail(exc)
-    for path in written:
-        say(path)
-
-
-@app.command()
 def tunnel(
     model_id: Annotated[str, typer.Argument(help="The tunnel's model_id in the store.")],
     ifc: Annotated[Path | None, typer.Argument(help="The tunnel's IFC file (for chainage along its alignment); "
@@ -360,10 +343,14 @@ def samples(
 
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
+    from cim.cli_export import export
+    from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
 
     app.add_typer(clash_app, name="clash")
     app.command()(review)
+    app.command()(export)
+    register_lifecycle(app)
 
 
 _register_subcommands()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 from pathlib import Path
@@ -21,6 +22,19 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rule file (defau
 ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="CIM_CONFIG",
                                                 help="City config (ground elevation, source folder); default "
                                                      "./cim.toml when present.")]
+
+STATUSES = ("new", "active", "resolved", "approved")  # cim.clash.status.STATUSES, without importing it at start-up
+
+
+class BcfVersion(enum.StrEnum):
+    """BCF-XML versions the export writes."""
+
+    v2_1 = "2.1"
+    v3_0 = "3.0"
+
+
+BcfVersionOpt = Annotated[BcfVersion, typer.Option("--bcf-version", help="BCF-XML version of clashes.bcfzip: 2.1 "
+                                                                         "(most viewers) or 3.0.")]
 
 
 def _console():
@@ -63,6 +77,7 @@ def check(
     full: Annotated[bool, typer.Option(help="Re-test every pair, not only pairs with changed elements.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Also write clashes.json and clashes.bcfzip "
                                                                "here.")] = None,
+    bcf_version: BcfVersionOpt = BcfVersion.v2_1,
 ):
     """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
     from cim.clash.export import export_store
@@ -86,7 +101,7 @@ def check(
                                  base=cfg.root if cfg else None, full=full, progress=progress)
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:
-            for path in export_store(st, rows, out_dir, summary):
+            for path in export_store(st, rows, out_dir, summary, config=cfg, version=bcf_version.value):
                 _say(path)
     except CimError as exc:
         _fail(exc)
@@ -113,11 +128,15 @@ def list_(
     model: Annotated[str | None, typer.Option(help="Only clashes involving this model_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ):
-    """List clashes from the store."""
+    """List clashes from the store, with the model and storey of both elements."""
     from cim.clash.export import clash_json
     from cim.store import Store
 
     _, out = _console()
+    unknown = sorted(set(status or ()) - set(STATUSES))
+    if unknown:
+        _fail(CimError(None, f"--status {', '.join(unknown)}: not a clash status",
+                       f"valid statuses: {', '.join(STATUSES)}"))
     try:
         rows = Store(store, create=False).read("clashes").to_pylist()
     except CimError as exc:
@@ -127,13 +146,14 @@ def list_(
     if as_json:
         print(json.dumps(clash_json(rows), indent=1, default=str, ensure_ascii=False))
         return
-    table = Table("clash_id", "status", "rule", "mode", "A", "B", "depth/distance m", "storey", "group")
+    table = Table("clash_id", "status", "rule", "mode", "A", "A model", "A storey", "B", "B model", "B storey",
+                  "depth/distance m", "group")
     for r in sorted(rows, key=lambda r: (r["location_group"], r["clash_id"])):
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]
         table.add_row(*map(_plain, (r["clash_id"], r["status"], r["rule"], r["mode"],
-                                    f"{r['a_class']} {r['a_name'] or ''}", f"{r['b_class']} {r['b_name'] or ''}",
-                                    "" if measure is None else f"{measure:.3f}", r["a_storey"] or r["b_storey"] or "",
-                                    r["location_group"])))
+                                    f"{r['a_class']} {r['a_name'] or ''}", r["a_model"], r["a_storey"] or "",
+                                    f"{r['b_class']} {r['b_name'] or ''}", r["b_model"], r["b_storey"] or "",
+                                    "" if measure is None else f"{measure:.3f}", r["location_group"])))
     out.print(table)
 
 
@@ -163,15 +183,21 @@ def status(
 def export(
     out_dir: Annotated[Path, typer.Argument(help="Folder for clashes.json and clashes.bcfzip.")],
     store: StoreOpt = Path("cim-data"),
+    config: ConfigOpt = None,
+    bcf_version: BcfVersionOpt = BcfVersion.v2_1,
 ):
-    """Write the store's clashes as JSON and as BCF 2.1 (one topic per element group, with snapshots)."""
+    """Write the store's clashes as JSON and as BCF 2.1 or 3.0 (one topic per element group, with snapshots).
+
+    The BCF project is named after the city: the config's [city] name (else that of the cim.toml the models
+    were ingested with)."""
     from cim.clash.export import export_store
     from cim.store import Store
 
     _, out = _console()
     try:
         st = Store(store, create=False)
-        for path in export_store(st, st.read("clashes").to_pylist(), out_dir):
+        for path in export_store(st, st.read("clashes").to_pylist(), out_dir, config=_config(config),
+                                 version=bcf_version.value):
             _say(path)
     except CimError as exc:
         _fail(exc)
@@ -191,6 +217,17 @@ def _files_crs(models: list[Path]) -> str:
                    "pass --crs EPSG:NNNN (the CRS their placements are in), --city STORE or --config cim.toml")
 
 
+def _project_name(cfg, city_store, models: list[Path]) -> str:
+    """The BCF project of a one-off check: the city (config, else the --city store's), else the files' names."""
+    from cim.clash.header import city_name
+
+    if cfg is not None:
+        return cfg.name
+    if city_store is not None:
+        return city_name(city_store, None)
+    return ", ".join(m.name for m in models)
+
+
 @app.command()
 def files(
     models: Annotated[list[Path], typer.Argument(help="IFC files to check, within and between each other.")],
@@ -204,6 +241,7 @@ def files(
                                                           "--city store's, else the config's, else the one the "
                                                           "first file declares); e.g. EPSG:32610.")]
     = None,
+    bcf_version: BcfVersionOpt = BcfVersion.v2_1,
 ):
     """Check IFC files without adding them to the store (a scratch copy is used). Exit 1 when clashes."""
     from cim.clash.adhoc import check_files
@@ -216,6 +254,7 @@ def files(
     try:
         city_store = Store(city, create=False) if city else None
         cfg = _config(config)
+        project = _project_name(cfg, city_store, models)
         city_crs = crs or (city_store.crs if city_store else None) or (cfg.crs if cfg else None) or _files_crs(models)
         if city_store is not None and crs and city_store.crs != crs:
             raise CimError(city, f"the city store's CRS is {city_store.crs}, not {crs}", "drop --crs or --city")
@@ -224,9 +263,9 @@ def files(
         with console.status(f"checking {len(models)} model(s)..."):
             result = check_files(models, load_rules(rules, rule), cfg, city_store)
         paths = [write_json(result.rows, out_dir / "clashes.json", result.summary),
-                 write_bcf(result.rows, out_dir / "clashes.bcfzip", project_name=", ".join(m.name for m in models),
+                 write_bcf(result.rows, out_dir / "clashes.bcfzip", project_name=project,
                            meshes=lambda keys: {k: result.meshes[k] for k in keys if k in result.meshes},
-                           frames=result.frames)]
+                           frames=result.frames, files=result.files, version=bcf_version.value)]
     except CimError as exc:
         _fail(exc)
     table = Table("rule", "mode", "A", "B", "depth/distance m", "storey")

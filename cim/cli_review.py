@@ -61,6 +61,8 @@ def review(
     _print(out, result)
     for path in paths:
         say(path)
+    if accept and result.exit_code in (0, 1):  # the plan gate's lifecycle row (cim.lifecycle.plan)
+        _record_plan(city, result, [p for p in paths if Path(p).name == "report.json"])
     if result.exit_code == 2:
         console.print(f"[bold red]could not review:[/] {plain(result.reason)}", highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
@@ -78,3 +80,18 @@ def _print(out, result) -> None:
                       plain("" if c.allowed is None else f"{c.comparison or ''} {c.allowed}"),
                       f"[{colour.get(c.status, 'white')}]{plain(c.status)}[/]", plain(c.message))
     out.print(table)
+    if result.revision:
+        out.print(plain(f"This submission is a {result.revision['message']}."), highlight=False, soft_wrap=True)
+
+
+def _record_plan(city, result, reports: list) -> None:
+    from cim.cli import console, plain
+    from cim.lifecycle.plan import record_review
+
+    try:
+        row = record_review(city, result, Path(reports[0]))
+    except CimError as exc:
+        console.print(f"[bold red]error:[/] {plain(exc.one_line())}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if row is not None:
+        console.print(f"lifecycle: {plain(row['model_id'])} v{row['version']} {plain(row['stage'])}", highlight=False)

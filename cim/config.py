@@ -41,6 +41,21 @@ class AlertsConfig:
     timeout_s: float = 10.0
 
 
+# [lifecycle] completion tolerances (as-built minus approved plan) and the handover threshold.
+LIFECYCLE_TOLERANCES = {"height_m": 0.3, "footprint_share": 0.01, "setback_m": 0.3, "gfa_share": 0.01,
+                        "far": 0.05, "coverage": 0.01}
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Stage gates (``[lifecycle]``): how far an as-built may deviate from its approved plan, how complete its
+    asset data must be for handover, and an optional inbox with one folder per stage for the nightly flow."""
+
+    tolerances: dict = field(default_factory=lambda: dict(LIFECYCLE_TOLERANCES))
+    handover_min_completeness: float = 0.95
+    inbox: Path | None = None  # <inbox>/design/<model_id>.ifc, <inbox>/as_built/..., <inbox>/handover/...
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """How one input file is ingested."""
@@ -77,6 +92,7 @@ class CityConfig:
     ingest: dict = field(default_factory=dict)  # [ingest]: integrity limits for every IFC model
     schedule: ScheduleConfig = ScheduleConfig()
     alerts: AlertsConfig = AlertsConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
 
     @property
     def root(self) -> Path:
@@ -200,7 +216,34 @@ def load_config(path: str | Path) -> CityConfig:
         ingest=doc.get("ingest", {}),
         schedule=_schedule(path, doc.get("schedule") or {}),
         alerts=_alerts(path, doc.get("alerts") or {}),
+        lifecycle=_lifecycle(path, doc.get("lifecycle") or {}),
     )
+
+
+def _lifecycle(path: Path, table: dict) -> LifecycleConfig:
+    """``[lifecycle]``: every tolerance a non-negative number, the threshold a share; unknown keys refused."""
+    known = {*LIFECYCLE_TOLERANCES, "handover_min_completeness", "inbox"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(path, f"[lifecycle] has unknown keys {', '.join(unknown)}",
+                          f"use {', '.join(sorted(known))}")
+    tolerances = {}
+    for key, default in LIFECYCLE_TOLERANCES.items():
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(path, f"[lifecycle] {key} = {value!r} is not a non-negative number",
+                              f"e.g. {key} = {default}")
+        tolerances[key] = float(value)
+    threshold = table.get("handover_min_completeness", 0.95)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ConfigError(path, f"[lifecycle] handover_min_completeness = {threshold!r} is not a share between 0 "
+                                "and 1", "e.g. handover_min_completeness = 0.95")
+    inbox = table.get("inbox")
+    if inbox is not None and not isinstance(inbox, str):
+        raise ConfigError(path, f"[lifecycle] inbox = {inbox!r} is not a folder name", 'e.g. inbox = "stages"')
+    return LifecycleConfig(tolerances=tolerances,
+                           handover_min_completeness=float(threshold),
+                           inbox=None if inbox is None else path.parent / inbox)
 
 
 def _schedule(path: Path, table: dict) -> ScheduleConfig:

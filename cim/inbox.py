@@ -7,6 +7,7 @@ from pathlib import Path
 from cim.config import CityConfig
 from cim.gis import is_gis_file
 from cim.ingest.run import IFC_SUFFIXES
+from cim.lifecycle.inbox import is_stage_file
 
 IGNORED_PARTS = {".git", "__pycache__", ".venv", ".prefect"}
 
@@ -25,7 +26,7 @@ def discover(config: CityConfig) -> list[Path]:
         for path in folder.rglob("*"):
             if not path.is_file() or IGNORED_PARTS & set(path.parts):
                 continue
-            if config.is_excluded(path):
+            if config.is_excluded(path) or is_stage_file(config, path):  # stage files go to the gates
                 continue
             if path.suffix.lower() in IFC_SUFFIXES or is_gis_file(path):
                 found.add(path)

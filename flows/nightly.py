@@ -28,6 +28,7 @@ from cim.config import CityConfig, load_config
 from cim.errors import CimError
 from cim.inbox import discover
 from cim.ingest.run import Job, Outcome, prepare_job, quarantine, safe_commit, safe_plan
+from cim.lifecycle.inbox import pending, run_job
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
@@ -78,6 +79,15 @@ def ingest(job: Job, workers: Workers, st: Store, run_id: str, exports: str) -> 
     for check in checks:
         (logger.info if check.ok else logger.warning)("%s: %s", job.key, describe(check))
     return outcome, checks
+
+
+@task(name="stage-gates", cache_policy=NO_CACHE)
+def stage_gates(st: Store, cfg: CityConfig) -> list[str]:
+    """The gate each file in the [lifecycle] stage inbox calls for; one summary line per gate run."""
+    lines = [line for job in pending(cfg) if (line := run_job(st, cfg, job)) is not None]
+    for line in lines:
+        get_run_logger().info("%s", line)
+    return lines
 
 
 @task(name="clash-check", cache_policy=NO_CACHE)
@@ -147,6 +157,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
                            when.isoformat(timespec="minutes"), cfg.schedule.late_after_minutes)
         outcomes: list[Outcome] = []
         checks: list[CheckOutcome] = []
+        gates: list[str] = []  # the stage gates run (cim.lifecycle.inbox): lines of the summary
         error: BaseException | None = None
         try:
             planned, jobs = _plan(st, cfg, run_id, force)
@@ -154,6 +165,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
             logger.info("%d inputs: %d to ingest, %d unchanged or still quarantined",
                         len(outcomes) + len(jobs), len(jobs), len(outcomes))
             _ingest_all(st, jobs, run_id, exports, lf, outcomes, checks)
+            gates += stage_gates(st, cfg)
             clash = clash_check(st, cfg, run_id, exports)
             (logger.info if clash.ok else logger.warning)("%s", describe(clash))
             checks.append(clash)
@@ -163,14 +175,14 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
                 logger.error("the run stopped: %s\n%s", exc, "".join(traceback.format_exception(exc)))
             else:  # Ctrl-C, SIGTERM (`make serve` stopping): no traceback
                 logger.warning("the run was stopped (%s); what it did so far is recorded", type(exc).__name__)
-        result = _record(st, cfg, store, run_id, started, outcomes, checks, missed, error)
+        result = _record(st, cfg, store, run_id, started, outcomes, checks, missed, error, gates)
     if error is not None:
         raise error
     return result
 
 
 def _record(st: Store, cfg: CityConfig, store: str, run_id: str, started, outcomes: list[Outcome],
-            checks: list[CheckOutcome], missed: list, error: BaseException | None) -> dict:
+            checks: list[CheckOutcome], missed: list, error: BaseException | None, gates: list[str]) -> dict:
     """The runs row, the artifacts and the alert; each step guarded so the others still happen."""
     logger = get_run_logger()
     failed = [c for c in checks if not c.ok]
@@ -188,6 +200,7 @@ def _record(st: Store, cfg: CityConfig, store: str, run_id: str, started, outcom
                             [{"check": c.check, "model_id": c.model_id, "reason": c.message} for c in failed],
                             missed, city=cfg.name, store=store)
     extra = [f"missed: the run scheduled for {t.isoformat(timespec='minutes')} did not start" for t in missed]
+    extra += gates
     try:
         if needs_attention(payload):
             for where in send_alert(payload, store, cfg.alerts):

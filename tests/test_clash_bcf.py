@@ -1,8 +1,10 @@
-"""BCF 2.1 export of clashes: read back by IfcOpenShell's BCF reader (what Bonsai uses), strict against the
-BCF 2.1 xsdata models, in schema order, byte-stable across reruns; and the clash snapshot PNG."""
+"""BCF 2.1 and 3.0 export of clashes: read back by IfcOpenShell's BCF reader (what Bonsai uses), valid
+against buildingSMART's BCF 2.1 XSDs, strict against bcf-client's XSD-generated 3.0 classes, in schema
+order, byte-stable across reruns; and the clash snapshot PNG."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import uuid
@@ -13,16 +15,18 @@ from pathlib import Path
 
 import bcf.bcfxml
 import bcf.v2.model as bcf_model
+import bcf.v3.model as bcf_v3
 import ifcopenshell.guid
 import numpy as np
 import pytest
 import trimesh
+import xmlschema
 from PIL import Image
 from xsdata.formats.dataclass.context import XmlContext
 from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.parsers.config import ParserConfig
 
-from cim.clash.bcf import STATUS_TO_BCF, BcfComponent, BcfTopic, write_bcfzip
+from cim.clash.bcf import STATUS_TO_BCF, BcfComponent, BcfTopic, HeaderFile, write_bcfzip
 from cim.clash.snapshot import render_pair
 from cim.errors import GeometryError, InputError
 
@@ -30,6 +34,9 @@ NS = uuid.UUID("6f1b7c2e-3d4a-5b6c-8d9e-0a1b2c3d4e5f")
 WALL = ifcopenshell.guid.compress(uuid.uuid5(NS, "wall").hex)
 DUCT = ifcopenshell.guid.compress(uuid.uuid5(NS, "duct").hex)
 SLAB = ifcopenshell.guid.compress(uuid.uuid5(NS, "slab").hex)
+MEP_PROJECT = ifcopenshell.guid.compress(uuid.uuid5(NS, "mep project").hex)
+MEP_BUILDING = ifcopenshell.guid.compress(uuid.uuid5(NS, "mep building").hex)
+ARC_PROJECT = ifcopenshell.guid.compress(uuid.uuid5(NS, "architecture project").hex)
 POINT = (500123.4, 4300456.7, 12.3)  # city CRS, EPSG:4549 metres
 BOUNDS = (500121.4, 4300455.7, 10.3, 500125.9, 4300457.2, 15.3)
 
@@ -56,6 +63,8 @@ def _topics() -> list[BcfTopic]:
             snapshot_png=render_pair(wall.vertices, wall.faces, duct.vertices, duct.faces, (0.0, 0.0, 0.5)),
             reference_link="https://cim.example/clash/1",
             comments=[(first, "cim@city.example", "new"), (first + timedelta(days=2), "cim@city.example", "active")],
+            files=[HeaderFile("architecture.ifc", first, "models/architecture.ifc", ARC_PROJECT),
+                   HeaderFile("mep.ifc", first, "models/mep.ifc", MEP_PROJECT, MEP_BUILDING)],
         ),
         BcfTopic(
             guid=str(uuid.uuid5(NS, "clash/slab-pipeline")), title="Slab vs gas pipeline (clearance 0.8 m)",
@@ -157,7 +166,7 @@ def test_child_elements_follow_the_bcf21_schema_sequence(bcfzip: Path) -> None:
     assert [c.tag for c in markup.find("Topic")] == [
         "ReferenceLink", "Title", "Priority", "Labels", "Labels", "CreationDate", "CreationAuthor",
         "ModifiedDate", "ModifiedAuthor", "Description"]
-    assert [c.tag for c in markup] == ["Topic", "Comment", "Comment", "Viewpoints"]
+    assert [c.tag for c in markup] == ["Header", "Topic", "Comment", "Comment", "Viewpoints"]
 
 
 def test_rewriting_the_same_topics_gives_a_byte_identical_zip(bcfzip: Path, tmp_path: Path) -> None:
@@ -206,7 +215,7 @@ def test_naive_dates_are_written_as_utc_and_aware_dates_keep_their_instant(bcfzi
     with zipfile.ZipFile(bcfzip) as archive:
         naive = ET.fromstring(archive.read(f"{topics[1].guid}/markup.bcf"))
         aware = ET.fromstring(archive.read(f"{topics[0].guid}/markup.bcf"))
-    assert naive.findtext("Topic/CreationDate") == "2024-05-01T12:00:00+00:00"
+    assert naive.findtext("Topic/CreationDate") == "2024-05-01T12:00:00Z"
     written = datetime.fromisoformat(aware.findtext("Topic/CreationDate"))
     assert written == topics[0].creation_date and written.tzinfo is not None
     assert written.astimezone(UTC).hour == 23  # 07:08 at +08:00
@@ -274,3 +283,162 @@ def test_markup_characters_and_control_characters_in_names_survive_as_valid_xml(
     topic.title = "Pipe <DN300> & slab\x07 \u6c34\u7ba1"
     archive = bcf.bcfxml.load(write_bcfzip(tmp_path / "c.bcfzip", [topic], "p", "p"))
     assert archive.topics[topic.guid].topic.title == "Pipe <DN300> & slab \u6c34\u7ba1"
+
+
+# --- validation against buildingSMART's schemas -------------------------------------------------------------
+
+SCHEMAS = Path(importlib.util.find_spec("bcf_api_xml").submodule_search_locations[0]) / "Schemas"  # BCF 2.1
+XSD_OF = {"bcf.version": "version.xsd", "project.bcfp": "project.xsd", "markup.bcf": "markup.xsd",
+          "viewpoint.bcfv": "visinfo.xsd"}
+
+
+@pytest.fixture(scope="module")
+def bcf21_schemas() -> dict[str, xmlschema.XMLSchema]:
+    return {name: xmlschema.XMLSchema(str(SCHEMAS / xsd)) for name, xsd in XSD_OF.items()}
+
+
+def _xsd_errors(entries: dict[str, bytes], schemas: dict[str, xmlschema.XMLSchema], tmp: Path) -> dict[str, list]:
+    """Every XML file of a 2.1 zip against its XSD; markups also against the zip's extensions.xsd, which
+    redefines markup.xsd (so a status, type, label or user missing from it is an error)."""
+    (tmp / "markup.xsd").write_bytes((SCHEMAS / "markup.xsd").read_bytes())
+    (tmp / "extensions.xsd").write_bytes(entries["extensions.xsd"])
+    extended = xmlschema.XMLSchema(str(tmp / "extensions.xsd"))
+    errors: dict[str, list] = {}
+    for name, data in entries.items():
+        base = name.rsplit("/", 1)[-1]
+        if base in XSD_OF:
+            errors[name] = [str(e.reason) for e in schemas[base].iter_errors(ET.fromstring(data))]
+        if base == "markup.bcf":
+            errors[name] += [str(e.reason) for e in extended.iter_errors(ET.fromstring(data))]
+    return errors
+
+
+def _entries(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if not n.endswith(("/", ".png"))}
+
+
+def test_every_xml_file_of_a_bcf21_zip_validates_against_buildingsmarts_xsds(bcfzip, bcf21_schemas, tmp_path):
+    """buildingSMART's BCF-XML 2.1 XSDs as shipped in the bcf-api-xml package (bcf_api_xml/Schemas)."""
+    entries = _entries(bcfzip)
+    errors = _xsd_errors(entries, bcf21_schemas, tmp_path)
+    assert sorted(n.rsplit("/", 1)[-1] for n in errors) == sorted(
+        ["bcf.version", "project.bcfp"] + ["markup.bcf", "viewpoint.bcfv"] * 2)
+    assert errors == {name: [] for name in errors}
+    markup = ET.fromstring(entries[f"{_topics()[0].guid}/markup.bcf"])
+    assert [(f.findtext("Filename"), f.get("IfcProject"), f.get("IfcSpatialStructureElement"), f.get("isExternal"))
+            for f in markup.findall("Header/File")] == [("architecture.ifc", ARC_PROJECT, None, "true"),
+                                                        ("mep.ifc", MEP_PROJECT, MEP_BUILDING, "true")]
+
+
+def _broken(entries: dict[str, bytes], name: str, edit) -> dict[str, bytes]:
+    root = ET.fromstring(entries[name])
+    edit(root)
+    return {**entries, name: ET.tostring(root)}
+
+
+def _title_last(markup: ET.Element) -> None:
+    topic = markup.find("Topic")
+    title = topic.find("Title")
+    topic.remove(title)
+    topic.append(title)  # after Description
+
+
+def _drop_field_of_view(viewpoint: ET.Element) -> None:
+    viewpoint.find("PerspectiveCamera").remove(viewpoint.find("PerspectiveCamera/FieldOfView"))
+
+
+@pytest.mark.parametrize(("file", "edit"), [
+    ("markup.bcf", _title_last),
+    ("markup.bcf", lambda m: m.find("Header/File").set("IfcProject", "not-22-characters")),
+    ("markup.bcf", lambda m: m.find("Topic").set("TopicStatus", "Postponed")),  # not in extensions.xsd
+    ("viewpoint.bcfv", _drop_field_of_view),
+    ("project.bcfp", lambda p: p.remove(p.find("ExtensionSchema"))),
+], ids=["title-out-of-order", "bad-ifc-project", "undeclared-status", "camera-without-fov", "no-extension-schema"])
+def test_the_xsd_check_refuses_each_kind_of_malformed_bcf21_file(bcfzip, bcf21_schemas, tmp_path, file, edit):
+    """The validation above is not vacuous: each malformed file fails it."""
+    entries = _entries(bcfzip)
+    name = file if file == "project.bcfp" else f"{_topics()[0].guid}/{file}"
+    assert _xsd_errors(entries, bcf21_schemas, tmp_path)[name] == []
+    assert _xsd_errors(_broken(entries, name, edit), bcf21_schemas, tmp_path)[name]
+
+
+V3_CLASS = {"bcf.version": bcf_v3.Version, "project.bcfp": bcf_v3.ProjectInfo, "extensions.xml": bcf_v3.Extensions,
+            "markup.bcf": bcf_v3.Markup, "viewpoint.bcfv": bcf_v3.VisualizationInfo}
+
+
+def _v3_problems(entries: dict[str, bytes]) -> dict[str, str | None]:
+    """Each XML file of a 3.0 zip parsed strictly by bcf-client's v3 classes, then checked for schema order."""
+    parser, context = _strict_parser(), XmlContext()
+    problems: dict[str, str | None] = {}
+    for name, data in entries.items():
+        clazz = V3_CLASS.get(name.rsplit("/", 1)[-1])
+        if clazz is None:
+            continue
+        try:
+            parser.from_bytes(data, clazz)
+            _assert_schema_order(ET.fromstring(data), clazz, context, name)
+            problems[name] = None
+        except Exception as exc:  # any parser error or order assertion is a finding
+            problems[name] = f"{type(exc).__name__}: {exc}"
+    return problems
+
+
+@pytest.fixture
+def bcf3zip(tmp_path: Path) -> Path:
+    return write_bcfzip(tmp_path / "out3" / "clashes.bcfzip", _topics(), "Binhai sample city", "cim-binhai", "3.0")
+
+
+def test_every_xml_file_of_a_bcf30_zip_parses_strictly_with_bcf_clients_xsd_generated_classes(bcf3zip):
+    """No package on the registry ships buildingSMART's BCF 3.0 XSDs, so 3.0 is checked with the classes
+    bcf-client generated from them (xsdata): unknown elements or attributes, a missing required element (such
+    as 3.0's AspectRatio) or a converter warning fail the parse, and children must follow the xs:sequence."""
+    problems = _v3_problems(_entries(bcf3zip))
+    assert sorted(n.rsplit("/", 1)[-1] for n in problems) == sorted(
+        ["bcf.version", "project.bcfp", "extensions.xml"] + ["markup.bcf", "viewpoint.bcfv"] * 2)
+    assert problems == {name: None for name in problems}
+
+
+def test_the_bcf30_check_refuses_a_bcf21_markup_and_a_camera_without_aspect_ratio(bcfzip, bcf3zip):
+    """The strict 3.0 parse is not vacuous: 2.1's top-level Comment and a 3.0 camera missing AspectRatio fail."""
+    guid = _topics()[0].guid
+    old = _entries(bcfzip)
+    assert _v3_problems({f"{guid}/markup.bcf": old[f"{guid}/markup.bcf"]})[f"{guid}/markup.bcf"]
+    viewpoint = ET.fromstring(_entries(bcf3zip)[f"{guid}/viewpoint.bcfv"])
+    viewpoint.find("PerspectiveCamera").remove(viewpoint.find("PerspectiveCamera/AspectRatio"))
+    assert _v3_problems({"x/viewpoint.bcfv": ET.tostring(viewpoint)})["x/viewpoint.bcfv"]
+
+
+def test_bcf30_reads_back_with_headers_selection_camera_and_snapshot(bcf3zip):
+    topics = _topics()
+    archive = bcf.bcfxml.load(bcf3zip)
+    assert archive.version.version_id == "3.0"
+    assert archive.project.name == "Binhai sample city" and set(archive.topics) == {t.guid for t in topics}
+    wall_duct = archive.topics[topics[0].guid]
+    assert wall_duct.topic.topic_status == "Active" and wall_duct.topic.labels.label == ["hard", "MEP"]
+    assert [c.comment for c in wall_duct.topic.comments.comment] == ["new", "active"]
+    files = wall_duct.header.files.file
+    assert [(f.filename, f.ifc_project, f.ifc_spatial_structure_element, f.is_external) for f in files] == [
+        ("architecture.ifc", ARC_PROJECT, None, True), ("mep.ifc", MEP_PROJECT, MEP_BUILDING, True)]
+    (viewpoint,) = wall_duct.viewpoints.values()
+    assert [c.ifc_guid for c in viewpoint.visualization_info.components.selection.component] == [WALL, DUCT]
+    assert viewpoint.snapshot == topics[0].snapshot_png
+    assert viewpoint.visualization_info.perspective_camera.aspect_ratio == pytest.approx(4 / 3, abs=1e-6)
+    assert archive.topics[topics[1].guid].header is None  # no files known: no header
+    assert archive.extensions.topic_statuses.topic_status == ["Open", "Active", "Resolved", "Closed"]
+
+
+def test_both_versions_keep_the_same_topic_and_viewpoint_guids_and_rewrite_byte_identically(bcfzip, bcf3zip,
+                                                                                             tmp_path):
+    again = write_bcfzip(tmp_path / "again3.bcfzip", _topics()[::-1], "Binhai sample city", "cim-binhai", "3.0")
+    assert again.read_bytes() == bcf3zip.read_bytes()
+    v2, v3 = bcf.bcfxml.load(bcfzip), bcf.bcfxml.load(bcf3zip)
+    assert set(v2.topics) == set(v3.topics)
+    for guid in v2.topics:
+        assert set(v2.topics[guid].viewpoints) == set(v3.topics[guid].viewpoints)
+
+
+def test_an_unknown_bcf_version_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(InputError, match="BCF version '2.0' is not one of 2.1, 3.0"):
+        write_bcfzip(tmp_path / "x.bcfzip", _topics(), "p", "p", "2.0")
+    assert not (tmp_path / "x.bcfzip").exists()

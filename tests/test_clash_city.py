@@ -82,3 +82,30 @@ def test_the_bcf_export_opens_in_ifcopenshell_s_bcf_reader(checked, tmp_path):
             selected |= {c.ifc_guid for c in viewpoint.visualization_info.components.selection.component}
             assert any(n.endswith("snapshot.png") for n in names if n.startswith(handler.topic.guid))
     assert {a for *_, a, _, _ in planted} <= selected
+
+
+def test_the_sample_city_s_bcf_is_named_after_the_city_and_names_each_topic_s_ifc_files(checked, tmp_path):
+    import ifcopenshell
+    from bcf import bcfxml
+
+    from cim.clash.export import export_store
+
+    store, summary, rows, _ = checked
+    export_store(store, store.read("clashes").to_pylist(), tmp_path, summary, version="3.0")
+    sources = {m["model_id"]: SAMPLES / m["source_path"] for m in store.current_models().to_pylist()
+               if m["kind"] == "ifc"}
+    projects = {path.name: ifcopenshell.open(str(path)).by_type("IfcProject")[0].GlobalId
+                for path in sources.values()}
+    by_group = {}
+    for r in rows:
+        by_group.setdefault(r["element_group"], []).append(r)
+    with bcfxml.load(tmp_path / "clashes.bcfzip") as bcf:
+        assert bcf.project.name == "Fuzhou Binhai New City - demo district"  # not the store folder's name
+        assert len(bcf.topics) == len(by_group)
+        for handler in bcf.topics.values():
+            files = handler.header.files.file
+            assert files and {f.ifc_project for f in files} == {projects[f.filename] for f in files}
+            models = {c.originating_system for vp in handler.viewpoints.values()
+                      for c in vp.visualization_info.components.selection.component}
+            assert {f.filename for f in files} == {sources[m].name for m in models}
+            assert all(m in handler.topic.title for m in models)

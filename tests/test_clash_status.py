@@ -214,3 +214,11 @@ def test_the_clashes_table_says_how_each_depth_was_measured(runs):
     assert row("gas8", "water8")["depth_method"] is None
     assert {c["depth_method"] for c in clash_json([walls])["clashes"]} == {"approximate"}
     assert "depth 0.200 m (approximate: both meshes open)" in _description([walls])
+
+
+def test_clash_list_validates_against_the_same_statuses_the_store_and_the_bcf_export_use():
+    from cim import cli_clash
+    from cim.clash.bcf import STATUS_TO_BCF
+    from cim.clash.status import STATUSES
+
+    assert cli_clash.STATUSES == STATUSES == tuple(STATUS_TO_BCF)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import shutil
 import tomllib
 import zipfile
@@ -96,12 +99,53 @@ def test_every_failed_check_is_visible_in_the_report_in_a_real_headless_browser(
     for check_id in EXPECTED["violating"]["fails"]:
         assert f'class="check fail" data-check="{check_id}"' in dom
     assert 'data-verdict="fail"' in dom and "<svg" in dom
+    from cim.review.browser import page_width
+
+    scroll, view = page_width(html, 900)  # a laptop window: wide tables scroll inside their box, not the page
+    assert scroll <= view, f"the page scrolls sideways: {scroll} px of content in a {view} px window"
     png = screenshot(html, violating[2] / "report.png", size=(1280, 1800))
     from PIL import Image, ImageStat
 
     with Image.open(png) as img:
         assert img.size == (1280, 1800)
         assert max(ImageStat.Stat(img.convert("L")).var) > 500  # not a blank page
+
+
+def test_each_clash_row_of_the_violating_report_shows_its_snapshot_inline(violating):
+    from PIL import Image
+
+    html = (violating[2] / "report.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr class="clash".*?</tr>', html, re.S)
+    assert len(rows) == len(violating[1]["clashes"]) >= 2
+    for row in rows:
+        src = re.search(r'<img src="data:image/png;base64,([^"]+)"', row)
+        assert src is not None, row[:200]
+        with Image.open(io.BytesIO(base64.b64decode(src.group(1)))) as img:
+            assert img.size == (320, 240)
+
+
+@pytest.mark.parametrize("which", ["violating", "compliant"])
+def test_the_real_reports_have_no_dead_links_and_every_table_scrolls_inside_the_page(which, violating, compliant):
+    from tests.test_review_page import dead_links, tables_outside_a_scroller
+
+    out = violating[2] if which == "violating" else compliant[3]
+    page = out / "report.html"
+    assert dead_links(page) == []
+    assert tables_outside_a_scroller(page.read_text(encoding="utf-8")) == 0
+
+
+@pytest.mark.parametrize("which", ["violating", "compliant"])
+def test_the_real_reports_list_storeys_in_natural_order_and_count_the_total_time_once(which, violating, compliant):
+    report = violating[1] if which == "violating" else compliant[1]
+    storeys = [k.split(" ")[0] for k in report["quantities"]["gfa_per_storey"]]
+    top = EXPECTED[which]["storeys"]
+    assert storeys == ["B1", *[f"L{i}" for i in range(1, top + 1)]]
+    timings = dict(report["timings"])
+    total = timings.pop("total")
+    assert sum(timings.values()) == pytest.approx(total, abs=0.001 * len(timings))
+    html = ((violating[2] if which == "violating" else compliant[3]) / "report.html").read_text(encoding="utf-8")
+    assert html.count("<td>total</td>") == 0
+    assert f"<strong>{total:.2f}</strong>" in html
 
 
 def test_the_compliant_submission_passes_from_a_path_with_spaces_and_unusual_characters(compliant):
@@ -164,3 +208,31 @@ def test_accept_ingests_the_submission_into_the_city_as_a_plan_phase_version(sam
     accepted = Store(city, create=False).latest("submission-compliant")
     assert accepted is not None and accepted["phase"] == "plan"
     assert Store(store.root, create=False).latest("submission-compliant") is None  # the original city untouched
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["revision"] is None
+
+    # the same building reviewed again is a revision of the accepted one, not an overlap with itself
+    result = runner.invoke(app, ["review", str(SAMPLES / "submissions" / "compliant.ifc"), "--store", str(city),
+                                 "--config", str(config.path), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "again" / "report.json").read_text(encoding="utf-8"))
+    assert report["revision"]["model_id"] == "submission-compliant" and report["revision"]["version"] == 1
+    overlap = next(c for c in report["checks"] if c["check_id"] == "overlap_existing")
+    assert overlap["status"] == "pass" and overlap["measured"] == 0.0
+    assert "revision of submission-compliant v1: compared against the city without it" in overlap["message"]
+
+
+def test_a_revision_of_a_city_building_is_compared_against_the_city_without_it(sample_city, tmp_path):
+    # haixia_office.ifc is in the city (model haixia-office, and feature haixia-office of buildings_existing,
+    # 675 m2): reviewed again it used to "overlap 675 m2 of existing buildings", itself
+    result, report = _review(sample_city, SAMPLES / "buildings" / "haixia_office.ifc", tmp_path / "out")
+    assert report["revision"] == {"model_id": "haixia-office", "version": 1, "matched_by": "model id",
+                                  "excluded": ["haixia-office"],
+                                  "message": "revision of haixia-office v1: compared against the city without it"}
+    overlap = next(c for c in report["checks"] if c["check_id"] == "overlap_existing")
+    assert overlap["status"] == "pass" and overlap["measured"] == 0.0, overlap["message"]
+    assert all(d["building_id"] != "haixia-office" for d in overlap["details"])
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "revision of haixia-office v1: compared against the city without it" in html
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SAMPLES.parent / "schemas" / "review_report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import ifcopenshell
 import ifcopenshell.api
@@ -19,13 +22,15 @@ from cim.gis import arrow_to_frame
 from cim.ingest.run import ingest_file
 from cim.review import site
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS
+from cim.review.revision import existing_buildings, find_revision
 from cim.review.site_footprint import above_ground_floor_area, above_ground_footprint, below_ground_footprint
-from cim.review.validity import check_ids, city_extent_from, georef_checks
+from cim.review.validity import IDS_FILES, check_ids, city_extent_from, georef_checks, ids_file_for
 from cim.store import Store
-from tests.conftest import ROOT, SAMPLES
-from tests.models import add_wall, new_model
+from tests.conftest import SAMPLES
+from tests.models import add_wall, new_model, write
 
-IDS_PATH = ROOT / "schemas" / "review_requirements.ids"
+IDS_PATH = ids_file_for("IFC4")
+IDS_2X3 = ids_file_for("IFC2X3")
 SUBMISSIONS = SAMPLES / "submissions"
 EXPECTED = tomllib.loads((SUBMISSIONS / "expected.toml").read_text(encoding="utf-8"))
 KEYS = ("compliant", "violating")
@@ -57,13 +62,15 @@ def _submission(city, key: str) -> dict:
 # --------------------------------------------------------------------------- IDS
 
 
-def test_the_review_ids_file_is_valid_ids_1_0_and_loads_with_ifctester():
-    idslib.get_schema().validate(str(IDS_PATH))  # raises on any XSD violation
-    spec_set = idslib.open(str(IDS_PATH), validate=True)
+@pytest.mark.parametrize("schema", sorted(IDS_FILES))
+def test_each_review_ids_file_is_valid_ids_1_0_and_holds_only_its_own_schema(schema):
+    path = ids_file_for(schema)
+    idslib.get_schema().validate(str(path))  # raises on any XSD violation
+    spec_set = idslib.open(str(path), validate=True)
     names = [s.name for s in spec_set.specifications]
-    assert {"Storeys are named", "Spaces declare their use", "Building elements have a material",
-            "Georeferenced with a map conversion"} <= set(names)
-    assert all(set(s.ifcVersion) <= {"IFC2X3", "IFC4", "IFC4X3_ADD2"} for s in spec_set.specifications)
+    assert {"Storeys are named", "Spaces declare their use", "Building elements have a material"} <= set(names)
+    version = "IFC4X3_ADD2" if schema == "IFC4X3" else schema
+    assert all(s.ifcVersion == [version] for s in spec_set.specifications)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -79,13 +86,13 @@ def test_the_ifc2x3_sample_building_is_judged_by_its_georeferencing_property_set
     # tests.models patches these module globals for IFC2X3 and never restores them: undo it after this test
     monkeypatch.setattr(owner_settings, "get_user", owner_settings.get_user)
     monkeypatch.setattr(owner_settings, "get_application", owner_settings.get_application)
-    result = check_ids(ifcopenshell.open(str(SAMPLES / "buildings" / "residential_block_b_ifc2x3.ifc")), IDS_PATH)
+    result = check_ids(ifcopenshell.open(str(SAMPLES / "buildings" / "residential_block_b_ifc2x3.ifc")), IDS_2X3)
     assert result.status == PASS, result.details
     bare, _ctx = new_model("IFC2X3", georef=False)
-    failing = [d["specification"] for d in check_ids(bare, IDS_PATH).details]
+    failing = [d["specification"] for d in check_ids(bare, IDS_2X3).details]
     assert failing == ["IFC2X3 georeferencing property sets"]
     placed, _ctx = new_model("IFC2X3")  # ePSet values written as IfcReal by ifcopenshell.api: accepted
-    assert check_ids(placed, IDS_PATH).status == PASS
+    assert check_ids(placed, IDS_2X3).status == PASS
 
 
 def _bare_model(schema: str = "IFC4", *, georef: bool = True):
@@ -114,13 +121,54 @@ def test_a_model_without_storey_names_materials_or_space_uses_fails_with_each_na
 
 def test_a_model_without_a_map_conversion_fails_the_georeferencing_requirement():
     f, _ctx, _wall, _space = _bare_model("IFC4X3_ADD2", georef=False)
-    result = check_ids(f, IDS_PATH)
+    result = check_ids(f, ids_file_for(f.schema))
     failing = {d["specification"]: d for d in result.details}
     georef = failing["Georeferenced with a map conversion"]
     assert georef["n_failed"] == 0 and georef["n_applicable"] == 0
     assert "required" in georef["reasons"][0]
     assert "Projected CRS is named" in failing
     assert "IFC4 standard-case elements have a material" not in failing  # IFC4 only: not applicable
+
+
+def _ifctester_cli_verdict(ids_path: Path, model: Path, tmp_path: Path) -> tuple[bool, dict[str, bool]]:
+    """The official checker's overall status and per-specification status, from its own command line."""
+    out = tmp_path / f"{model.stem}-{ids_path.stem}.json"
+    proc = subprocess.run([sys.executable, "-m", "ifctester", str(ids_path), str(model), "-r", "Json", "-o", str(out)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    return report["status"], {s["name"]: s["status"] for s in report["specifications"]}
+
+
+def _ids_cases(tmp_path: Path) -> list[Path]:
+    bare4, *_ = _bare_model("IFC4")
+    bare4x3, *_ = _bare_model("IFC4X3_ADD2")
+    bare2x3, _ctx = new_model("IFC2X3", georef=False)
+    add_wall(bare2x3, _ctx, name="W")
+    for f, name in ((bare4, "bare_ifc4.ifc"), (bare4x3, "bare_ifc4x3.ifc"), (bare2x3, "bare_ifc2x3.ifc")):
+        write(f, tmp_path / name)
+    return [SUBMISSIONS / "compliant.ifc", SUBMISSIONS / "violating.ifc",
+            SAMPLES / "buildings" / "residential_block_b_ifc2x3.ifc", tmp_path / "bare_ifc4.ifc",
+            tmp_path / "bare_ifc4x3.ifc", tmp_path / "bare_ifc2x3.ifc"]
+
+
+def test_the_official_ifctester_command_gives_the_same_verdict_as_cim_for_every_sample(tmp_path, monkeypatch):
+    import ifcopenshell.api.owner.settings as owner_settings
+
+    monkeypatch.setattr(owner_settings, "get_user", owner_settings.get_user)
+    monkeypatch.setattr(owner_settings, "get_application", owner_settings.get_application)
+    verdicts = {}
+    for model in _ids_cases(tmp_path):
+        f = ifcopenshell.open(str(model))
+        ids_path = ids_file_for(f.schema)
+        ours = check_ids(f, ids_path)
+        official, per_spec = _ifctester_cli_verdict(ids_path, model, tmp_path)
+        failing = {d["specification"] for d in ours.details}
+        assert official == (ours.status == PASS), (model.name, per_spec, ours.message)
+        assert {name for name, ok in per_spec.items() if not ok} == failing, model.name
+        verdicts[model.name] = official
+    assert verdicts == {"compliant.ifc": True, "violating.ifc": True, "residential_block_b_ifc2x3.ifc": True,
+                        "bare_ifc4.ifc": False, "bare_ifc4x3.ifc": False, "bare_ifc2x3.ifc": False}
 
 
 def test_failing_global_ids_are_capped_at_ten_per_specification():
@@ -269,6 +317,41 @@ def test_overlapping_an_existing_building_fails_unless_it_is_the_one_replaced(ci
     assert replaced.status == PASS and replaced.measured == 0.0
 
 
+def test_a_submission_on_an_existing_building_s_footprint_is_its_revision_and_not_an_overlap(city):
+    store, layers, _ground = city
+    existing = existing_buildings(store, layers["buildings_existing"])
+    plaza = existing.set_index("building_id").geometry["ctx-03"]  # Tonghu Plaza, 50 m x 40 m
+    near = affinity.translate(plaza, 0.5, 0.0)  # intersection over union 0.98: the same building
+    revision, others = find_revision(store, existing, file_name="plaza-rev-b.ifc", model_id="submission-plaza-rev-b",
+                                     footprint=near, buildings=[])
+    assert revision is not None and (revision.model_id, revision.matched_by) == ("ctx-03", "footprint")
+    assert revision.excluded == ["ctx-03"] and "ctx-03" not in set(others["building_id"])
+    assert site.check_neighbours(near, others).status == PASS
+
+    moved = affinity.translate(plaza, 5.0, 0.0)  # 0.82: another building on the same spot overlaps it
+    revision, others = find_revision(store, existing, file_name="other.ifc", model_id="submission-other",
+                                     footprint=moved, buildings=[])
+    assert revision is None and site.check_neighbours(moved, others).status == FAIL
+    named = [{"name": "  tonghu PLAZA ", "global_id": "0000000000000000000000"}]  # same name, and overlapping
+    revision, others = find_revision(store, existing, file_name="other.ifc", model_id="submission-other",
+                                     footprint=moved, buildings=named)
+    assert (revision.model_id, revision.matched_by) == ("ctx-03", "name")
+    assert site.check_neighbours(moved, others).status == PASS
+
+
+def test_a_submission_with_a_city_model_s_id_is_its_revision_and_the_city_s_ifc_buildings_count_as_existing(city):
+    store, layers, _ground = city
+    existing = existing_buildings(store, layers["buildings_existing"])
+    ingested = set(existing.loc[existing["model_id"].notna(), "model_id"])
+    assert ingested == {"compliant", "violating"}  # the two submissions ingested into this city are buildings too
+    footprint = _submission(city, "compliant")["footprint"]
+    assert site.check_neighbours(footprint, existing).status == FAIL  # both stand on BH-02
+    revision, others = find_revision(store, existing, file_name="compliant.ifc", model_id="submission-compliant",
+                                     footprint=footprint, buildings=[])
+    assert (revision.model_id, revision.version, revision.matched_by) == ("compliant", 1, "model id")
+    assert revision.excluded == ["compliant"] and "violating" in set(others["building_id"])
+
+
 def test_limits_the_parcel_does_not_set_are_not_applicable():
     assert site.check_height(41.0, 5.0, None).status == NOT_APPLICABLE
     assert site.check_far(1000.0, 2000.0, float("nan")).status == NOT_APPLICABLE
@@ -281,3 +364,27 @@ def test_the_setback_line_is_the_parcel_shrunk_with_square_corners(city):
     line = site.setback_line(parcel, 8.0)
     assert line.bounds == pytest.approx((464_568.0, 2_865_728.0, 464_692.0, 2_865_862.0))
     assert line.area == pytest.approx(124.0 * 134.0)
+
+
+@pytest.mark.parametrize("schema", sorted(IDS_FILES))
+def test_each_design_ids_file_is_valid_ids_1_0_and_holds_only_its_own_schema(schema):
+    path = ids_file_for(schema, stem="design_requirements")
+    idslib.get_schema().validate(str(path))
+    spec_set = idslib.open(str(path), validate=True)
+    version = "IFC4X3_ADD2" if schema == "IFC4X3" else schema
+    assert spec_set.specifications and all(s.ifcVersion == [version] for s in spec_set.specifications)
+
+
+def test_the_official_ifctester_command_gives_the_same_design_verdict_as_cim(tmp_path):
+    """The design gate's requirements: the construction-drawing model passes, the plan model fails on fire
+    ratings, and ifctester's own command line agrees specification by specification."""
+    verdicts = {}
+    for model in (SAMPLES / "lifecycle" / "design.ifc", SUBMISSIONS / "compliant.ifc"):
+        f = ifcopenshell.open(str(model))
+        ids_path = ids_file_for(f.schema, stem="design_requirements")
+        ours = check_ids(f, ids_path)
+        official, per_spec = _ifctester_cli_verdict(ids_path, model, tmp_path)
+        assert official == (ours.status == PASS), (model.name, per_spec, ours.message)
+        assert {name for name, ok in per_spec.items() if not ok} == {d["specification"] for d in ours.details}
+        verdicts[model.name] = official
+    assert verdicts == {"design.ifc": True, "compliant.ifc": False}

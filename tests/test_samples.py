@@ -112,9 +112,10 @@ def test_the_city_config_lists_every_ifc_model_with_a_phase(city: Path) -> None:
     config = tomllib.loads((city / "cim.toml").read_text())
     assert config["city"]["crs"] == "EPSG:4549"
     assert config["city"]["ground_elevation_m"] == layout.GROUND_Z
-    assert config["city"]["exclude"] == ["submissions/*"]
+    assert config["city"]["exclude"] == ["submissions/*", "lifecycle/*"]
     listed = set(config["models"])
-    on_disk = {p.relative_to(city).as_posix() for p in city.rglob("*.ifc") if "submissions" not in p.parts}
+    on_disk = {p.relative_to(city).as_posix() for p in city.rglob("*.ifc")
+               if not {"submissions", "lifecycle"} & set(p.parts)}
     assert listed == on_disk | ({"tunnel/utility_tunnel.ifc"} & listed)
     assert {m["phase"] for m in config["models"].values()} == {"plan", "build", "manage"}
     assert len({m["model_id"] for m in config["models"].values()}) == len(listed)

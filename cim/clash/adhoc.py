@@ -14,6 +14,7 @@ from pathlib import Path
 from cim.clash.engine import Checker
 from cim.clash.export import model_frames
 from cim.clash.group import element_groups, location_groups
+from cim.clash.header import model_files
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet
 from cim.clash.source import ElementSet, load_models
@@ -31,6 +32,7 @@ class AdhocResult:
     meshes: dict  # key -> world mesh, for BCF snapshots
     frames: dict  # model_id -> Georef, for BCF cameras
     summary: dict
+    files: dict = dataclasses.field(default_factory=dict)  # model_id -> HeaderFile, for BCF topic headers
 
 
 def check_elements(elements: ElementSet, rules: RuleSet, city: Store | None, ground_z: float | None,
@@ -62,6 +64,7 @@ def check_files(paths: list[Path], rules: RuleSet, config: CityConfig, city: Sto
         checker, rows = check_elements(elements, rules, city, config.ground_elevation_m, config.root, now)
         meshes = elements.meshes([f"{r[s + '_model']}/{r[s + '_global_id']}" for r in rows for s in "ab"])
         frames = model_frames(scratch)
+        files = model_files(scratch)
     summary = {"models": [str(p) for p in paths], "elements": len(elements), "tested": checker.stats.tested,
                "suppressed": checker.stats.suppressed, "found": len(rows), "per_rule": checker.stats.per_rule}
-    return AdhocResult(rows, meshes, frames, summary)
+    return AdhocResult(rows, meshes, frames, summary, files)

@@ -1,8 +1,16 @@
-"""Clash results as a BCF 2.1 zip (.bcfzip) that Bonsai, BIMcollab, Solibri and Navisworks open.
+"""Clash results as a BCF 2.1 or 3.0 zip (.bcfzip) that Bonsai, BIMcollab, Solibri and Navisworks open.
 
-Layout: ``bcf.version``, ``project.bcfp`` (ProjectId, Name, ExtensionSchema), ``extensions.xsd``
-(the TopicType/TopicStatus/Priority/TopicLabel/UserIdType values used), then one folder per topic
-GUID with ``markup.bcf``, ``viewpoint.bcfv`` and, when given, ``snapshot.png``.
+Layout: ``bcf.version``, ``project.bcfp`` (ProjectId, Name), the extension values used (TopicType,
+TopicStatus, Priority, TopicLabel, users: 2.1 ``extensions.xsd``, 3.0 ``extensions.xml``), then one folder
+per topic GUID with ``markup.bcf`` (its Header names the IFC file of each selected component),
+``viewpoint.bcfv`` and, when given, ``snapshot.png``.
+
+Why not bcf-client's ``BcfXml.create_new`` / ``add_topic`` / ``save``: the XML itself is bcf-client's (its
+schema-generated model classes and serializer, see cim.clash.bcf_xml), but its writer draws topic, viewpoint
+and comment GUIDs from ``uuid4`` and creation dates from the clock, zips with the current time and writes the
+target file in place, so every export would be a new set of topics with new bytes. BIMcollab and Solibri
+update a topic only when its GUID is the one they imported, so this module keeps the GUIDs (uuid5, below),
+the zip layout and the fixed zip timestamps itself, and writes atomically.
 
 Status mapping (cim clash status -> BCF TopicStatus), see ``STATUS_TO_BCF``:
 ``new`` -> ``Open``, ``active`` -> ``Active``, ``resolved`` -> ``Resolved`` (the clash is gone from a
@@ -29,12 +37,13 @@ from datetime import datetime
 from pathlib import Path
 
 from cim.clash import bcf_xml
+from cim.clash.bcf_xml import VERSIONS, HeaderFile, MarkupData
 from cim.errors import InputError
 from cim.files import write_atomic
 
 STATUS_TO_BCF = {"new": "Open", "active": "Active", "resolved": "Resolved", "approved": "Closed"}
 PRIORITY_TO_BCF = {"critical": "Critical", "major": "Major", "minor": "Minor", "info": "Info"}
-EXTENSIONS_FILE = "extensions.xsd"
+EXTENSIONS_FILE = {"2.1": "extensions.xsd", "3.0": "extensions.xml"}
 VIEWPOINT_FILE = "viewpoint.bcfv"
 SNAPSHOT_FILE = "snapshot.png"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no clock in the bytes
@@ -73,6 +82,7 @@ class BcfTopic:
     snapshot_png: bytes | None
     reference_link: str | None = None
     comments: list[tuple[datetime, str, str]] = field(default_factory=list)  # (date, author, text)
+    files: list[HeaderFile] = field(default_factory=list)  # the IFC files the selected components come from
 
 
 def bcf_status(status: str, path: Path) -> str:
@@ -151,21 +161,21 @@ def _comment_rows(topic: BcfTopic) -> list[tuple[str, datetime, str, str]]:
     return rows
 
 
-def topic_entries(topic: BcfTopic, path: Path) -> dict[str, bytes]:
+def topic_entries(topic: BcfTopic, path: Path, version: str = "2.1") -> dict[str, bytes]:
     """The zip entries of one topic folder, keyed by their name inside the zip."""
     _check_topic(topic, path)
     selectable, unselectable = _split_selected(topic.selected)
     viewpoint_guid = str(uuid.uuid5(uuid.UUID(topic.guid), "viewpoint/1"))
     try:
-        markup = bcf_xml.markup_xml(
+        markup = bcf_xml.markup_xml(version, MarkupData(
             guid=topic.guid, topic_type=topic.topic_type, topic_status=bcf_status(topic.status, path),
             reference_link=topic.reference_link, title=topic.title, priority=bcf_priority(topic.priority, path),
             labels=topic.labels, creation_date=topic.creation_date, author=topic.author,
             modified_date=topic.modified_date, description=_description(topic, unselectable),
             comments=_comment_rows(topic), viewpoint_guid=viewpoint_guid, viewpoint_file=VIEWPOINT_FILE,
-            snapshot_file=SNAPSHOT_FILE if topic.snapshot_png is not None else None,
-        )
-        visinfo = bcf_xml.visinfo_xml(guid=viewpoint_guid, selected=selectable, point=topic.camera_point,
+            snapshot_file=SNAPSHOT_FILE if topic.snapshot_png is not None else None, files=topic.files,
+        ))
+        visinfo = bcf_xml.visinfo_xml(version, guid=viewpoint_guid, selected=selectable, point=topic.camera_point,
                                       bounds=topic.focus_bounds)
     except ValueError as exc:
         raise InputError(path, f"topic {topic.guid!r}: {exc}", "pass finite coordinates", stage="bcf") from exc
@@ -187,20 +197,26 @@ def _extension_values(topics: list[BcfTopic]) -> dict[str, list[str]]:
     }
 
 
-def bcf_entries(topics: list[BcfTopic], project_name: str, project_id: str, path: Path) -> list[tuple[str, bytes]]:
+def bcf_entries(topics: list[BcfTopic], project_name: str, project_id: str, path: Path,
+                version: str = "2.1") -> list[tuple[str, bytes]]:
     """All zip entries in write order: the root files, then each topic folder by GUID."""
+    if version not in VERSIONS:
+        raise InputError(path, f"BCF version {version!r} is not one of {', '.join(VERSIONS)}",
+                         "pass --bcf-version 2.1 or 3.0", stage="bcf")
     guids = [t.guid for t in topics]
     duplicates = sorted({g for g in guids if guids.count(g) > 1})
     if duplicates:
         raise InputError(path, f"topic GUIDs used twice: {', '.join(duplicates)}",
                          "derive each GUID from the clash identity", stage="bcf")
+    extensions = EXTENSIONS_FILE[version]
+    write_extensions = bcf_xml.extensions_xsd if version == "2.1" else bcf_xml.extensions_xml
     entries = [
-        ("bcf.version", bcf_xml.version_xml()),
-        ("project.bcfp", bcf_xml.project_xml(project_id, project_name, EXTENSIONS_FILE)),
-        (EXTENSIONS_FILE, bcf_xml.extensions_xsd(_extension_values(topics))),
+        ("bcf.version", bcf_xml.version_xml(version)),
+        ("project.bcfp", bcf_xml.project_xml(version, project_id, project_name, extensions)),
+        (extensions, write_extensions(_extension_values(topics))),
     ]
     for topic in sorted(topics, key=lambda t: t.guid):
-        entries.extend(sorted(topic_entries(topic, path).items()))
+        entries.extend(sorted(topic_entries(topic, path, version).items()))
     return entries
 
 
@@ -215,13 +231,14 @@ def _zip_bytes_to(handle, entries: list[tuple[str, bytes]]) -> None:
             archive.writestr(info, data, compresslevel=6 if info.compress_type == zipfile.ZIP_DEFLATED else None)
 
 
-def write_bcfzip(path: Path, topics: list[BcfTopic], project_name: str, project_id: str) -> Path:
-    """Write ``topics`` to ``path`` atomically (temp file, then rename) and return ``path``.
+def write_bcfzip(path: Path, topics: list[BcfTopic], project_name: str, project_id: str,
+                 version: str = "2.1") -> Path:
+    """Write ``topics`` to ``path`` as BCF ``version`` (2.1 or 3.0) atomically (temp file, then rename).
 
     The same topics always give the same bytes, so a rerun leaves an unchanged file unchanged for
     version control and sync tools.
     """
     path = Path(path)
-    entries = bcf_entries(topics, project_name, project_id, path)
+    entries = bcf_entries(topics, project_name, project_id, path, version)
     write_atomic(path, lambda fh: _zip_bytes_to(fh, entries), what="BCF file")
     return path

@@ -1,13 +1,14 @@
-"""Clash results for machines (JSON) and for BIM tools (BCF 2.1: one topic per element group).
+"""Clash results for machines (JSON) and for BIM tools (BCF 2.1 or 3.0: one topic per element group).
 
 BCF cameras are placed in model A's own engineering frame (the inverse of its map conversion), so Bonsai,
-BIMcollab or Solibri, which open the IFC in its own coordinates, look at the right spot.
+BIMcollab or Solibri, which open the IFC in its own coordinates, look at the right spot. Titles and
+descriptions name the model and storey of both elements, and each topic's header names the IFC file of
+every model its selected components come from, as coordinators expect from Navisworks or Solibri.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cim.clash.bcf import BcfComponent, BcfTopic, write_bcfzip
+from cim.clash.bcf import BcfComponent, BcfTopic, HeaderFile, write_bcfzip
 from cim.clash.snapshot import render_pair
 from cim.errors import CimError
 from cim.files import write_atomic
@@ -80,14 +81,31 @@ def _group_status(rows: list[dict]) -> str:
     return min((r["status"] for r in rows), key=STATUS_ORDER.index)
 
 
+def _place(row: dict, side: str) -> str:
+    """'model storey' of one element of a clash, e.g. 'mep-b1 L2' (the model alone when it has no storey)."""
+    storey = row.get(f"{side}_storey")
+    return f"{row[f'{side}_model']} {storey}" if storey else row[f"{side}_model"]
+
+
 def _title(rows: list[dict]) -> str:
+    """'Duct ↔ Beam (hard): mep-b1 L2 / struct-b1 L2'; a group names its shared element and the other places."""
     r = rows[0]
     if len(rows) == 1:
-        return f"{r['mode'].capitalize()}: {r['a_name'] or r['a_class']} × {r['b_name'] or r['b_class']}"[:250]
+        return (f"{r['a_name'] or r['a_class']} ↔ {r['b_name'] or r['b_class']} ({r['mode']}): "
+                f"{_place(r, 'a')} / {_place(r, 'b')}")[:250]
     shared = r["element_group"].split(":", 1)[1]
-    name = next((x[f"{s}_name"] or x[f"{s}_class"] for x in rows for s in "ab"
-                 if f"{x[f'{s}_model']}/{x[f'{s}_global_id']}" == shared), shared)
-    return f"{len(rows)} clashes with {name} ({r['rule']})"[:250]
+    side = next(((x, s) for x in rows for s in "ab" if f"{x[f'{s}_model']}/{x[f'{s}_global_id']}" == shared), None)
+    if side is None:
+        return f"{len(rows)} clashes with {shared} ({r['rule']})"[:250]
+    x, s = side
+    other = "b" if s == "a" else "a"
+    places = ", ".join(dict.fromkeys(_place(y, other if _is(y, s, shared) else s) for y in rows))
+    name = x[f"{s}_name"] or x[f"{s}_class"]
+    return f"{len(rows)} clashes with {name} ({r['rule']}): {_place(x, s)} / {places}"[:250]
+
+
+def _is(row: dict, side: str, key: str) -> bool:
+    return f"{row[f'{side}_model']}/{row[f'{side}_global_id']}" == key
 
 
 def _description(rows: list[dict]) -> str:
@@ -98,8 +116,8 @@ def _description(rows: list[dict]) -> str:
             f"distance {r['distance_m']:.3f} m" if r.get("distance_m") is not None else ""
         where = f"at E {r['x']:.2f} N {r['y']:.2f} z {r['z']:.2f}" + (f", {r['chainage']}" if r.get("chainage") else "")
         lines.append(f"[{r['clash_id']}] {r['rule']} {r['mode']}: {r['a_class']} '{r['a_name']}' ({r['a_global_id']}) "
-                     f"x {r['b_class']} '{r['b_name']}' ({r['b_global_id']}); {measure} {where}; storey "
-                     f"{r.get('a_storey') or r.get('b_storey') or '-'}")
+                     f"in {r['a_model']}, storey {r.get('a_storey') or '-'} ↔ {r['b_class']} '{r['b_name']}' "
+                     f"({r['b_global_id']}) in {r['b_model']}, storey {r.get('b_storey') or '-'}; {measure} {where}")
     return "\n".join(lines)
 
 
@@ -122,8 +140,8 @@ def _ts(value) -> datetime:
 
 
 def bcf_topics(rows: list[dict], meshes: MeshLookup | None = None, frames: dict[str, Georef] | None = None,
-               include_resolved: bool = False) -> list[BcfTopic]:
-    """One topic per element group (a single clash is a group of one)."""
+               include_resolved: bool = False, files: dict[str, HeaderFile] | None = None) -> list[BcfTopic]:
+    """One topic per element group (a single clash is a group of one); ``files`` maps model_id to its IFC file."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         if include_resolved or row["status"] != "resolved":
@@ -150,7 +168,9 @@ def bcf_topics(rows: list[dict], meshes: MeshLookup | None = None, frames: dict[
             creation_date=min(_ts(r["first_seen"]) for r in items),
             modified_date=max(_ts(r["status_changed_at"]) for r in items), author="cim clash",
             selected=selected, camera_point=tuple(float(v) for v in local[0]), focus_bounds=bounds,
-            snapshot_png=_snapshot(first, meshes), comments=_comments(items)))
+            snapshot_png=_snapshot(first, meshes), comments=_comments(items),
+            files=[(files or {})[m] for m in dict.fromkeys(c.originating_system for c in selected)
+                   if m in (files or {})]))
     return topics
 
 
@@ -172,9 +192,11 @@ def _snapshot(row: dict, meshes: MeshLookup | None) -> bytes | None:
 
 
 def write_bcf(rows: list[dict], path: Path, *, project_name: str, meshes: MeshLookup | None = None,
-              frames: dict[str, Georef] | None = None, include_resolved: bool = False) -> Path:
-    topics = bcf_topics(rows, meshes, frames, include_resolved)
-    return write_bcfzip(Path(path), topics, project_name, str(uuid.uuid5(NAMESPACE, f"project:{project_name}")))
+              frames: dict[str, Georef] | None = None, include_resolved: bool = False,
+              files: dict[str, HeaderFile] | None = None, version: str = "2.1") -> Path:
+    topics = bcf_topics(rows, meshes, frames, include_resolved, files)
+    return write_bcfzip(Path(path), topics, project_name, str(uuid.uuid5(NAMESPACE, f"project:{project_name}")),
+                        version)
 
 
 def model_frames(store) -> dict[str, Georef]:
@@ -185,12 +207,17 @@ def model_frames(store) -> dict[str, Georef]:
             for m in store.current_models().to_pylist() if m["kind"] == "ifc" and m["georef"]}
 
 
-def export_store(store, rows: list[dict], out_dir: Path, summary: dict | None = None) -> list[Path]:
-    """clashes.json and clashes.bcfzip of a store's clashes; meshes are read only for the clashing elements."""
+def export_store(store, rows: list[dict], out_dir: Path, summary: dict | None = None, *, config=None,
+                 version: str = "2.1") -> list[Path]:
+    """clashes.json and clashes.bcfzip of a store's clashes; meshes are read only for the clashing elements.
+
+    The BCF project is named after the city (``config``, else the cim.toml its models were ingested with).
+    """
+    from cim.clash.header import city_name, model_files
     from cim.clash.source import current_sources, read_meshes
 
     sources = current_sources(store)
-    name = os.path.basename(os.path.abspath(store.root))
     return [write_json(rows, Path(out_dir) / "clashes.json", summary),
-            write_bcf(rows, Path(out_dir) / "clashes.bcfzip", project_name=name,
-                      meshes=lambda keys: read_meshes(sources, keys), frames=model_frames(store))]
+            write_bcf(rows, Path(out_dir) / "clashes.bcfzip", project_name=city_name(store, config),
+                      meshes=lambda keys: read_meshes(sources, keys), frames=model_frames(store),
+                      files=model_files(store), version=version)]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 from cim.errors import CimError, ConfigError
 
@@ -82,19 +83,18 @@ def dump_dom(html_path: Path, timeout: float = TIMEOUT_S, size: tuple[int, int] 
     return _run(html_path, ["--dump-dom", f"--window-size={size[0]},{size[1]}"], timeout).stdout
 
 
-def rendered_sizes(html_path: Path, selectors: dict[str, str], timeout: float = TIMEOUT_S,
-                   size: tuple[int, int] = (1280, 2400)) -> dict[str, tuple[float, float] | None]:
-    """Laid-out width and height (CSS px) of the first element each selector matches, None when nothing matches.
+def evaluate(html_path: Path, expressions: dict[str, str], timeout: float = TIMEOUT_S,
+             size: tuple[int, int] = (1280, 2400)) -> dict[str, str]:
+    """The text value of each JavaScript expression after Chromium laid the page out.
 
     The report itself carries no script; a copy with a tiny probe appended is opened instead, and the probe writes
-    the sizes into an attribute that ``--dump-dom`` serialises.
+    the values into an attribute that ``--dump-dom`` serialises.
     """
     html = Path(html_path).read_text(encoding="utf-8")
     probe_lines = [
         "<script>(function(){var out=[];",
-        *[f"var e{i}=document.querySelector({_js_string(sel)});"
-          f"out.push({_js_string(key)}+'='+(e{i}?e{i}.getBoundingClientRect().width+'x'+"
-          f"e{i}.getBoundingClientRect().height:'none'));" for i, (key, sel) in enumerate(selectors.items())],
+        *[f"out.push({_js_string(key)}+'='+encodeURIComponent(String((function(){{return {expr};}})())));"
+          for key, expr in expressions.items()],
         f"document.body.setAttribute('{PROBE_ATTR}',out.join(';'));}})();</script>",
     ]
     probed = html.replace("</body>", "".join(probe_lines) + "</body>", 1)
@@ -106,12 +106,28 @@ def rendered_sizes(html_path: Path, selectors: dict[str, str], timeout: float = 
     if match is None:
         raise BrowserError(html_path, "the layout probe did not run in headless Chromium",
                            "check that JavaScript is not disabled in the Chromium policy")
+    return {key: unquote(value) for key, _, value in (item.partition("=") for item in match.group(1).split(";"))}
+
+
+def rendered_sizes(html_path: Path, selectors: dict[str, str], timeout: float = TIMEOUT_S,
+                   size: tuple[int, int] = (1280, 2400)) -> dict[str, tuple[float, float] | None]:
+    """Laid-out width and height (CSS px) of the first element each selector matches, None when nothing matches."""
+    expressions = {key: f"(function(e){{return e?e.getBoundingClientRect().width+'x'+"
+                        f"e.getBoundingClientRect().height:'none';}})(document.querySelector({_js_string(sel)}))"
+                   for key, sel in selectors.items()}
     out: dict[str, tuple[float, float] | None] = {}
-    for item in match.group(1).split(";"):
-        key, _, value = item.partition("=")
+    for key, value in evaluate(html_path, expressions, timeout, size).items():
         w, _, h = value.partition("x")
         out[key] = None if value == "none" else (float(w), float(h))
     return out
+
+
+def page_width(html_path: Path, width: int, timeout: float = TIMEOUT_S) -> tuple[float, float]:
+    """(scroll width of the whole page, viewport width) at a window ``width`` CSS px wide: a page whose content
+    fits has the first no larger than the second (nothing to scroll sideways)."""
+    values = evaluate(html_path, {"scroll": "document.documentElement.scrollWidth", "view": "window.innerWidth"},
+                      timeout, (width, 1600))
+    return float(values["scroll"]), float(values["view"])
 
 
 def _js_string(text: str) -> str:

@@ -85,6 +85,7 @@ class Review:
     quantities: dict[str, Any] = field(default_factory=dict)  # gfa_per_storey, counts, main
     site_plan: SitePlan | None = None
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
+    revision: dict[str, Any] | None = None  # the city building this revises (cim.review.revision), else None
     generated_at: str = ""  # ISO 8601 UTC
     code_version: str = ""
 

@@ -20,7 +20,8 @@ def write_outputs(review: Review, extra: dict, out_dir: Path) -> list[Path]:
     def meshes(keys: list[str]) -> dict:
         return {k: cache[k] for k in keys if k in cache}
 
-    written = [write_html(review, out_dir / NAMES[0]), write_json(review, out_dir / NAMES[1])]
+    written = [write_html(review, out_dir / NAMES[0], snapshots=extra.get("snapshots")),
+               write_json(review, out_dir / NAMES[1])]
     written.append(write_bcf(extra.get("rows") or [], out_dir / NAMES[2],
                              project_name=f"Review of {Path(review.model_path).name}", meshes=meshes,
                              frames=extra.get("frames")))

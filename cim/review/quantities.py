@@ -6,6 +6,7 @@ from collections import Counter
 
 from cim.qto.run import takeoff
 from cim.review.site_footprint import above_ground_floor_area
+from cim.review.storeys import sort_storeys
 from cim.store import Store
 
 GFA_ABOVE = "Gross floor area above ground m²"  # the takeoff's storey GFA over the storeys above ground: FAR
@@ -41,4 +42,4 @@ def quantity_summary(store: Store, model_id: str, elements: list[dict], ground_z
     totals = {(r["qset"], r["quantity"]): r["total"] for r in rows if r["group_by"] == "model"}
     main = {GFA_ABOVE: round(counted, 2),
             **{label: round(totals[(q, n)], 2) for q, n, label in MAIN if (q, n) in totals}}
-    return {"gfa_per_storey": gfa, "counts": dict(sorted(counts.items())), "main": main}
+    return {"gfa_per_storey": sort_storeys(gfa), "counts": dict(sorted(counts.items())), "main": main}

@@ -19,6 +19,7 @@ from cim.files import write_atomic
 from cim.review.model import FAIL, NOT_APPLICABLE, PASS, CheckResult, Review
 from cim.review.report_json import marker_numbers
 from cim.review.siteplan import inline_svg, render_site_plan
+from cim.review.snapshots import data_uri
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "\u2013"
@@ -66,12 +67,14 @@ def _check_row(c: CheckResult) -> dict[str, Any]:
     }
 
 
-def _clash_rows(review: Review) -> list[dict[str, Any]]:
+def _clash_rows(review: Review, snapshots: Mapping[str, bytes]) -> list[dict[str, Any]]:
     markers = marker_numbers(review)
     rows = []
     for i, k in enumerate(review.clashes):
+        png = snapshots.get(k.clash_id)
         rows.append({
-            "n": i + 1, "marker": markers.get(i), "clash_id": k.clash_id, "check_id": k.check_id, "rule": k.rule,
+            "n": i + 1, "marker": markers.get(i), "snapshot": data_uri(png) if png else None,
+            "clash_id": k.clash_id, "check_id": k.check_id, "rule": k.rule,
             "mode": k.mode, "severity": k.severity, "a_class": k.a_class, "a_name": k.a_name or "",
             "a_global_id": k.a_global_id, "b_class": k.b_class, "b_name": k.b_name or "",
             "b_global_id": k.b_global_id or "", "b_model": k.b_model, "storey": k.storey or DASH,
@@ -153,23 +156,36 @@ def _title(review: Review) -> str:
     return f"Planning review: {name}{parcel}"
 
 
-def context(review: Review) -> dict[str, Any]:
-    """Everything the template shows, already formatted (the template only lays it out)."""
+def timing_rows(timings: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """The step rows and the total, counted once: the recorded ``total`` (the wall time) is the total row, never
+    a step row; without one, the steps are summed."""
+    steps = {k: v for k, v in timings.items() if k != "total"}
+    rows = [(step, f"{secs:.2f}" if isinstance(secs, int | float) else fmt(secs)) for step, secs in steps.items()]
+    total = timings.get("total")
+    if not isinstance(total, int | float) or isinstance(total, bool):
+        total = sum(v for v in steps.values() if isinstance(v, int | float) and not isinstance(v, bool))
+    return rows, f"{total:.2f}"
+
+
+def context(review: Review, snapshots: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    """Everything the template shows, already formatted (the template only lays it out).
+
+    ``snapshots``: clash_id -> PNG (cim.review.snapshots), shown inline in each clash row.
+    """
     plan = None
     if review.site_plan is not None and review.verdict != "error":
         plan = Markup(inline_svg(render_site_plan(review.site_plan)))
-    timings = [(step, f"{secs:.2f}" if isinstance(secs, int | float) else fmt(secs))
-               for step, secs in review.timings.items()]
-    total = sum(s for s in review.timings.values() if isinstance(s, int | float))
+    timings, total = timing_rows(review.timings)
     return {
         "title": _title(review), "verdict": review.verdict,
         "verdict_class": review.verdict if review.verdict in VERDICT_WORDS else "error",
         "verdict_word": VERDICT_WORDS.get(review.verdict, review.verdict.upper()),
         "verdict_line": _verdict_line(review), "exit_code": review.exit_code,
         "failed": [_check_row(c) for c in review.failed()],
-        "checks": [_check_row(c) for c in review.checks], "clashes": _clash_rows(review),
+        "checks": [_check_row(c) for c in review.checks], "clashes": _clash_rows(review, snapshots or {}),
+        "revision": review.revision,
         "quantity_tables": quantity_tables(review.quantities), "plan_svg": plan, "crs": review.crs or "",
-        "timings": timings, "timings_total": f"{total:.2f}",
+        "timings": timings, "timings_total": total,
         "model_path": review.model_path, "model_id": review.model_id or DASH, "parcel_id": review.parcel_id or DASH,
         "generated_at": review.generated_at or DASH, "code_version": review.code_version or DASH,
     }
@@ -180,11 +196,11 @@ def _environment() -> Environment:
                        undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
 
 
-def render_html(review: Review) -> str:
-    """The report page as a string (same Review, same bytes)."""
-    return _environment().get_template("report.html.j2").render(**context(review))
+def render_html(review: Review, snapshots: Mapping[str, bytes] | None = None) -> str:
+    """The report page as a string (same Review and snapshots, same bytes)."""
+    return _environment().get_template("report.html.j2").render(**context(review, snapshots))
 
 
-def write_html(review: Review, path: Path) -> Path:
+def write_html(review: Review, path: Path, snapshots: Mapping[str, bytes] | None = None) -> Path:
     """Write report.html atomically and return its path."""
-    return write_atomic(path, render_html(review), what="review report")
+    return write_atomic(path, render_html(review, snapshots), what="review report")

@@ -141,6 +141,7 @@ def report_dict(review: Review) -> dict[str, Any]:
         "quantities": jsonable(review.quantities),
         "site_plan": site_plan_json(review.site_plan, review.crs) if review.verdict != "error" else None,
         "timings": jsonable(review.timings),
+        "revision": jsonable(review.revision),
     }
 
 

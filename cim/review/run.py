@@ -28,6 +28,7 @@ from cim.ingest.run import ingest_file
 from cim.review.clashes import pipeline_lines, run_clash_checks
 from cim.review.model import PASS, CheckResult, Review, SitePlan
 from cim.review.quantities import GFA_ABOVE, quantity_summary
+from cim.review.revision import existing_buildings, find_revision
 from cim.review.site import (
     check_coverage,
     check_far,
@@ -40,10 +41,10 @@ from cim.review.site import (
     setback_line,
 )
 from cim.review.site_footprint import above_ground_footprint, below_ground_footprint
-from cim.review.validity import check_ids, city_extent_from, georef_checks
+from cim.review.snapshots import clash_snapshots
+from cim.review.validity import check_ids, city_extent_from, georef_checks, ids_file_for
 from cim.store import Store
 
-IDS_FILE = Path(__file__).resolve().parents[2] / "schemas" / "review_requirements.ids"
 LAYERS = ("parcels", "road_redlines", "buildings_existing")
 
 
@@ -92,6 +93,16 @@ class Timer:
             self.times[step] = round(self.times.get(step, 0.0) + time.perf_counter() - start, 3)
 
 
+def timings_with_total(steps: dict[str, float], total_s: float) -> dict[str, float]:
+    """The timed steps, ``other`` (the untimed rest: site checks, plan, BCF meshes) and ``total``, the wall time.
+
+    The steps and ``other`` add up to ``total``: a reader summing the rows gets the total once, not twice.
+    """
+    total = round(total_s, 3)
+    other = round(max(0.0, total - sum(steps.values())), 3)
+    return {**steps, "other": other, "total": round(sum(steps.values()) + other, 3)}
+
+
 def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id: str | None = None,
                  rules_path: Path | None = None, accept: bool = False, workers: int = 1) -> tuple[Review, dict]:
     """The Review, and what the writers need besides it (the scratch store's clash rows and meshes)."""
@@ -100,7 +111,7 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
     now = datetime.now(UTC).replace(microsecond=0)
     review = Review(str(model_path), None, "error", 2, generated_at=now.isoformat(), code_version=__version__,
                     crs=city.crs)
-    extra: dict = {"rows": [], "meshes": None, "frames": {}, "meshes_cache": {}}
+    extra: dict = {"rows": [], "meshes": None, "frames": {}, "meshes_cache": {}, "snapshots": {}}
     with tempfile.TemporaryDirectory(prefix="cim-review-") as tmp:
         try:
             _review(review, extra, timer, model_path, city, config, parcel_id, rules_path, Path(tmp), now, workers)
@@ -110,14 +121,15 @@ def review_model(model_path: Path, city: Store, config: CityConfig, *, parcel_id
                 review.quantities["accepted"] = {"action": outcome.action, "versions": outcome.versions}
         except CimError as exc:
             review.verdict, review.exit_code, review.reason = "error", 2, exc.one_line()
-        review.timings = {**timer.times, "total": round(time.perf_counter() - started, 3)}
+        if extra["meshes"] is not None:  # read meshes for the snapshots before the scratch store goes away
+            keys = [f"{r['a_model']}/{r['a_global_id']}" for r in extra["rows"]] + \
+                   [f"{r['b_model']}/{r['b_global_id']}" for r in extra["rows"]]
+            extra["meshes_cache"] = timer("snapshots", extra["meshes"], keys)
+            extra["snapshots"] = timer("snapshots", clash_snapshots, extra["rows"], extra["meshes_cache"])
+        review.timings = timings_with_total(timer.times, time.perf_counter() - started)
         if review.reason is None:
             review.verdict = "fail" if review.failed() else "pass"
             review.exit_code = 1 if review.failed() else 0
-        if extra["meshes"] is not None:  # read meshes for BCF snapshots before the scratch store goes away
-            keys = [f"{r['a_model']}/{r['a_global_id']}" for r in extra["rows"]] + \
-                   [f"{r['b_model']}/{r['b_global_id']}" for r in extra["rows"]]
-            extra["meshes_cache"] = extra["meshes"](keys)
     return review, extra
 
 
@@ -143,7 +155,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
     elements = scratch.read_model("elements", review.model_id).to_pylist()
     if not any(e["has_mesh"] for e in elements):
         raise InputError(path, "the model has no elements with geometry", "export the building's elements")
-    review.checks.append(timer("ids", check_ids, opened.file, IDS_FILE))
+    review.checks.append(timer("ids", check_ids, opened.file, ids_file_for(opened.schema)))
     ground = config.ground_elevation_m
     footprint = above_ground_footprint(elements, ground)
     if footprint is None or footprint.is_empty:
@@ -152,6 +164,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
     extent = city_extent_from(*[layers[k].geometry for k in LAYERS])
     review.checks.extend(georef_checks(georef_info, extent, footprint=footprint))
     parcel = find_parcel(footprint, layers["parcels"], parcel_id, path=path)
+    layers = {**layers, "buildings_existing": _without_revised(review, city, layers, path, footprint, scratch)}
     review.parcel_id = str(parcel["parcel_id"])
     review.quantities = timer("quantities", quantity_summary, scratch, review.model_id, elements, ground)
     _site_checks(review, parcel, footprint, elements, layers, scratch, review.model_id, ground)
@@ -170,6 +183,16 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
         tunnel=clash.tunnel_outline, protection_zone=clash.protection_zone, pipelines=pipeline_lines(city),
         clash_points=[(c.x, c.y, c.clash_id) for c in clash.items])
     extra["rows"], extra["meshes"], extra["frames"] = clash.rows, submission.meshes, model_frames(scratch)
+
+
+def _without_revised(review: Review, city: Store, layers: dict, path: Path, footprint, scratch: Store):
+    """The city's existing buildings (layer and IFC models) less the one this submission revises, if any."""
+    buildings = scratch.read_model("buildings", review.model_id).to_pylist()
+    existing = existing_buildings(city, layers["buildings_existing"])
+    revision, others = find_revision(city, existing, file_name=path.name, model_id=review.model_id,
+                                     footprint=footprint, buildings=buildings)
+    review.revision = revision.as_dict() if revision is not None else None
+    return others
 
 
 def _wkb(geom) -> bytes | None:
@@ -206,6 +229,9 @@ def _site_checks(review: Review, parcel, footprint, elements: list[dict], layers
         check_coverage(float(footprint.area), area, _limit(parcel, "max_coverage")),
         check_neighbours(footprint, layers["buildings_existing"]),
     ])
+    if review.revision is not None:
+        overlap = review.checks[-1]
+        overlap.message = f"{overlap.message} This is a {review.revision['message']}."
 
 
 def _limit(parcel, key: str) -> float | None:

@@ -13,6 +13,7 @@ import math
 import re
 
 import matplotlib
+import numpy as np
 import shapely
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
@@ -31,6 +32,9 @@ AXES_BOX = (0.09, 0.08, 0.66, 0.88)  # left, bottom, width, height (figure fract
 RC = {"svg.hashsalt": "cim-review-siteplan", "svg.fonttype": "none", "svg.id": "site-plan-svg",
       "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"]}
 MARKER_ID = "plan-marker-{n}"  # SVG id of clash marker n; the HTML clash list links to it
+CLUSTER_ID = "plan-cluster-{n}"  # SVG id of the count at a spot where clashes n, n+1... coincide
+CLUSTER_PX = 16.0  # clash markers whose centres are closer than this on screen would hide each other
+RING_PT = 17.0  # radius step of the rings coincident markers are fanned out on
 
 STYLE = {
     "parcel": {"facecolor": "none", "edgecolor": "#1a1a1a", "linewidth": 2.0},
@@ -163,17 +167,71 @@ def _thousands(value: float, _pos: int) -> str:
     return f"{value:,.0f}"
 
 
-def _clash_markers(ax, plan: SitePlan) -> None:
-    """One numbered circle per clash point; each gets an SVG id the HTML clash list links to."""
-    for n, (x, y, _label) in enumerate(plan.clash_points, start=1):
-        marker = ax.annotate(str(n), xy=(x, y), ha="center", va="center", fontsize=8, fontweight="bold",
-                             color="white", zorder=30,
+def spread_markers(pixels: np.ndarray) -> list[tuple[tuple[float, float], int, int]]:
+    """Where each clash marker goes so that none hides another: (dx, dy) in points from its clash point, the index
+    of the first point of its group, and the group's size.
+
+    Points closer than CLUSTER_PX on screen form a group (greedily, in list order); a group of one keeps its spot,
+    the members of a larger group are fanned out on rings around the first one (6, 12, 18... per ring).
+    """
+    anchors: list[int] = []
+    group_of: list[int] = []
+    pts = np.asarray(pixels, dtype=float).reshape(-1, 2)
+    for i, (px, py) in enumerate(pts):
+        home = next((a for a in anchors if math.hypot(px - pts[a][0], py - pts[a][1]) < CLUSTER_PX), None)
+        if home is None:
+            anchors.append(i)
+            home = i
+        group_of.append(home)
+    sizes = {a: group_of.count(a) for a in anchors}
+    seen: dict[int, int] = {}
+    out = []
+    for home in group_of:
+        k = seen.get(home, 0)
+        seen[home] = k + 1
+        if sizes[home] == 1:
+            out.append(((0.0, 0.0), home, 1))
+            continue
+        ring, slot = 1, k
+        while slot >= 6 * ring:
+            slot -= 6 * ring
+            ring += 1
+        slots = min(6 * ring, sizes[home] - sum(6 * r for r in range(1, ring)))
+        angle = math.pi / 2 - 2 * math.pi * (slot + 0.5 * (ring - 1)) / slots  # outer rings: between the inner
+        radius = RING_PT * ring
+        out.append(((radius * math.cos(angle), radius * math.sin(angle)), home, sizes[home]))
+    return out
+
+
+def _clash_markers(ax, plan: SitePlan) -> bool:
+    """One numbered circle per clash point, each with an SVG id the HTML clash list links to. Clashes at one spot
+    are fanned out around it with a leader line, and a dark badge at the spot carries how many there are.
+    True when some clashes were fanned out (the legend then explains the badge)."""
+    if not plan.clash_points:
+        return False
+    xy = np.array([(x, y) for x, y, _ in plan.clash_points], dtype=float)
+    layout = spread_markers(ax.transData.transform(xy))  # display pixels
+    for n, ((x, y), ((dx, dy), home, size)) in enumerate(zip(xy, layout, strict=True), start=1):
+        fanned = size > 1
+        if fanned:  # the leader line, under every marker so that it never crosses a number
+            ax.annotate("", xy=(x, y), xytext=(dx, dy), textcoords="offset points", zorder=29,
+                        arrowprops={"arrowstyle": "-", "color": "#c00000", "linewidth": 0.8, "shrinkA": 0,
+                                    "shrinkB": 0})
+        marker = ax.annotate(str(n), xy=(x, y), xytext=(dx, dy), textcoords="offset points", ha="center",
+                             va="center", fontsize=8, fontweight="bold", color="white", zorder=30,
                              bbox={"boxstyle": "circle,pad=0.25", "facecolor": "#c00000", "edgecolor": "white",
                                    "linewidth": 1.2})
         marker.set_gid(MARKER_ID.format(n=n))
+        if fanned and home == n - 1:
+            count = ax.annotate(str(size), xy=(x, y), ha="center", va="center", fontsize=7, fontweight="bold",
+                                color="white", zorder=31,
+                                bbox={"boxstyle": "round,pad=0.2", "facecolor": "#1a1a1a", "edgecolor": "white",
+                                      "linewidth": 0.8})
+            count.set_gid(CLUSTER_ID.format(n=n))
+    return any(size > 1 for _offset, _home, size in layout)
 
 
-def _legend(ax, drawn: list[str], has_clashes: bool) -> None:
+def _legend(ax, drawn: list[str], has_clashes: bool, crowded: bool = False) -> None:
     handles = []
     for key in drawn:
         style = STYLE[key]
@@ -187,6 +245,9 @@ def _legend(ax, drawn: list[str], has_clashes: bool) -> None:
     if has_clashes:
         handles.append(Line2D([], [], marker="o", linestyle="none", markersize=10, markerfacecolor="#c00000",
                               markeredgecolor="white", label="Clash point (number = clash list #)"))
+    if crowded:
+        handles.append(Line2D([], [], marker="s", linestyle="none", markersize=9, markerfacecolor="#1a1a1a",
+                              markeredgecolor="white", label="Clashes at one spot (count)"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
                   borderaxespad=0.0)
@@ -226,11 +287,12 @@ def _figure(plan: SitePlan, size_px: tuple[int, int]) -> Figure:
         blobs = value if isinstance(value, list) else [value]
         if any([_draw(ax, load_wkb(b), key, z) for b in blobs]):
             drawn.append(key)
-    _clash_markers(ax, plan)
     view = _fit_aspect(bounds, AXES_BOX[2] * size_px[0], AXES_BOX[3] * size_px[1])
     ax.set_xlim(view[0], view[2])
     ax.set_ylim(view[1], view[3])
     ax.set_aspect("equal", adjustable="box")
+    ax.apply_aspect()
+    crowded = _clash_markers(ax, plan)  # after the view is fixed: grouping needs screen distances
     _scale_bar(ax, _nice_length(view[2] - view[0]))
     _north_arrow(ax)
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
@@ -240,7 +302,7 @@ def _figure(plan: SitePlan, size_px: tuple[int, int]) -> Figure:
     ax.set_ylabel("Northing (m, EPSG:4549)")
     ax.grid(True, color="#e0e0e0", linewidth=0.5, zorder=0)
     ax.set_axisbelow(True)
-    _legend(ax, [key for key in LEGEND_LABELS if key in drawn], bool(plan.clash_points))
+    _legend(ax, [key for key in LEGEND_LABELS if key in drawn], bool(plan.clash_points), crowded)
     return fig
 
 

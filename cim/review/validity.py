@@ -24,6 +24,9 @@ from cim.review.model import FAIL, NOT_APPLICABLE, PASS, CheckResult
 MAX_IDS_IDS = 10  # failing GlobalIds listed per specification
 MAX_IDS_REASONS = 3  # distinct failure reasons listed per specification
 REQUIRED_GEOREF_LEVEL = 50
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+IDS_SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3")
+IDS_FILES = {schema: f"review_requirements_{schema.lower()}.ids" for schema in IDS_SCHEMAS}
 _LEVEL_TEXT = {
     50: "a map conversion to a projected CRS",
     40: "absolute coordinates in the world coordinate system",
@@ -37,11 +40,24 @@ _LEVEL_TEXT = {
 # --------------------------------------------------------------------------- IDS
 
 
+def ids_file_for(schema: str, folder: Path = SCHEMAS_DIR, stem: str = "review_requirements") -> Path:
+    """The requirements file ``<stem>_<schema>.ids`` for one IFC schema (IFC4X3_ADD2 -> the IFC4X3 file).
+
+    One file per schema, each holding only specifications for that schema, so the official checker
+    (``python -m ifctester <file> <model>``, which does not skip specifications of other versions) gives the
+    same verdict as cim. A schema with no file of its own (e.g. IFC4X1) gets the nearest older one.
+    """
+    name = schema.upper()
+    key = next((k for k in ("IFC4X3", "IFC2X3") if name.startswith(k)), "IFC4")
+    return Path(folder) / f"{stem}_{key.lower()}.ids"
+
+
 def load_ids(ids_path: Path) -> idslib.Ids:
     """Open and XSD-validate the authority's IDS file; a broken file is a configuration error, not the model's."""
     ids_path = Path(ids_path)
     if not ids_path.is_file():
-        raise ConfigError(ids_path, "IDS requirements file not found", "restore schemas/review_requirements.ids")
+        raise ConfigError(ids_path, "IDS requirements file not found",
+                          "restore schemas/review_requirements_<schema>.ids")
     try:
         return idslib.open(str(ids_path), validate=True)
     except idslib.IdsXmlValidationError as exc:

@@ -10,8 +10,15 @@ import importlib
 import sys
 from pathlib import Path
 
-from cim.samples import buildings, gis, ifc2x3, layout, readme, submissions, tunnel_readme
+from cim.config import LIFECYCLE_TOLERANCES
+from cim.samples import asbuilt, buildings, gis, ifc2x3, layout, readme, submissions, tunnel_readme
 from cim.samples.grid_building import BuildingSpec
+
+LIFECYCLE_NOTES = {"height_m": "as-built height may differ from the approved plan by this (m)",
+                   "footprint_share": "footprint area, as a share of the approved one",
+                   "setback_m": "setbacks from the parcel boundary and road red lines (m)",
+                   "gfa_share": "gross floor area above ground, as a share",
+                   "far": "floor area ratio (absolute)", "coverage": "site coverage (absolute)"}
 
 CITY_NAME = "Fuzhou Binhai New City - demo district"
 TUNNEL_FILE = "tunnel/utility_tunnel.ifc"
@@ -36,6 +43,7 @@ def generate_all(out_dir: Path) -> list[Path]:
         written += [tunnel, tunnel.parent / "README.md"]
     sub_paths, sub_expected = submissions.write_submissions(out_dir)
     written += sub_paths
+    written += asbuilt.write_lifecycle(out_dir)
     (out_dir / "cim.toml").write_text(city_toml(tunnel is not None), encoding="utf-8")
     (out_dir / "README.md").write_text(readme.render(city_specs(), clashes, sub_expected), encoding="utf-8")
     written += [out_dir / "cim.toml", out_dir / "README.md"]
@@ -66,7 +74,13 @@ def city_toml(with_tunnel: bool = True) -> str:
         f"ground_elevation_m = {layout.GROUND_Z}",
         'default_phase = "manage"',
         'inbox = ["."]',
-        'exclude = ["submissions/*"]',
+        'exclude = ["submissions/*", "lifecycle/*"]',
+        "",
+        "[lifecycle]                          # stage gates: cim gate completion / handover (README: Lifecycle)",
+        *(f"{k} = {v}" + (f"{' ' * (36 - len(f'{k} = {v}'))} # {LIFECYCLE_NOTES[k]}" if k in LIFECYCLE_NOTES else "")
+          for k, v in LIFECYCLE_TOLERANCES.items()),
+        "handover_min_completeness = 0.95     # share of COBie fields filled on maintainable assets",
+        '# inbox = "stages"                   # nightly: <inbox>/design/<model_id>.ifc, <inbox>/as_built/...',
         "",
         '[gis."city.gpkg"]',
         "layers = [" + ", ".join(f'"{name}"' for name in gis.LAYERS) + "]",

@@ -1,0 +1,1 @@
+"""Stage gates and the lifecycle record: plan -> design -> completion -> handover (see record.py)."""
