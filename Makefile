@@ -28,8 +28,11 @@ $(PY):
 
 $(STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --compile-bytecode -r requirements.lock
 	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --no-deps -e .
+	@# Bytecode now, not on every start: where PYTHONDONTWRITEBYTECODE is set nothing is cached, and each `cim`
+	@# command would recompile pandas, pyarrow and cim itself (seconds per `cim query`).
+	$(PY) -m compileall -q -j 0 cim flows >/dev/null
 	touch $@
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
@@ -91,6 +94,7 @@ bench: install ## run the benchmarks (figures go to bench/out/); installs the be
 	$(PY) -m bench.qto
 	$(PY) -m bench.clash
 	$(PY) -m bench.review
+	$(PY) -m bench.query
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -12,22 +12,66 @@ import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from cim.cli_help import tidy_help
 from cim.errors import CimError
-from cim.store import Store
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from cim.store import Store
+
+# Only typer, the standard library and cim.errors load when the CLI starts: each command imports what it
+# needs (`cim query` must answer in about a second; Rich, pyarrow or pandas at start-up cost that alone).
+# Plain (click-style) help: no leading blank line, no boxes that fold in a narrow terminal.
 app = typer.Typer(help="City information model: ingest IFC and GIS into a Delta Lake city model and query it.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-# Piped output is read by people too (logs, CI): keep tables wide instead of folding them at 80 columns.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+tidy_help()
+_CONSOLES: dict[str, Console] = {}
+
+
+def _consoles() -> tuple[Console, Console]:
+    """(stderr console, stdout console), made on first use: importing Rich is left to commands that print."""
+    if not _CONSOLES:
+        from rich.console import Console
+
+        # Piped output is read by people too (logs, CI): keep tables wide instead of folding them at 80 columns.
+        _CONSOLES["console"] = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+        _CONSOLES["out"] = Console(width=None if sys.stdout.isatty() else 160)
+    return _CONSOLES["console"], _CONSOLES["out"]
+
+
+def __getattr__(name: str) -> Console:
+    """``from cim.cli import console, out`` (other command modules) gets the consoles, made on first use."""
+    if name in ("console", "out"):
+        return dict(zip(("console", "out"), _consoles(), strict=True))[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _err() -> Console:
+    return _consoles()[0]
+
+
+def _out() -> Console:
+    return _consoles()[1]
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(*headers: str, **options):
+    from rich.table import Table
+
+    return Table(*headers, **options)
+
 
 StoreOpt = Annotated[Path, typer.Option("--store", envvar="CIM_STORE", help="Store folder (env CIM_STORE).")]
 DEFAULT_STORE = Path("cim-data")
@@ -41,7 +85,7 @@ class Format(StrEnum):
 
 
 def _fail(exc: CimError, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
+    _err().print(f"[bold red]error:[/] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -53,7 +97,7 @@ def plain(value: object) -> str:
 
 def say(text: object) -> None:
     """Print user text on stdout as it is (paths, reports): never read as markup."""
-    out.print(str(text), markup=False, highlight=False, soft_wrap=True)
+    _out().print(str(text), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.callback()
@@ -157,7 +201,7 @@ def _stopped(st: Store, outcomes: list, paths: list[Path], stop: BaseException) 
     done = {o.path for o in outcomes}  # Outcome paths are printable text
     left = [table_text(p.name) for p in paths if table_text(str(p)) not in done]
     what = "stopped (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-    console.print(f"[bold red]{what}:[/] not finished: {', '.join(left) or 'nothing'}; nothing half-written is left "
+    _err().print(f"[bold red]{what}:[/] not finished: {', '.join(left) or 'nothing'}; nothing half-written is left "
                   "in the store (run the same command again to finish)", highlight=False, soft_wrap=True)
     if outcomes:
         _print_outcomes(outcomes)
@@ -174,41 +218,46 @@ def _existing_crs(store: Path) -> str | None:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = _err()
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=True, disable=not console.is_terminal)
 
 
 def _print_outcomes(outcomes) -> None:
-    table = Table("file", "result", "model", "version", "rows", "seconds", "message", show_lines=False)
+    table = _table("file", "result", "model", "version", "rows", "seconds", "message", show_lines=False)
     for o in outcomes:
         colour = {"ingested": "green", "unchanged": "dim", "quarantined": "red"}[o.action]
         table.add_row(plain(Path(o.path).name), f"[{colour}]{o.action}[/]", plain(", ".join(o.model_ids)),
                       ", ".join(map(str, o.versions)), str(o.n_elements or ""), f"{o.seconds:.1f}",
                       plain((o.message or "").splitlines()[0] if o.message else ""))
-    out.print(table)
+    _out().print(table)
     for o in outcomes:  # the table folds long cells: each refusal again in one unbroken line, fix included
         if o.action == "quarantined" and o.message:
-            console.print(f"[bold red]refused:[/] {plain(o.message)}", highlight=False, soft_wrap=True)
+            _err().print(f"[bold red]refused:[/] {plain(o.message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only SQL statement. Tables: see `cim tables`.")],
     store: StoreOpt = DEFAULT_STORE,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (needed for parquet).")]
-    = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format; csv and json show geometry as WKT, "
+                                        "parquet keeps it as WKB.")] = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write csv, json or parquet to this file "
+                                                "instead of stdout (parquet goes to stdout only when it is "
+                                                "redirected or piped).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown in table format (0 = all).")] = 200,
 ):
     """Run read-only SQL (DuckDB with spatial) over the current city model."""
-    from cim.query import open_store_for_query, run_query
-    from cim.query_output import check_output, write_result
+    from cim.query import run_query
+    from cim.query_output import check_format, check_output, write_result
 
     try:
-        st = open_store_for_query(store)
-        check_output(output, st)
-        rel = run_query(st, sql)
-        write_result(rel, fmt.value, output, limit, out)
+        check_format(fmt.value, output)
+        check_output(output, store)
+        rel = run_query(store, sql)
+        write_result(rel, fmt.value, output, limit, _out() if fmt is Format.table else None)
     except CimError as exc:
         _fail(exc)
     except Exception as exc:  # a bug, not the query's fault: still one line (the traceback with -v)
@@ -229,7 +278,7 @@ def tables(store: StoreOpt = DEFAULT_STORE):
         st = open_store_for_query(store)
         con = connect(st)
         docs = documented_tables()["tables"]
-        table = Table("table", "rows", "description")
+        table = _table("table", "rows", "description")
         for name in store_views(con):
             quoted = name.replace('"', '""')
             count = con.sql(f'SELECT count(*) FROM "{quoted}"').fetchone()[0]
@@ -244,7 +293,7 @@ def tables(store: StoreOpt = DEFAULT_STORE):
         _fail(exc)
     except duckdb.Error as exc:
         _fail(query_failed(exc))
-    out.print(table)
+    _out().print(table)
 
 
 @app.command()
@@ -255,15 +304,19 @@ def tunnel(
     = None,
     store: StoreOpt = DEFAULT_STORE,
     rules: Annotated[Path | None, typer.Option(help="Rules file (default schemas/tunnel_rules.toml).")] = None,
-    cobie: Annotated[Path | None, typer.Option(help="Also write a COBie-style XLSX handover workbook here.")] = None,
+    cobie: Annotated[Path | None, typer.Option(help="Also write the COBie 2.4 XLSX handover workbook here.")] = None,
     config: Annotated[Path | None, typer.Option(envvar="CIM_CONFIG", help="City config with the model's placement "
                                                 "(default: ./cim.toml when present; env CIM_CONFIG).")] = None,
 ):
     """Build the tunnel asset register and check GB 50838 rules; exit 1 when a rule is broken (error)."""
+    from cim.cobie.workbook import check_target
+    from cim.store import Store
     from cim.tunnel.cobie import export_cobie
     from cim.tunnel.run import analyse_tunnel
 
     try:
+        if cobie is not None:
+            check_target(cobie)  # a folder or a non-.xlsx name is refused before the analysis
         opened = Store(store, create=False)
         path = ifc or _source_file(opened, model_id)
         summary = analyse_tunnel(opened, model_id, path, rules, placement=_placement(config, path))
@@ -271,10 +324,10 @@ def tunnel(
             say(f"COBie workbook: {export_cobie(opened, model_id, cobie)}")
     except CimError as exc:
         _fail(exc)
-    table = Table(*summary)
+    table = _table(*summary)
     table.add_row(*map(plain, summary.values()))
-    out.print(table)
-    out.print('[dim]findings: cim query "SELECT rule_id, clause, severity, compartment, message '
+    _out().print(table)
+    _out().print('[dim]findings: cim query "SELECT rule_id, clause, severity, compartment, message '
               'FROM tunnel_findings"[/]')
     raise typer.Exit(1 if summary["errors"] else 0)
 
@@ -315,13 +368,17 @@ def qto(
     """Quantity takeoff of a model's current version; lists where it disagrees with the declared quantities."""
     from cim.qto.crosscheck import report
     from cim.qto.run import export_csv, export_xlsx, takeoff
+    from cim.qto.workbook import check_target
+    from cim.store import Store
 
     try:
+        if xlsx is not None:
+            check_target(xlsx)  # a folder or a non-.xlsx name is refused before the takeoff
         st = Store(store, create=False)
         summary = takeoff(st, model_id, ifc_path=ifc, approximate=approximate)
-        table = Table(*summary)
+        table = _table(*summary)
         table.add_row(*map(plain, summary.values()))
-        out.print(table)
+        _out().print(table)
         say(report(st.read("quantities", filters=[("model_id", "=", model_id)]).to_pylist(), tolerance))
         for path in ([*export_csv(st, model_id, csv)] if csv else []) + ([export_xlsx(st, model_id, xlsx, tolerance)]
                                                                           if xlsx else []):
@@ -343,6 +400,7 @@ def samples(
 
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
+    from cim.cli_cobie import cobie
     from cim.cli_export import export
     from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
@@ -351,6 +409,7 @@ def _register_subcommands() -> None:
     app.command()(review)
     app.command()(export)
     register_lifecycle(app)
+    app.command()(cobie)
 
 
 _register_subcommands()

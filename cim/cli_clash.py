@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cim.errors import CimError
 
@@ -80,6 +78,8 @@ def check(
     bcf_version: BcfVersionOpt = BcfVersion.v2_1,
 ):
     """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from cim.clash.export import export_store
     from cim.clash.rules import load_rules
     from cim.clash.run import check_city
@@ -111,6 +111,8 @@ def check(
 
 
 def _print_summary(out, summary: dict) -> None:
+    from rich.table import Table
+
     table = Table("elements", "zones", "tested", "suppressed", "found", "statuses", "incremental", "seconds")
     table.add_row(str(summary["elements"]), str(summary["zones"]), str(summary["tested"]),
                   str(summary["suppressed"]), str(summary["found"]),
@@ -146,6 +148,8 @@ def list_(
     if as_json:
         print(json.dumps(clash_json(rows), indent=1, default=str, ensure_ascii=False))
         return
+    from rich.table import Table
+
     table = Table("clash_id", "status", "rule", "mode", "A", "A model", "A storey", "B", "B model", "B storey",
                   "depth/distance m", "group")
     for r in sorted(rows, key=lambda r: (r["location_group"], r["clash_id"])):
@@ -268,6 +272,8 @@ def files(
                            frames=result.frames, files=result.files, version=bcf_version.value)]
     except CimError as exc:
         _fail(exc)
+    from rich.table import Table
+
     table = Table("rule", "mode", "A", "B", "depth/distance m", "storey")
     for r in result.rows:
         measure = r["depth_m"] if r["depth_m"] is not None else r["distance_m"]

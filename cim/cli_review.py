@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cim.errors import CimError
 
@@ -69,6 +68,8 @@ def review(
 
 
 def _print(out, result) -> None:
+    from rich.table import Table
+
     from cim.cli import plain
 
     table = Table("check", "measured", "allowed", "result", "finding", title=plain(

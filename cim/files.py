@@ -74,8 +74,10 @@ def append_row(sheet, values: Iterable) -> None:
     """
     values = list(values)
     sheet.append(values)
-    for cell, value in zip(sheet[sheet.max_row], values, strict=False):
+    row = sheet._current_row  # not sheet.max_row / sheet[row]: they scan every cell (quadratic on big sheets)
+    for column, value in enumerate(values, start=1):
         if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+            cell = sheet.cell(row=row, column=column)
             cell.data_type = "s"
             cell.quotePrefix = True
 

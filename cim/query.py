@@ -14,18 +14,22 @@ Two walls keep `cim query` from writing or reading outside the store's tables:
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import duckdb_extensions
-from deltalake import DeltaTable
 
 from cim.errors import StoreError
 from cim.query_check import INTERNAL_PREFIX, QueryError, RefusedQuery, check_query
-from cim.store import Store, views
+
+if TYPE_CHECKING:
+    from cim.store import Store
+    from cim.store.views import Catalog
 
 __all__ = ["QueryError", "RefusedQuery", "connect", "open_store_for_query", "run_query", "store_views"]
 
+_LOAD_LOCK = threading.Lock()
 _LOADED = False
 # Settings fixed before anything runs; the file-system locks follow once the views are bound.
 _CONFIG = {
@@ -45,29 +49,80 @@ _LOCKS = ("SET enable_external_access = false",
 def _load_extensions() -> None:
     """DuckDB cannot download extensions here; the PyPI packages ship them."""
     global _LOADED
-    if not _LOADED:
-        duckdb_extensions.import_extension("spatial")
-        _LOADED = True
+    with _LOAD_LOCK:
+        if not _LOADED:
+            import duckdb_extensions
+
+            duckdb_extensions.import_extension("spatial")
+            _LOADED = True
 
 
 def geometry_columns(store: Store, table: str) -> list[str]:
+    from cim.store import views
+
     return views.geometry_columns(table)
 
 
-def connect(store: Store) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the store's views over Arrow datasets, locked so that it touches no file."""
-    _load_extensions()
-    con = duckdb.connect(config=_CONFIG)
+class _Sandbox:
+    """A new query connection whose spatial extension loads in a thread while Python opens the store.
+
+    Loading spatial is native work that takes as long as importing pyarrow and deltalake; doing both
+    at once is what lets a small query answer in about a second. The connection is used by one thread
+    at a time: ``ready`` waits for the loader before anything else touches it.
+    """
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect(config=_CONFIG)
+        # DuckDB draws a progress bar on stdout for slow queries: it would land inside csv, json or parquet
+        # results written to stdout.
+        self._con.execute("SET enable_progress_bar = false")
+        self._con.execute("SET enable_progress_bar_print = false")
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, name="cim-query-spatial", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            _load_extensions()
+            self._con.execute("LOAD spatial")
+        except BaseException as exc:  # handed to the thread that waits in ready()
+            self._error = exc
+
+    def ready(self) -> duckdb.DuckDBPyConnection:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._con
+
+    def close(self) -> None:
+        self._thread.join()
+        self._con.close()
+
+
+def connect(store: Store, only: set[str] | frozenset[str] | None = None, *,
+            catalog: Catalog | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the store's views over Arrow datasets, locked so that it touches no file.
+
+    ``only``: create just these views (and those they are built on); default every view.
+    """
+    return _bind(_Sandbox(), store, only, catalog)
+
+
+def _bind(sandbox: _Sandbox, store: Store, only, cat: Catalog | None) -> duckdb.DuckDBPyConnection:
+    from cim.store import views
+
     try:
-        con.execute("LOAD spatial")
-        scans = _DeltaScans(con, store)
-        for name, select in views.view_definitions(store):
+        cat = cat or views.catalog(store)
+        definitions = views.view_definitions(cat, only)
+        con = sandbox.ready()
+        scans = _DeltaScans(con, cat)
+        for name, select in definitions:
             quoted = name.replace('"', '""')
             con.execute(f'CREATE VIEW "{quoted}" AS {scans.bind(select)}')
         for statement in _LOCKS:
             con.execute(statement)
     except BaseException:
-        con.close()
+        sandbox.close()
         raise
     return con
 
@@ -78,44 +133,97 @@ def store_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows if not name.lower().startswith(INTERNAL_PREFIX)]
 
 
-def run_query(store: Store, sql: str) -> duckdb.DuckDBPyRelation:
-    """The relation for one checked, read-only statement; RefusedQuery before anything runs otherwise."""
-    checked = check_query(sql, {name.lower() for name, _ in views.view_definitions(store)})
-    con = connect(store)
+def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
+    """The relation for one checked, read-only statement; RefusedQuery before anything runs otherwise.
+
+    Only the views the statement names are created, so only their Delta tables are opened.
+    """
+    from cim.store import views
+
+    sandbox = _Sandbox()  # spatial loads meanwhile
+    try:
+        opened = store if not isinstance(store, (str, Path)) else open_store_for_query(store)
+        cat = views.catalog(opened)
+        checked = check_query(sql, {name.lower() for name in cat.view_names()})
+    except BaseException:
+        sandbox.close()
+        raise
+    con = _bind(sandbox, opened, checked.tables, cat)
     try:
         return con.sql(checked.sql)
     except duckdb.Error as exc:
-        raise query_failed(exc) from exc
+        raise query_failed(exc, _columns(con, checked.tables)) from exc
 
 
-def query_failed(exc: duckdb.Error) -> QueryError:
-    """A DuckDB error while binding or running a checked query, as one line."""
+def _columns(con: duckdb.DuckDBPyConnection, tables) -> dict[str, list[str]]:
+    """The columns of the views a failed query names, to list them in its error line."""
+    found = {}
+    for name in sorted(tables):
+        quoted = name.replace('"', '""')
+        try:
+            found[name] = con.sql(f'SELECT * FROM "{quoted}" LIMIT 0').columns
+        except duckdb.Error:
+            continue
+    return found
+
+
+def query_failed(exc: duckdb.Error, columns: dict[str, list[str]] | None = None) -> QueryError:
+    """A DuckDB error while binding or running a checked query, as one line.
+
+    A column that does not exist is answered with the columns of the tables the query names.
+    """
     lines = [line for line in str(exc).splitlines() if line.strip()]
-    reason = lines[0] if lines else type(exc).__name__
-    return QueryError(None, f"query failed: {reason}",
-                      "list the tables with `cim tables`; geometry columns are GEOMETRY (use ST_ functions)")
+    reason = (lines[0] if lines else type(exc).__name__).rstrip("!")
+    hint = "list the tables with `cim tables`; geometry columns are GEOMETRY (use ST_ functions)"
+    if columns and isinstance(exc, duckdb.BinderException) and "column" in reason.lower():
+        hint = "; ".join(f"columns of {name}: {', '.join(cols)}" for name, cols in columns.items())
+    return QueryError(None, f"query failed: {reason}", hint)
 
 
 def open_store_for_query(path: str | Path) -> Store:
-    store = Store(path, create=False)
-    if "models" not in store.table_names():
+    """The store at ``path``; a folder that is not one is refused naming what it holds and what to do."""
+    from cim.store import Store
+
+    folder = Path(path)
+    if not (folder / "_cim" / "store.json").is_file():
+        raise _not_a_store(folder)
+    store = Store(folder, create=False)
+    if not store.has_table("models"):
         raise StoreError(path, "the store has no models table", "run `make run` or `cim ingest` first")
     return store
+
+
+def _not_a_store(folder: Path) -> StoreError:
+    fix = "pass --store with the folder `make run` or `cim ingest` wrote (default ./cim-data)"
+    if not folder.exists():
+        return StoreError(folder, "no such folder: it is not a city model store", fix)
+    if not folder.is_dir():
+        return StoreError(folder, "this is a file, not a city model store folder", fix)
+    try:
+        entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError as exc:
+        return StoreError(folder, f"cannot list the folder ({exc.strerror})", fix)
+    stores = [name for name in entries if (folder / name / "_cim" / "store.json").is_file()]
+    if stores:
+        fix = f"did you mean --store {folder / stores[0]}?"
+    shown = ", ".join(entries[:8]) + (", ..." if len(entries) > 8 else "") if entries else "nothing"
+    return StoreError(folder, f"not a city model store (no _cim/store.json); the folder holds: {shown}", fix)
 
 
 class _DeltaScans:
     """Replaces ``delta_scan('<store table>')`` in view SQL by an Arrow dataset opened with deltalake."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: Store):
+    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog):
         self._con = con
-        self._store = store
-        self._tables = {str(store.table_path(n).resolve()): n for n in store.table_names()}
+        self._root = cat.root
+        self._tables = {str(path.resolve()): name for name, path in cat.table_paths().items()}
+        self._opened = cat.opened
         self._bound: dict[str, str] = {}
 
     def bind(self, select: str) -> str:
         tree = json.loads(self._con.execute("SELECT json_serialize_sql(?)", [select]).fetchone()[0])
         if tree.get("error"):
-            raise StoreError(self._store.root, f"cannot read a view definition: {tree.get('error_message')}",
+            raise StoreError(self._root, f"cannot read a view definition: {tree.get('error_message')}",
                              "report this as a bug in cim.store.views")
         stack: list = [tree]
         while stack:
@@ -133,7 +241,7 @@ class _DeltaScans:
         value = args[0].get("value", {}) if len(args) == 1 and args[0].get("class") == "CONSTANT" else {}
         path = str(Path(str(value.get("value"))).resolve()) if value and not value.get("is_null") else None
         if path not in self._tables and not self._committed_since(path):
-            raise StoreError(self._store.root, f"a view scans {path or 'something'} that is not one of the "
+            raise StoreError(self._root, f"a view scans {path or 'something'} that is not one of the "
                                                "store's tables", "report this as a bug in cim.store.views")
         internal = self._bound.get(path) or self._register(path)
         table = {key: ref.get(key) for key in ("alias", "sample", "query_location")}
@@ -147,13 +255,17 @@ class _DeltaScans:
         meanwhile by a writer): the views name it, so it is one of the store's tables."""
         if path is None:
             return False
-        folder, root = Path(path), self._store.root.resolve()
+        folder, root = Path(path), self._root.resolve()
+        from deltalake import DeltaTable
+
         return root in folder.parents and DeltaTable.is_deltatable(path)
 
     def _register(self, path: str) -> str:
+        from deltalake import DeltaTable
+
         name = f"{INTERNAL_PREFIX}{len(self._bound)}"
         try:
-            dataset = DeltaTable(path).to_pyarrow_dataset()
+            dataset = self._opened.get(path) or DeltaTable(path).to_pyarrow_dataset()
         except Exception as exc:  # deltalake raises several unrelated types for a damaged table
             raise StoreError(path, f"cannot read the Delta table: {str(exc).splitlines()[0] if str(exc) else exc}",
                              "repair or remove the table, then re-ingest") from exc

@@ -15,6 +15,7 @@ the one the user gave; at most the user's own home folder (``secret_directory``)
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,25 +49,29 @@ class RefusedQuery(QueryError):
 
 @dataclass(frozen=True)
 class CheckedQuery:
-    """The SQL cim will execute: the user's SELECT, or an EXPLAIN that cim built around it."""
+    """The SQL cim will execute: the user's SELECT, or an EXPLAIN that cim built around it.
+
+    ``tables`` are the store's views the statement names (lower case): the only ones cim needs to open.
+    """
 
     sql: str
     explain: bool = False
+    tables: frozenset[str] = frozenset()
 
 
 def check_query(sql: str, views: set[str]) -> CheckedQuery:
     """Return the statement to run for ``sql``, or raise RefusedQuery with one line saying why."""
     statement = _one_statement(sql)
     if statement.type == duckdb.StatementType.SELECT:
-        _check_select(statement.query, views)
-        return CheckedQuery(statement.query)
+        return CheckedQuery(statement.query, tables=_check_select(statement.query, views))
     if statement.type == duckdb.StatementType.EXPLAIN:
         analyze, inner = _explained(statement.query)
         inner_statement = _one_statement(inner)
         if inner_statement.type != duckdb.StatementType.SELECT:
             raise RefusedQuery(None, f"EXPLAIN may only wrap a SELECT, not {inner_statement.type.name}", _HINT)
-        _check_select(inner_statement.query, views)
-        return CheckedQuery(f"EXPLAIN {'ANALYZE ' if analyze else ''}{inner_statement.query}", explain=True)
+        tables = _check_select(inner_statement.query, views)
+        return CheckedQuery(f"EXPLAIN {'ANALYZE ' if analyze else ''}{inner_statement.query}", explain=True,
+                            tables=tables)
     raise RefusedQuery(None, f"{statement.type.name} statements are not allowed: cim query is read-only", _HINT)
 
 
@@ -93,8 +98,10 @@ def _explained(sql: str) -> tuple[bool, str]:
     return analyze, sql[starts[rest]:]
 
 
-def _check_select(sql: str, views: set[str]) -> None:
+def _check_select(sql: str, views: set[str]) -> frozenset[str]:
+    """Refuse what may not run; return the store views the statement names."""
     tree = _syntax_tree(sql)
+    named: set[str] = set()
     ctes = {name.lower() for name in _cte_names(tree)}
     for name in ctes:
         if name.startswith(INTERNAL_PREFIX):
@@ -105,10 +112,12 @@ def _check_select(sql: str, views: set[str]) -> None:
             _check_table_function(node)
         elif kind == "BASE_TABLE":
             _check_table(node, views, ctes)
+            named.add(str(node.get("table_name", "")).lower())
         elif kind == "SHOW_REF" and node.get("query") is None:
             raise RefusedQuery(None, "SHOW of the catalog is not available", "list the tables with `cim tables`")
         elif node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in REFUSED_SCALAR_FUNCTIONS:
             raise RefusedQuery(None, f"the function {node['function_name']}() is not allowed in cim query", _HINT)
+    return frozenset(named & views)  # a CTE named like a view may read that view: open it too
 
 
 def _syntax_tree(sql: str) -> dict:
@@ -146,8 +155,10 @@ def _check_table(node: dict, views: set[str], ctes: set[str]) -> None:
         if name.lower() in views:
             return
     shown = ".".join(part for part in (catalog, schema, name) if part)
+    close = difflib.get_close_matches(name.lower(), sorted(views), n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
     raise RefusedQuery(None, f"no table {shown!r} in the store: cim query reads only the store's tables",
-                       "list the tables with `cim tables`")
+                       f"{guess}tables: {', '.join(sorted(views)) or 'none'} (see `cim tables`)")
 
 
 def _cte_names(tree) -> Iterator[str]:

@@ -77,3 +77,30 @@ def sample_flow_repo():
         pytest.fail(f"`make run` built no store (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
     yield repo, done
     shutil.rmtree(repo, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def city_store(tmp_path_factory):
+    """Two small IFC models (two walls each) and a parcels layer, ingested once for the query tests."""
+    import geopandas as gpd
+    import shapely
+
+    from cim.config import default_config
+    from cim.ingest.run import ingest_file
+    from cim.store import Store
+    from tests.models import add_wall, new_model, write
+
+    root = tmp_path_factory.mktemp("city")
+    store = Store(root / "store", "EPSG:4549")
+    city = default_config("EPSG:4549")
+    for name, east in (("north", 464_900.0), ("far", 465_300.0)):
+        f, ctx = new_model(eastings=east)
+        add_wall(f, ctx, name="Wall A")
+        add_wall(f, ctx, name="Wall B", start=(0.0, 6.0, 0.0))
+        ingest_file(store, city, write(f, root / f"{name}.ifc"))
+    parcels = gpd.GeoDataFrame({"parcel_id": ["BH-01", "BH-02"]},
+                               geometry=[shapely.box(464_890, 2_865_790, 464_920, 2_865_820),
+                                         shapely.box(465_000, 2_865_790, 465_100, 2_865_820)], crs="EPSG:4549")
+    parcels.to_file(root / "city.gpkg", layer="parcels")
+    ingest_file(store, city, root / "city.gpkg")
+    return store

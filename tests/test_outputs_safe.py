@@ -86,12 +86,13 @@ def test_formula_text_in_query_csv_output_gets_an_apostrophe(formula_model, tmp_
     assert {r["n"] for r in rows} == {"-1.5"}  # numbers stay numbers
 
 
-def test_tunnel_asset_names_that_are_formulas_stay_text_in_the_cobie_workbook(monkeypatch, tmp_path: Path) -> None:
+def test_tunnel_asset_names_that_are_formulas_stay_text_in_the_cobie_workbook(monkeypatch, tmp_path: Path,
+                                                                             tunnel_store) -> None:
     assets = [{"global_id": f"g{i}", "name": text, "ifc_class": "IfcPipeSegment", "asset_kind": "pipe",
                "manufacturer": text, "system": text, "version": 1} for i, text in enumerate(FORMULAS)]
     monkeypatch.setattr(cobie, "_rows", lambda store, table, model_id: assets if table == "tunnel_assets" else [])
 
-    path = cobie.export_cobie(None, "t", tmp_path / "cobie.xlsx")
+    path = cobie.export_cobie(tunnel_store, "tunnel-binhai", tmp_path / "cobie.xlsx")
 
     assert formula_cells(path) == []
     assert {t.replace("\r", "\n") for t in FORMULAS} <= workbook_text(path)

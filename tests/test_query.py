@@ -7,35 +7,12 @@ import json
 import geopandas as gpd
 import pyarrow.parquet as pq
 import pytest
-import shapely
 from typer.testing import CliRunner
 
 from cim.cli import app
-from cim.config import default_config
-from cim.ingest.run import ingest_file
 from cim.query import QueryError, RefusedQuery, run_query
-from cim.store import Store
-from tests.models import add_wall, new_model, write
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def city_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("city")
-    store = Store(root / "store", "EPSG:4549")
-    city = default_config("EPSG:4549")
-    for name, east in (("north", 464_900.0), ("far", 465_300.0)):
-        f, ctx = new_model(eastings=east)
-        add_wall(f, ctx, name="Wall A")
-        add_wall(f, ctx, name="Wall B", start=(0.0, 6.0, 0.0))
-        ingest_file(store, city, write(f, root / f"{name}.ifc"))
-    parcels = gpd.GeoDataFrame({"parcel_id": ["BH-01", "BH-02"]},
-                               geometry=[shapely.box(464_890, 2_865_790, 464_920, 2_865_820),
-                                         shapely.box(465_000, 2_865_790, 465_100, 2_865_820)], crs="EPSG:4549")
-    parcels.to_file(root / "city.gpkg", layer="parcels")
-    ingest_file(store, city, root / "city.gpkg")
-    return store
 
 
 def test_elements_per_class_per_model_are_counted(city_store):

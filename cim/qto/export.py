@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from cim.errors import StoreError
-from cim.files import append_row, csv_text, safe_child
+from cim.files import csv_text, safe_child
 from cim.qto.crosscheck import TOLERANCE, disagreements
 from cim.store import Store
 
@@ -43,32 +43,14 @@ def export_csv(store: Store, model_id: str, folder: str | Path) -> list[Path]:
 
 
 def export_xlsx(store: Store, model_id: str, path: str | Path, tolerance: float = TOLERANCE) -> Path:
-    """One workbook: a sheet per table plus 'disagreements' (computed vs declared beyond ``tolerance``)."""
-    from openpyxl import Workbook
+    """The estimators' workbook (cim.qto.workbook): one row per element quantity with the element's name, class,
+    type, storey, material, classification and system; a summary sheet for all storeys and one per storey;
+    the disagreements with the declared quantities. Written atomically; nothing is written on a refusal."""
+    from cim.qto.workbook import write_workbook
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book = Workbook()
-    book.remove(book.active)
     quantities = _rows(store, "quantities", model_id)
-    summary = _rows(store, "quantity_summary", model_id)
-    for table, rows in (("quantities", quantities), ("quantity_summary", summary)):
-        _sheet(book, table, rows, store.read(table).schema.names)
+    version = max(r["version"] for r in quantities)
+    quantities = [r for r in quantities if r["version"] == version]
+    elements = store.read_model("elements", model_id, version).to_pylist()
     flat = [r for items in disagreements(quantities, tolerance).values() for r in items]
-    _sheet(book, "disagreements", flat, store.read("quantities").schema.names)
-    book.save(path)
-    return path
-
-
-def _sheet(book, title: str, rows: list[dict], columns: list[str]) -> None:
-    sheet = book.create_sheet(title)
-    append_row(sheet, columns)
-    for r in rows:
-        append_row(sheet, [_cell(r.get(c)) for c in columns])
-    sheet.freeze_panes = "A2"
-
-
-def _cell(value):
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return str(value)
-    return value
+    return write_workbook(path, quantities, elements, flat)

@@ -5,16 +5,20 @@ committed) and how a reader is confined (what SQL may run) are decided in one pl
 visible only when ``models`` records its (model_id, version): ``<table>_history`` keeps the committed
 versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version
 (``<layer>_history`` every committed version's folder, with its ``version``).
+
+``catalog`` reads the ``models`` table once (the store's commit point) to learn every view name and
+each layer's current folder; ``view_definitions`` can then give only the views one query names (and the
+views they are built on), so a query opens the Delta logs of the tables it reads and no others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from deltalake import DeltaTable
+from typing import Any
 
 from cim.store.delta import VERSIONED_TABLES, Store
-from cim.store.journal import layer_dir
 from cim.store.schema import core_tables, documented_tables
 
 
@@ -24,6 +28,56 @@ def geometry_columns(table: str) -> list[str]:
     if doc is not None:
         return [c["name"] for c in doc["columns"] if c["type"] == "wkb"]
     return ["geometry"]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The store's tables as the views show them: core tables present and the committed layers' folders."""
+
+    root: Path
+    core: tuple[str, ...]
+    layers: dict[str, Path]
+    # Arrow datasets of Delta tables already opened, by resolved folder: the models view reads the very
+    # snapshot that named the current layers (and its log is replayed once, not twice).
+    opened: dict[str, Any] = field(default_factory=dict)
+    # Every committed version of each layer, oldest first: (version, folder), for ``<layer>_history``.
+    layer_versions: dict[str, tuple[tuple[int, Path], ...]] = field(default_factory=dict)
+
+    def table_paths(self) -> dict[str, Path]:
+        """Table name -> the folder its view scans."""
+        return {**{name: self.root / name for name in self.core}, **self.layers}
+
+    def view_names(self) -> list[str]:
+        """Every view a query may name, sorted."""
+        return sorted(name for name, _ in view_definitions(self))
+
+
+def catalog(store: Store) -> Catalog:
+    """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder."""
+    from deltalake import DeltaTable
+
+    core = tuple(name for name in core_tables() if store.has_table(name))
+    if "models" not in core:
+        return Catalog(store.root, core, {})
+    folder = store.root / "models"
+    models = DeltaTable(str(folder)).to_pyarrow_dataset()
+    # use_threads=False: see Store._scan (pyarrow's threaded scanner can abort the interpreter at exit)
+    rows = models.to_table(columns=["model_id", "version", "kind"], use_threads=False)
+    latest: dict[str, tuple[int, str]] = {}
+    gis_versions: dict[str, list[int]] = {}
+    for row in rows.to_pylist():
+        if row["version"] > latest.get(row["model_id"], (0, ""))[0]:
+            latest[row["model_id"]] = (row["version"], row["kind"])
+        if row["kind"] == "gis":
+            gis_versions.setdefault(row["model_id"], []).append(row["version"])
+    layers = {}
+    for model_id, (version, kind) in latest.items():
+        path = store._layer_location(model_id, version) if kind == "gis" else None
+        if path is not None:
+            layers[model_id] = path
+    history = {name: tuple((v, p) for v in sorted(gis_versions.get(name, []))
+                           if (p := store._layer_location(name, v)) is not None) for name in layers}
+    return Catalog(store.root, core, layers, {str(folder.resolve()): models}, history)
 
 
 def _quote(path: Path) -> str:
@@ -36,43 +90,58 @@ def _select(name: str, path: Path, alias: str = "t") -> str:
     return f"SELECT {columns} FROM delta_scan('{_quote(path)}') {alias}"
 
 
-def view_definitions(store: Store) -> list[tuple[str, str]]:
-    """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY."""
-    core = set(core_tables())
-    present = [n for n in store.table_names() if n in core]
+def _needs(name: str) -> set[str]:
+    """The views a view is built on."""
+    if name == "current_models":
+        return {"models"}
+    if name.endswith("_history") and name.removesuffix("_history") in VERSIONED_TABLES:
+        return {"models"}
+    if name in VERSIONED_TABLES:
+        return {f"{name}_history", "current_models"}
+    return set()
+
+
+def _closure(names: Iterable[str]) -> set[str]:
+    wanted, stack = set(), [n.lower() for n in names]
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(_needs(name))
+    return wanted
+
+
+def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY.
+
+    With ``only``, just the views named there (case-insensitive) and those they are built on.
+    """
+    cat = store if isinstance(store, Catalog) else catalog(store)
+    paths = cat.table_paths()
     views: list[tuple[str, str]] = []
-    if "models" in present:
-        views.append(("models", _select("models", store.table_path("models"))))
+    if "models" in cat.core:
+        views.append(("models", _select("models", paths["models"])))
         views.append(("current_models", "SELECT * FROM models "
                                         "QUALIFY version = max(version) OVER (PARTITION BY model_id)"))
-    for name in present:
+    for name in cat.core:
         if name == "models":
             continue
-        select = _select(name, store.table_path(name))
+        select = _select(name, paths[name])
         if name in VERSIONED_TABLES:
             views.append((f"{name}_history", f"{select} SEMI JOIN models m USING (model_id, version)"))
             views.append((name, f'SELECT t.* FROM "{name}_history" t SEMI JOIN current_models c '
                                 "USING (model_id, version)"))
         else:
             views.append((name, select))
-    layers = store.current_layers()
-    for name, path in sorted(layers.items()):
+    for name, path in sorted(cat.layers.items()):
         views.append((name, _select(name, path)))
-    taken = {n for n, _ in views}
-    for name in sorted(layers):
-        history = _layer_history(store, name)
-        if history and f"{name}_history" not in taken:
-            views.append((f"{name}_history", history))
+    taken = {name for name, _ in views}
+    for name, versions in sorted(cat.layer_versions.items()):
+        if versions and f"{name}_history" not in taken:
+            selects = [_select(name, path).replace("SELECT ", f"SELECT {int(v)} AS version, ", 1)
+                       for v, path in versions]
+            views.append((f"{name}_history", " UNION ALL BY NAME ".join(selects)))
+    if only is not None:
+        wanted = _closure(only)
+        views = [(name, select) for name, select in views if name.lower() in wanted]
     return views
-
-
-def _layer_history(store: Store, name: str) -> str | None:
-    """Every committed version of a layer, newest last; versions may differ in columns (UNION BY NAME)."""
-    models = store.read("models", columns=["model_id", "version", "kind"],
-                        filters=[("model_id", "=", name), ("kind", "=", "gis")])
-    selects = []
-    for version in sorted(models["version"].to_pylist()):
-        path = store.root / layer_dir(name, version)
-        if DeltaTable.is_deltatable(str(path)):
-            selects.append(_select(name, path).replace("SELECT ", f"SELECT {int(version)} AS version, ", 1))
-    return " UNION ALL BY NAME ".join(selects) or None
