@@ -89,15 +89,16 @@ samples: install ## regenerate sample_models/ (byte-identical)
 	$(VENV)/bin/cim samples sample_models
 
 bench: install ## run the benchmarks (figures go to bench/out/); installs the bench-only baselines (IfcClash, ifc5d)
-	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q ifcclash==0.9.0 ifc5d==0.9.0
+	VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q ifcclash==0.9.0 ifc5d==0.9.0 ifcdiff==0.9.0
 	$(PY) -m bench.run_all
 	$(PY) -m bench.qto
 	$(PY) -m bench.clash
 	$(PY) -m bench.review
 	$(PY) -m bench.query
+	$(PY) -m bench.diff
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
 
 clean: ## remove the store, Prefect state and caches (keeps .venv)
-	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out gates cim-lifecycle
+	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out gates cim-lifecycle diff

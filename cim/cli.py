@@ -401,6 +401,7 @@ def samples(
 def _register_subcommands() -> None:
     from cim.cli_clash import app as clash_app
     from cim.cli_cobie import cobie
+    from cim.cli_diff import diff
     from cim.cli_export import export
     from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
@@ -410,6 +411,7 @@ def _register_subcommands() -> None:
     app.command()(export)
     register_lifecycle(app)
     app.command()(cobie)
+    app.command()(diff)
 
 
 _register_subcommands()

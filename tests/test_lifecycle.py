@@ -291,13 +291,17 @@ def test_a_bad_lifecycle_tolerance_in_the_config_is_refused_in_one_line(tmp_path
         load_config(tmp_path / "cim.toml")
 
 
-def test_the_completion_report_says_the_element_diff_is_unavailable_without_cim_diff(monkeypatch):
-    import sys
-
-    from cim.lifecycle.element_diff import element_diff_section
-
-    monkeypatch.setitem(sys.modules, "cim.diff", None)  # a build without the diff package
-    assert element_diff_section(None, MODEL, 1, 4) == {"available": False}
+def test_the_completion_report_lists_the_elements_that_differ_from_the_approved_plan(walk):
+    _store, results, _ = walk
+    section = results["bad"].report["element_diff"]
+    assert section["from_version"] == 1 and section["to_version"] == results["bad"].row["version"]
+    by_change: dict[str, set] = {}
+    for c in section["changes"]:
+        by_change.setdefault(c["change"], set()).add(c["global_id"])
+    assert by_change and {k: len(v) for k, v in by_change.items()} == {
+        k: n for k, n in section["counts"].items() if k != "unchanged" and n}
+    assert {c["change"] for c in section["changes"]} <= {"added", "removed", "moved", "reshaped",
+                                                          "properties_changed", "reclassified"}
 
 
 def test_the_design_gate_accepts_the_clashes_that_remain_only_when_each_is_approved_by_name(base, tmp_path, config):

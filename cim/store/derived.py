@@ -51,3 +51,17 @@ class DerivedWrite:
         quoted = self.model_id.replace("'", "''")
         write_deltalake(self._journal(name), data, mode="overwrite", predicate=f"model_id = '{quoted}'")
         fault_point(name)
+
+    def replace_rows_where(self, name: str, data: pa.Table, keys: dict[str, str | int]) -> None:
+        """Replace the rows whose columns equal ``keys`` (e.g. one model's diff of two versions) with ``data``,
+        which carries those columns itself; the other rows stay."""
+        data = conform(name, data, self.store.crs)
+        predicate = " AND ".join(f"{col} = {_sql_literal(value)}" for col, value in keys.items())
+        write_deltalake(self._journal(name), data, mode="overwrite", predicate=predicate)
+        fault_point(name)
+
+
+def _sql_literal(value: str | int) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"unsupported key value {value!r}")
+    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
