@@ -58,6 +58,28 @@ def sample_city(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def sample_flow_repo():
+    """A copy of the project with ./cim-data built by `make run` (the real nightly flow over the sample city).
+
+    Yields (repo, completed `make run` process). Built once per session (about 1.5 minutes); tests run
+    commands in the copy as a user would and must not re-ingest the sample models. The copy lives in its
+    own temporary folder, not pytest's numbered ones, which other pytest sessions of the same user prune."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.readme_commands import copy_repository, user_env
+
+    repo = copy_repository(Path(tempfile.mkdtemp(prefix="cim-readme-")))
+    done = subprocess.run(["make", "run"], cwd=repo, env=user_env(repo), capture_output=True, text=True,
+                          timeout=2700)
+    if not (repo / "cim-data" / "models").is_dir():
+        pytest.fail(f"`make run` built no store (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    yield repo, done
+    shutil.rmtree(repo, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def city_store(tmp_path_factory):
     """Two small IFC models (two walls each) and a parcels layer, ingested once for the query tests."""
     import geopandas as gpd

@@ -1,4 +1,4 @@
-"""Write the whole demo city: GIS, IFC buildings, the tunnel, planning submissions, cim.toml and README.md.
+"""Write the whole demo city: GIS, IFC buildings, the tunnel, planning submissions, cim.toml and the READMEs.
 
 Run ``python -m cim.samples.generate [out_dir]`` (default: sample_models/ next to the package). Every file is
 byte-identical on every run, so the committed sample_models/ can be checked against a fresh generation.
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from cim.config import LIFECYCLE_TOLERANCES
-from cim.samples import asbuilt, buildings, gis, ifc2x3, layout, readme, submissions
+from cim.samples import asbuilt, buildings, gis, ifc2x3, layout, readme, submissions, tunnel_readme
 from cim.samples.grid_building import BuildingSpec
 
 LIFECYCLE_NOTES = {"height_m": "as-built height may differ from the approved plan by this (m)",
@@ -40,7 +40,7 @@ def generate_all(out_dir: Path) -> list[Path]:
     written += [out_dir / spec.file_name for spec in city_specs()]
     tunnel = _write_tunnel(out_dir / TUNNEL_FILE)
     if tunnel:
-        written.append(tunnel)
+        written += [tunnel, tunnel.parent / "README.md"]
     sub_paths, sub_expected = submissions.write_submissions(out_dir)
     written += sub_paths
     written += asbuilt.write_lifecycle(out_dir)
@@ -59,6 +59,7 @@ def _write_tunnel(path: Path) -> Path | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     tunnel.write_tunnel(path)
+    (path.parent / "README.md").write_text(tunnel_readme.render(), encoding="utf-8")
     return path
 
 

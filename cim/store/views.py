@@ -3,7 +3,8 @@
 Kept apart from the query sandbox (``cim.query``) so that what a reader may see (which rows are
 committed) and how a reader is confined (what SQL may run) are decided in one place each. A row is
 visible only when ``models`` records its (model_id, version): ``<table>_history`` keeps the committed
-versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version.
+versions, ``<table>`` the current one, and a GIS layer's view reads the folder of its current version
+(``<layer>_history`` every committed version's folder, with its ``version``).
 
 ``catalog`` reads the ``models`` table once (the store's commit point) to learn every view name and
 each layer's current folder; ``view_definitions`` can then give only the views one query names (and the
@@ -39,6 +40,8 @@ class Catalog:
     # Arrow datasets of Delta tables already opened, by resolved folder: the models view reads the very
     # snapshot that named the current layers (and its log is replayed once, not twice).
     opened: dict[str, Any] = field(default_factory=dict)
+    # Every committed version of each layer, oldest first: (version, folder), for ``<layer>_history``.
+    layer_versions: dict[str, tuple[tuple[int, Path], ...]] = field(default_factory=dict)
 
     def table_paths(self) -> dict[str, Path]:
         """Table name -> the folder its view scans."""
@@ -61,15 +64,20 @@ def catalog(store: Store) -> Catalog:
     # use_threads=False: see Store._scan (pyarrow's threaded scanner can abort the interpreter at exit)
     rows = models.to_table(columns=["model_id", "version", "kind"], use_threads=False)
     latest: dict[str, tuple[int, str]] = {}
+    gis_versions: dict[str, list[int]] = {}
     for row in rows.to_pylist():
         if row["version"] > latest.get(row["model_id"], (0, ""))[0]:
             latest[row["model_id"]] = (row["version"], row["kind"])
+        if row["kind"] == "gis":
+            gis_versions.setdefault(row["model_id"], []).append(row["version"])
     layers = {}
     for model_id, (version, kind) in latest.items():
         path = store._layer_location(model_id, version) if kind == "gis" else None
         if path is not None:
             layers[model_id] = path
-    return Catalog(store.root, core, layers, {str(folder.resolve()): models})
+    history = {name: tuple((v, p) for v in sorted(gis_versions.get(name, []))
+                           if (p := store._layer_location(name, v)) is not None) for name in layers}
+    return Catalog(store.root, core, layers, {str(folder.resolve()): models}, history)
 
 
 def _quote(path: Path) -> str:
@@ -127,6 +135,12 @@ def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None) 
             views.append((name, select))
     for name, path in sorted(cat.layers.items()):
         views.append((name, _select(name, path)))
+    taken = {name for name, _ in views}
+    for name, versions in sorted(cat.layer_versions.items()):
+        if versions and f"{name}_history" not in taken:
+            selects = [_select(name, path).replace("SELECT ", f"SELECT {int(v)} AS version, ", 1)
+                       for v, path in versions]
+            views.append((f"{name}_history", " UNION ALL BY NAME ".join(selects)))
     if only is not None:
         wanted = _closure(only)
         views = [(name, select) for name, select in views if name.lower() in wanted]
