@@ -101,4 +101,4 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check .
 
 clean: ## remove the store, Prefect state and caches (keeps .venv)
-	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out gates cim-lifecycle diff
+	rm -rf $(STORE) .prefect .pytest_cache .ruff_cache review bench/out gates cim-lifecycle diff out
