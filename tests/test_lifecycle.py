@@ -279,6 +279,8 @@ def test_the_nightly_stage_inbox_runs_the_gate_a_file_calls_for_once(base, tmp_p
     assert (job.gate, job.model_id) == ("design", MODEL)
     line = run_job(store, cfg, job)
     assert line is not None and line.startswith(f"gate design {MODEL} v2: pass")
+    report = Path(line.rsplit("; ", 1)[1])
+    assert report.is_file() and report.is_relative_to(Path(store.root) / "gates")  # evidence beside the store
     assert run_job(store, cfg, job) is None  # judged once; the next night skips it
     assert [r["stage"] for r in history(store, MODEL)] == ["plan_approved", "design_reviewed"]
 

@@ -96,7 +96,7 @@ def zone_checks(store: Store, config: CityConfig, model_id: str, model: dict, ru
 
 def completion_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Path | None = None,
                     version: int | None = None, out: Path | None = None, by: str | None = None,
-                    rules_path: Path | None = None) -> GateResult:
+                    reports: Path | None = None, rules_path: Path | None = None) -> GateResult:
     rows = order.require(store, model_id, "completion")
     plan = order.approved_plan(rows, model_id, "the as-built")
     plan_model = order.pick_version(store, model_id, plan["version"])
@@ -134,7 +134,7 @@ def completion_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Pat
               "verdict": "fail" if failed else "pass", "failed": failed,
               "tolerances": config.lifecycle.tolerances, "indicators": indicators, "zones": zones,
               "element_diff": element_diff_section(store, model_id, plan["version"], model["version"])}
-    path = write_report(report_dir(model_id, model["version"], "completion", out), report)
+    path = write_report(report_dir(model_id, model["version"], "completion", out, reports), report)
     note = ("beyond tolerance: " + ", ".join(failed)) if failed else f"within tolerance of plan v{plan['version']}"
     row = append(store, Decision(model_id, model["version"], "completion", not failed, path, note=note, by=by,
                                  against_version=plan["version"]))

@@ -54,7 +54,8 @@ def clash_section(store: Store, config: CityConfig, model_id: str, model: dict, 
 
 def design_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Path | None = None,
                 version: int | None = None, out: Path | None = None, by: str | None = None,
-                rules_path: Path | None = None, approve: tuple[str, ...] = ()) -> GateResult:
+                reports: Path | None = None, rules_path: Path | None = None,
+                approve: tuple[str, ...] = ()) -> GateResult:
     from cim.ifc.reader import open_ifc
     from cim.review.validity import check_ids, ids_file_for
 
@@ -74,7 +75,7 @@ def design_gate(store: Store, config: CityConfig, model_id: str, *, ifc: Path | 
               "verdict": "fail" if failed else "pass", "failed": failed,
               "ids": {"file": ids_path.name, "status": ids.status, "message": ids.message, "details": ids.details},
               "clashes": clashes}
-    folder = report_dir(model_id, model["version"], "design", out)
+    folder = report_dir(model_id, model["version"], "design", out, reports)
     report_path = write_report(folder, report)
     parts = [ids.message] if ids.status == "fail" else []
     if clashes["open"]:

@@ -105,8 +105,10 @@ def version_file(model: dict) -> Path:
     return path
 
 
-def report_dir(model_id: str, version: int, gate: str, out: Path | None) -> Path:
-    return out if out is not None else REPORTS / model_id / f"v{version}-{gate}"
+def report_dir(model_id: str, version: int, gate: str, out: Path | None, reports: Path | None = None) -> Path:
+    """``out`` as given, else ``<reports>/<model_id>/v<version>-<gate>`` (``reports`` defaults to ./gates; the
+    nightly flow passes ``<store>/gates`` so its evidence lives with the store, not in its working folder)."""
+    return out if out is not None else (reports or REPORTS) / model_id / f"v{version}-{gate}"
 
 
 def write_report(folder: Path, report: dict) -> Path:

@@ -79,7 +79,7 @@ def completeness(store: Store, model_id: str, version: int) -> dict:
 
 
 def handover_gate(store: Store, config: CityConfig, model_id: str, *, version: int | None = None,
-                  out: Path | None = None, by: str | None = None) -> GateResult:
+                  out: Path | None = None, by: str | None = None, reports: Path | None = None) -> GateResult:
     rows = order.require(store, model_id, "handover", version)
     target = version if version is not None else next(r for r in reversed(rows) if r["gate"] == "completion")["version"]
     order.require(store, model_id, "handover", target)
@@ -91,7 +91,7 @@ def handover_gate(store: Store, config: CityConfig, model_id: str, *, version: i
     passed = found["completeness"] >= threshold
     report = {"gate": "handover", "model_id": model_id, "version": target, "verdict": "pass" if passed else "fail",
               "threshold": threshold, **found, "phase_after": "manage" if passed else "build"}
-    path = write_report(report_dir(model_id, target, "handover", out), report)
+    path = write_report(report_dir(model_id, target, "handover", out, reports), report)
     note = (f"asset data {found['completeness']:.1%} complete over {found['assets']} assets "
             f"({'at least' if passed else 'below'} {threshold:.0%})")
     row = append(store, Decision(model_id, target, "handover", passed, path, note=note, by=by))

@@ -46,13 +46,14 @@ def run_job(store: Store, config: CityConfig, job: GateJob) -> str | None:
     from cim.lifecycle.design import design_gate
     from cim.lifecycle.handover import handover_gate
 
+    reports = Path(store.root) / "gates"  # evidence beside the store, whatever the flow's working folder
     try:
         if job.gate == "design":
-            result = design_gate(store, config, job.model_id, ifc=job.path)
+            result = design_gate(store, config, job.model_id, ifc=job.path, reports=reports)
         elif job.gate == "completion":
-            result = completion_gate(store, config, job.model_id, ifc=job.path)
+            result = completion_gate(store, config, job.model_id, ifc=job.path, reports=reports)
         else:
-            result = handover_gate(store, config, job.model_id)
+            result = handover_gate(store, config, job.model_id, reports=reports)
     except AlreadyDecided:
         return None
     except CimError as exc:
