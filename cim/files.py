@@ -109,3 +109,13 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[BinaryIO], None
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def xlsx_target(path: str | Path, what: str, example: str, error: type[CimError] = CimError) -> Path:
+    """Refuse an output path that is a folder or has no .xlsx suffix, before any work is done."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(path, "the output path is a folder", f"give a file name, e.g. {example}")
+    if path.suffix.lower() != ".xlsx":
+        raise error(path, f"the {what} must be an .xlsx file", "give a file name ending in .xlsx")
+    return path

@@ -21,6 +21,7 @@ from pathlib import Path
 from cim.cobie import assets, spatial
 from cim.cobie.source import CobieError, Source, contacts, created_on, creator_email, load
 from cim.cobie.spec import columns, problems, sheet_names, spec
+from cim.files import xlsx_target
 
 NA = spatial.NA
 STAGE = {"plan": "Design", "build": "Construction", "manage": "As Built"}
@@ -164,12 +165,7 @@ def write(sheets: dict[str, list[dict]], path: str | Path) -> Path:
 
 def check_target(path: str | Path) -> Path:
     """Refuse an output path that is a folder or has no .xlsx suffix before any work is done."""
-    path = Path(path)
-    if path.is_dir():
-        raise CobieError(path, "the output path is a folder", "give a file name, e.g. handover.xlsx")
-    if path.suffix.lower() != ".xlsx":
-        raise CobieError(path, "the COBie workbook must be an .xlsx file", "give a file name ending in .xlsx")
-    return path
+    return xlsx_target(path, "COBie workbook", "handover.xlsx", CobieError)
 
 
 def export_cobie(store, model_id: str, path: str | Path,

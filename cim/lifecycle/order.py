@@ -43,6 +43,18 @@ def _latest(rows: list[dict], gate: str) -> dict | None:
     return next((r for r in reversed(rows) if r["gate"] == gate), None)
 
 
+def _passed(rows: list[dict], model_id: str, gate: str, previous: str, what: str, file: str, fix: str) -> dict:
+    """The latest decision of the ``previous`` gate, refusing ``gate`` when there is none or it failed."""
+    done = _latest(rows, previous)
+    if done is None:
+        raise GateRefused(None, f"the {gate} gate of {model_id!r}: no {what} on record",
+                          f"run `cim gate {previous} {model_id} --ifc {file}` first")
+    if done["decision"] != "pass":
+        raise GateRefused(None, f"{model_id!r} failed its {what} (v{done['version']})",
+                          f"pass `cim gate {previous} {model_id} --ifc {file}` with a corrected {fix} first")
+    return done
+
+
 def approved_plan(rows: list[dict], model_id: str, what: str) -> dict:
     plan = next((r for r in reversed(rows) if r["stage"] == "plan_approved"), None)
     if plan is None:
@@ -69,22 +81,10 @@ def require(store: Store, model_id: str, gate: str, version: int | None = None) 
     approved_plan(rows, model_id, f"the {gate} gate")
     if gate == "design":
         return rows
-    design = _latest(rows, "design")
-    if design is None:
-        raise GateRefused(None, f"the {gate} gate of {model_id!r}: no design review on record",
-                          f"run `cim gate design {model_id} --ifc DESIGN.ifc` first")
-    if design["decision"] == "fail":
-        raise GateRefused(None, f"{model_id!r} failed its design review (v{design['version']})",
-                          f"pass `cim gate design {model_id} --ifc DESIGN.ifc` with a corrected model first")
+    _passed(rows, model_id, gate, "design", "design review", "DESIGN.ifc", "model")
     if gate == "completion":
         return rows
-    completion = _latest(rows, "completion")
-    if completion is None:
-        raise GateRefused(None, f"the handover gate of {model_id!r}: no completion check on record",
-                          f"run `cim gate completion {model_id} --ifc AS_BUILT.ifc` first")
-    if completion["decision"] != "pass":
-        raise GateRefused(None, f"{model_id!r} failed its completion check (v{completion['version']})",
-                          f"pass `cim gate completion {model_id} --ifc AS_BUILT.ifc` with a corrected as-built first")
+    completion = _passed(rows, model_id, gate, "completion", "completion check", "AS_BUILT.ifc", "as-built")
     if version is not None and version != completion["version"]:
         raise GateRefused(None, f"v{version} of {model_id!r} is not the version that passed completion "
                                 f"(v{completion['version']})", f"run the handover gate on v{completion['version']}")

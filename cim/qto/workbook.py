@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from cim.errors import CimError
+from cim.files import xlsx_target
 from cim.qto.aggregate import NOT_ADDITIVE
 
 UNIT_COLUMNS = {"m": "Length [m]", "m2": "Area [m2]", "m3": "Volume [m3]", "count": "Count [pcs]", "kg": "Mass [kg]"}
@@ -104,12 +105,7 @@ def _columns(rows: list[dict], first: tuple[str, ...], last: tuple[str, ...] = (
 
 def check_target(path: str | Path) -> Path:
     """Refuse an output path that is a folder or not .xlsx, before any work is done."""
-    path = Path(path)
-    if path.is_dir():
-        raise QtoWorkbookError(path, "the output path is a folder", "give a file name, e.g. takeoff.xlsx")
-    if path.suffix.lower() != ".xlsx":
-        raise QtoWorkbookError(path, "the quantity workbook must be an .xlsx file", "give a name ending in .xlsx")
-    return path
+    return xlsx_target(path, "quantity workbook", "takeoff.xlsx", QtoWorkbookError)
 
 
 def write_workbook(path: str | Path, quantities: list[dict], elements: list[dict], flagged: list[dict]) -> Path:
