@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cim.clash.bcf import BcfComponent, BcfTopic, HeaderFile, write_bcfzip
-from cim.clash.snapshot import render_pair
+from cim.clash.snapshot import clash_picture
 from cim.errors import CimError
 from cim.files import write_atomic
 from cim.georef import crs as crsmod
@@ -177,18 +177,11 @@ def bcf_topics(rows: list[dict], meshes: MeshLookup | None = None, frames: dict[
 def _snapshot(row: dict, meshes: MeshLookup | None) -> bytes | None:
     if meshes is None:
         return None
-    a = f"{row['a_model']}/{row['a_global_id']}"
-    b = f"{row['b_model']}/{row['b_global_id']}"
     try:
-        found = meshes([a, b])
-        if a not in found:
-            return None
-        origin = np.round([row["x"], row["y"], row["z"]], 0)
-        va, fa, _ = found[a]
-        vb, fb = (found[b][0] - origin, found[b][1]) if b in found else (None, None)
-        return render_pair(va - origin, fa, vb, fb, np.array([row["x"], row["y"], row["z"]]) - origin)
-    except (CimError, ValueError, KeyError):
+        found = meshes([f"{row['a_model']}/{row['a_global_id']}", f"{row['b_model']}/{row['b_global_id']}"])
+    except (CimError, KeyError):
         return None
+    return clash_picture(row, found)
 
 
 def write_bcf(rows: list[dict], path: Path, *, project_name: str, meshes: MeshLookup | None = None,

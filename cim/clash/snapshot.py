@@ -11,7 +11,7 @@ rendering keeps millimetres.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -137,3 +137,22 @@ def render_pair(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def clash_picture(row: Mapping, meshes: Mapping[str, tuple], size: tuple[int, int] = (640, 480)) -> bytes | None:
+    """PNG of a clash row's element A and B (absent for a zone) around its point, or None without A's mesh.
+
+    ``meshes`` maps ``model_id/global_id`` to (vertices, faces, ...) in world coordinates. The picture is drawn
+    in a local frame around the rounded clash point, so millimetres survive float32 rendering; the BCF
+    snapshot and the review report's thumbnails both come from here."""
+    found_a = meshes.get(f"{row['a_model']}/{row['a_global_id']}")
+    if found_a is None:
+        return None
+    point = np.array([row["x"], row["y"], row["z"]], dtype=np.float64)
+    origin = np.round(point, 0)
+    found_b = meshes.get(f"{row['b_model']}/{row['b_global_id']}")
+    vb, fb = (found_b[0] - origin, found_b[1]) if found_b is not None else (None, None)
+    try:
+        return render_pair(found_a[0] - origin, found_a[1], vb, fb, point - origin, size=size)
+    except (GeometryError, ValueError):
+        return None
