@@ -12,7 +12,7 @@ from cim.config import CityConfig
 from cim.diff.compare import compare_versions
 from cim.diff.model import Diff, DiffError
 from cim.errors import CimError
-from cim.ifc.reader import ALIASES, HEADER_BYTES, declared_schema
+from cim.ifc.reader import file_schema as read_schema
 from cim.store import Store
 
 log = logging.getLogger(__name__)
@@ -23,13 +23,10 @@ def file_schema(path: Path) -> str:
     """The IFC schema a file declares (exporters' aliases resolved), read from its header only."""
     if not path.is_file():
         raise DiffError(path, "no such file", "pass two IFC files: cim diff OLD.ifc NEW.ifc")
-    with path.open("rb") as fh:
-        head = fh.read(HEADER_BYTES)
     try:
-        name = declared_schema(path, head).upper()
+        return read_schema(path)
     except CimError as exc:
         raise DiffError(path, exc.reason, exc.hint) from exc
-    return ALIASES.get(name, name)
 
 
 def check_same_schema(old: Path, new: Path) -> str:

@@ -54,6 +54,17 @@ def declared_schema(path: Path, head: bytes) -> str:
     return match.group(1).decode("ascii", "replace").strip()
 
 
+def file_schema(path: str | Path) -> str:
+    """The schema a file's header declares, exporters' aliases resolved, read without parsing the file.
+
+    Raises InputError for a file that is not IFC or has no FILE_SCHEMA, OSError when it cannot be read."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(HEADER_BYTES)
+    name = declared_schema(path, head).upper()
+    return ALIASES.get(name, name)
+
+
 def open_ifc(path: str | Path) -> OpenedIfc:
     """Open ``path`` with ifcopenshell after the checks that give better errors than the parser's."""
     path = Path(path)

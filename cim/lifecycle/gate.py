@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cim import __version__
 from cim.config import CityConfig, resolve_source
+from cim.errors import CimError
 from cim.lifecycle.record import AlreadyDecided, GateRefused, sha256_file
 from cim.store import Store
 
 REPORTS = Path("gates")  # default: gates/<model_id>/v<version>-<gate>/report.json
-_SCHEMA = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']+)'", re.IGNORECASE)
 
 
 @dataclass
@@ -46,13 +45,14 @@ def schema_family(name: str | None) -> str:
 
 def file_schema(path: Path) -> str | None:
     """The schema a STEP file declares in its header, read without parsing the file."""
+    from cim.ifc.reader import file_schema as read_schema
+
     try:
-        with Path(path).open("rb") as fh:
-            head = fh.read(16384)
+        return read_schema(path)
     except OSError as exc:
         raise GateRefused(path, f"cannot read the file: {exc.strerror or exc}", "check the path") from exc
-    match = _SCHEMA.search(head)
-    return match.group(1).decode("ascii", "replace") if match else None
+    except CimError:  # not IFC, or no FILE_SCHEMA: the ingest that follows says which, in its own words
+        return None
 
 
 def check_file(store: Store, model_id: str, gate: str, path: Path, rows: list[dict],
