@@ -9,13 +9,13 @@ earlier rows are never rewritten: the table keeps every decision ever taken.
 from __future__ import annotations
 
 import getpass
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from cim.errors import CimError
+from cim.ingest.ifc import file_sha256 as sha256_file  # the evidence hash is the ingest's file hash
 from cim.store import Store
 from cim.store.delta import now_utc
 from cim.store.schema import table_schema
@@ -68,14 +68,6 @@ class Decision:
     @property
     def phase(self) -> str:
         return "manage" if self.gate == "handover" and self.passed else PHASE_OF[self.gate]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def history(store: Store, model_id: str | None = None) -> list[dict]:
