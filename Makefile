@@ -35,7 +35,17 @@ $(STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m compileall -q -j 0 cim flows >/dev/null
 	touch $@
 
-install: $(STAMP) ## create .venv and install the pinned dependencies
+# The front end (CesiumJS viewer, glTF validator, 3d-tiles-tools, Playwright's browser driver) comes from the
+# npm registry, pinned by viewer/package-lock.json; install scripts are not run (none of what cim uses needs
+# them). Without npm, cim still works; only `cim view` and the browser/validator tests are unavailable.
+FRONT := viewer
+FRONT_STAMP := $(FRONT)/node_modules/.installed
+$(FRONT_STAMP): $(FRONT)/package.json $(FRONT)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(FRONT) --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "npm not found: the 3-D viewer is not installed (install Node.js 20 and npm, then run make install)"; fi
+
+install: $(STAMP) $(FRONT_STAMP) ## create .venv, install the pinned Python dependencies and the viewer's npm packages
 
 test: install ## run the test suite
 	$(PY) -m pytest -q
