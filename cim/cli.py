@@ -271,12 +271,11 @@ def tables(store: StoreOpt = DEFAULT_STORE):
     """List the store's tables with row counts and what they hold."""
     import duckdb
 
-    from cim.query import connect, open_store_for_query, query_failed, store_views
+    from cim.query import connect, query_failed, store_folder, store_views
     from cim.store.schema import documented_tables
 
     try:
-        st = open_store_for_query(store)
-        con = connect(st)
+        con = connect(store_folder(store))
         docs = documented_tables()["tables"]
         table = _table("table", "rows", "description")
         for name in store_views(con):

@@ -3,12 +3,14 @@
 Two walls keep `cim query` from writing or reading outside the store's tables:
 
 1. ``cim.query_check`` lets only one checked SELECT (or an EXPLAIN cim builds around one) run.
-2. The connection itself cannot touch any file. The views' ``delta_scan`` calls (from
-   ``cim.store.views``) are bound, through DuckDB's own syntax tree, to Arrow datasets that
-   deltalake opens in Python; then DuckDB's local file system is disabled, external access is off,
-   extensions cannot be loaded or installed, there is no temp directory (a query larger than memory
-   fails instead of spilling into the working folder), and the configuration is locked. So even a
-   statement that got past the check finds no file to write and no setting to change.
+2. The connection itself cannot write or read any other file. The views' ``delta_scan`` calls (from
+   ``cim.store.views``) are bound, through DuckDB's own syntax tree, to ``read_parquet`` over the
+   table's current files as deltalake lists them, read through ``cim.query_files.ReadOnlyFiles`` (a
+   file system that opens those files for reading and refuses everything else); then DuckDB's local
+   file system is disabled, external access is off but for those files, extensions cannot be loaded
+   or installed, there is no temp directory (a query larger than memory fails instead of spilling
+   into the working folder), and the configuration is locked. So even a statement that got past the
+   check finds no file to write and no setting to change.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from cim.store import Store
     from cim.store.views import Catalog
 
-__all__ = ["QueryError", "RefusedQuery", "connect", "open_store_for_query", "run_query", "store_views"]
+__all__ = ["QueryError", "RefusedQuery", "connect", "open_store_for_query", "run_query", "store_folder", "store_views"]
 
 _LOAD_LOCK = threading.Lock()
 _LOADED = False
@@ -40,10 +42,23 @@ _CONFIG = {
     "allow_persistent_secrets": False,
     "python_enable_replacements": False,
     "temp_directory": "",
+    # One thread: DuckDB then runs its tasks on the thread that called it, which holds the GIL that
+    # ReadOnlyFiles (Python) needs. With worker threads, a call that binds a Parquet scan without releasing
+    # the GIL (the relation API does) waits for workers that wait for the GIL: a deadlock.
+    "threads": 1,
 }
 _LOCKS = ("SET enable_external_access = false",
           "SET disabled_filesystems = 'LocalFileSystem'",
           "SET lock_configuration = true")
+
+
+def _lock(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
+    """Allow only the store's table files (through the read-only file system), then lock everything."""
+    from cim.query_files import sql_list
+
+    con.execute(f"SET allowed_paths = {sql_list(readable)}")
+    for statement in _LOCKS:
+        con.execute(statement)
 
 
 def _load_extensions() -> None:
@@ -99,7 +114,7 @@ class _Sandbox:
         self._con.close()
 
 
-def connect(store: Store, only: set[str] | frozenset[str] | None = None, *,
+def connect(store: Store | Path, only: set[str] | frozenset[str] | None = None, *,
             catalog: Catalog | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the store's views over Arrow datasets, locked so that it touches no file.
 
@@ -108,7 +123,7 @@ def connect(store: Store, only: set[str] | frozenset[str] | None = None, *,
     return _bind(_Sandbox(), store, only, catalog)
 
 
-def _bind(sandbox: _Sandbox, store: Store, only, cat: Catalog | None) -> duckdb.DuckDBPyConnection:
+def _bind(sandbox: _Sandbox, store: Store | Path, only, cat: Catalog | None) -> duckdb.DuckDBPyConnection:
     from cim.store import views
 
     try:
@@ -119,8 +134,7 @@ def _bind(sandbox: _Sandbox, store: Store, only, cat: Catalog | None) -> duckdb.
         for name, select in definitions:
             quoted = name.replace('"', '""')
             con.execute(f'CREATE VIEW "{quoted}" AS {scans.bind(select)}')
-        for statement in _LOCKS:
-            con.execute(statement)
+        _lock(con, scans.files.uris)
     except BaseException:
         sandbox.close()
         raise
@@ -142,7 +156,7 @@ def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
 
     sandbox = _Sandbox()  # spatial loads meanwhile
     try:
-        opened = store if not isinstance(store, (str, Path)) else open_store_for_query(store)
+        opened = store if not isinstance(store, (str, Path)) else store_folder(store)
         cat = views.catalog(opened)
         checked = check_query(sql, {name.lower() for name in cat.view_names()})
     except BaseException:
@@ -184,13 +198,20 @@ def open_store_for_query(path: str | Path) -> Store:
     """The store at ``path``; a folder that is not one is refused naming what it holds and what to do."""
     from cim.store import Store
 
+    return Store(store_folder(path), create=False)
+
+
+def store_folder(path: str | Path) -> Path:
+    """``path`` once it is known to be a store with a models table (as open_store_for_query refuses it
+    otherwise), without opening the store for writing: what queries need, at a fraction of the start-up."""
+    from deltalake import DeltaTable
+
     folder = Path(path)
     if not (folder / "_cim" / "store.json").is_file():
         raise _not_a_store(folder)
-    store = Store(folder, create=False)
-    if not store.has_table("models"):
+    if not DeltaTable.is_deltatable(str(folder / "models")):
         raise StoreError(path, "the store has no models table", "run `make run` or `cim ingest` first")
-    return store
+    return folder
 
 
 def _not_a_store(folder: Path) -> StoreError:
@@ -211,17 +232,23 @@ def _not_a_store(folder: Path) -> StoreError:
 
 
 class _DeltaScans:
-    """Replaces ``delta_scan('<store table>')`` in view SQL by an Arrow dataset opened with deltalake."""
+    """Replaces ``delta_scan('<store table>')`` in view SQL by a scan of the table's current Parquet files."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog):
+        from cim.query_files import ReadOnlyFiles
+
         self._con = con
         self._root = cat.root
         self._tables = {str(path.resolve()): name for name, path in cat.table_paths().items()}
         self._opened = cat.opened
         self._bound: dict[str, str] = {}
+        self.files = ReadOnlyFiles()
+        con.register_filesystem(self.files)
 
     def bind(self, select: str) -> str:
-        tree = json.loads(self._con.execute("SELECT json_serialize_sql(?)", [select]).fetchone()[0])
+        from cim.query_files import sql_string
+
+        tree = json.loads(self._con.execute(f"SELECT json_serialize_sql({sql_string(select)})").fetchone()[0])
         if tree.get("error"):
             raise StoreError(self._root, f"cannot read a view definition: {tree.get('error_message')}",
                              "report this as a bug in cim.store.views")
@@ -234,7 +261,7 @@ class _DeltaScans:
                 if item.get("type") == "TABLE_FUNCTION" and _function_name(item) == "delta_scan":
                     self._replace(item)
                 stack.extend(item.values())
-        return self._con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchone()[0]
+        return self._con.execute(f"SELECT json_deserialize_sql({sql_string(json.dumps(tree))}::JSON)").fetchone()[0]
 
     def _replace(self, ref: dict) -> None:
         args = ref["function"].get("children", [])
@@ -263,15 +290,36 @@ class _DeltaScans:
     def _register(self, path: str) -> str:
         from deltalake import DeltaTable
 
+        from cim.query_files import local_files
+
         name = f"{INTERNAL_PREFIX}{len(self._bound)}"
         try:
-            dataset = self._opened.get(path) or DeltaTable(path).to_pyarrow_dataset()
-        except Exception as exc:  # deltalake raises several unrelated types for a damaged table
+            table = self._opened.get(path) or DeltaTable(path)
+            files = local_files(table)
+            columns = [field.name for field in table.schema().fields]
+            scan = self._parquet_scan(files, columns) if files else None
+            if scan is None:
+                self._con.register(name, table.to_pyarrow_dataset())
+            else:
+                self._con.execute(f'CREATE VIEW "{name}" AS {scan}')
+        except (duckdb.Error, OSError, ValueError, RuntimeError) as exc:  # deltalake: several unrelated types
             raise StoreError(path, f"cannot read the Delta table: {str(exc).splitlines()[0] if str(exc) else exc}",
                              "repair or remove the table, then re-ingest") from exc
-        self._con.register(name, dataset)
         self._bound[path] = name
         return name
+
+    def _parquet_scan(self, files: list[str], columns: list[str]) -> str | None:
+        """SELECT of the table's columns, in the Delta schema's order, over its Parquet files; None when a
+        column is in no file (a column added without data): the Arrow dataset then fills it with nulls."""
+        from cim.query_files import sql_list
+
+        uris = self.files.allow(files)
+        source = f"read_parquet({sql_list(uris)}, union_by_name = true)"
+        present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        if not set(columns) <= present:
+            return None
+        quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        return f"SELECT {quoted} FROM {source}"
 
 
 def _function_name(ref: dict) -> str:

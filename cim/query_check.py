@@ -121,9 +121,13 @@ def _check_select(sql: str, views: set[str]) -> frozenset[str]:
 
 
 def _syntax_tree(sql: str) -> dict:
+    from cim.query_files import sql_string
+
+    if "\x00" in sql:
+        raise RefusedQuery(None, "the statement contains a NUL character", "remove it")
     try:
-        with duckdb.connect() as parser:
-            raw = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+        with duckdb.connect() as parser:  # a literal, not a bound parameter: see cim.query_files.sql_string
+            raw = parser.execute(f"SELECT json_serialize_sql({sql_string(sql)})").fetchone()[0]
         tree = json.loads(raw)
     except (duckdb.Error, RecursionError) as exc:
         raise RefusedQuery(None, f"cannot check this statement: {_first_line(exc)}", "simplify the query") from exc

@@ -33,17 +33,17 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
     META_DIR,
     fault_point,
     layer_dir,
+    layer_location,
     read_journal,
     read_meta,
     table_dir,
     write_json,
 )
 from cim.store.names import valid_layer_name
-from cim.store.schema import conform, core_tables, table_schema, with_version
+from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
 log = logging.getLogger(__name__)
 
-VERSIONED_TABLES = ("elements", "meshes", "buildings", "relations")
 
 
 @dataclass
@@ -140,13 +140,7 @@ class Store:
         return out
 
     def _layer_location(self, name: str, version: int) -> Path | None:
-        path = self.root / layer_dir(name, version)
-        if DeltaTable.is_deltatable(str(path)):
-            return path
-        legacy = self.root / name  # stores written before layers had their own folder
-        if name not in core_tables() and DeltaTable.is_deltatable(str(legacy)):
-            return legacy
-        return None
+        return layer_location(self.root, name, version)
 
     def table_version(self, name: str) -> int:
         return DeltaTable(str(self.table_path(name))).version()

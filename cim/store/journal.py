@@ -39,6 +39,21 @@ def layer_dir(name: str, version: int) -> str:
     return f"{LAYERS_DIR}/{name}/v{version}"
 
 
+def layer_location(root: Path, name: str, version: int) -> Path | None:
+    """The folder holding one committed layer version, or None when it is not a Delta table (yet)."""
+    from deltalake import DeltaTable
+
+    from cim.store.schema import core_tables
+
+    path = root / layer_dir(name, version)
+    if DeltaTable.is_deltatable(str(path)):
+        return path
+    legacy = root / name  # stores written before layers had their own folder
+    if name not in core_tables() and DeltaTable.is_deltatable(str(legacy)):
+        return legacy
+    return None
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write then rename: a reader or a crash sees the old file or the new one, never half of one."""
     tmp = path.with_suffix(".tmp")

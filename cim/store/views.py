@@ -16,10 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cim.store.delta import VERSIONED_TABLES, Store
-from cim.store.schema import core_tables, documented_tables
+from cim.store.journal import layer_location
+from cim.store.schema import VERSIONED_TABLES, core_tables, documented_tables
+
+if TYPE_CHECKING:
+    from cim.store.delta import Store
 
 
 def geometry_columns(table: str) -> list[str]:
@@ -37,7 +40,7 @@ class Catalog:
     root: Path
     core: tuple[str, ...]
     layers: dict[str, Path]
-    # Arrow datasets of Delta tables already opened, by resolved folder: the models view reads the very
+    # Delta tables already opened (deltalake.DeltaTable), by resolved folder: the models view reads the very
     # snapshot that named the current layers (and its log is replayed once, not twice).
     opened: dict[str, Any] = field(default_factory=dict)
     # Every committed version of each layer, oldest first: (version, folder), for ``<layer>_history``.
@@ -52,32 +55,53 @@ class Catalog:
         return sorted(name for name, _ in view_definitions(self))
 
 
-def catalog(store: Store) -> Catalog:
-    """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder."""
+def catalog(store: Store | Path) -> Catalog:
+    """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder.
+
+    Reads with deltalake (the log) and DuckDB (the Parquet files), not pyarrow: a query's start-up must not
+    pay for pyarrow and pandas.
+    """
     from deltalake import DeltaTable
 
-    core = tuple(name for name in core_tables() if store.has_table(name))
+    root = Path(store) if isinstance(store, (str, Path)) else store.root
+    core = tuple(name for name in core_tables() if DeltaTable.is_deltatable(str(root / name)))
     if "models" not in core:
-        return Catalog(store.root, core, {})
-    folder = store.root / "models"
-    models = DeltaTable(str(folder)).to_pyarrow_dataset()
-    # use_threads=False: see Store._scan (pyarrow's threaded scanner can abort the interpreter at exit)
-    rows = models.to_table(columns=["model_id", "version", "kind"], use_threads=False)
+        return Catalog(root, core, {})
+    folder = root / "models"
+    models = DeltaTable(str(folder))
     latest: dict[str, tuple[int, str]] = {}
     gis_versions: dict[str, list[int]] = {}
-    for row in rows.to_pylist():
-        if row["version"] > latest.get(row["model_id"], (0, ""))[0]:
-            latest[row["model_id"]] = (row["version"], row["kind"])
-        if row["kind"] == "gis":
-            gis_versions.setdefault(row["model_id"], []).append(row["version"])
+    for model_id, version, kind in _model_rows(models):
+        if version > latest.get(model_id, (0, ""))[0]:
+            latest[model_id] = (version, kind)
+        if kind == "gis":
+            gis_versions.setdefault(model_id, []).append(version)
     layers = {}
     for model_id, (version, kind) in latest.items():
-        path = store._layer_location(model_id, version) if kind == "gis" else None
+        path = layer_location(root, model_id, version) if kind == "gis" else None
         if path is not None:
             layers[model_id] = path
     history = {name: tuple((v, p) for v in sorted(gis_versions.get(name, []))
-                           if (p := store._layer_location(name, v)) is not None) for name in layers}
-    return Catalog(store.root, core, layers, {str(folder.resolve()): models}, history)
+                           if (p := layer_location(root, name, v)) is not None) for name in layers}
+    return Catalog(root, core, layers, {str(folder.resolve()): models}, history)
+
+
+def _model_rows(models: Any) -> list[tuple[str, int, str]]:
+    """(model_id, version, kind) of every row of a ``models`` snapshot, read by a throwaway DuckDB."""
+    import duckdb
+
+    from cim.query_files import ReadOnlyFiles, local_files, sql_list
+
+    files = local_files(models)
+    if not files:
+        return []
+    # Through ReadOnlyFiles, as in the sandbox: DuckDB's own file system would take '[' or '*' in the store's
+    # path for a glob. A literal list, not a bound parameter: see cim.query_files.sql_string.
+    readable = ReadOnlyFiles()
+    with duckdb.connect(config={"threads": 1}) as con:  # one thread: see cim.query._CONFIG
+        con.register_filesystem(readable)
+        return con.execute("SELECT model_id, version, kind FROM "
+                           f"read_parquet({sql_list(readable.allow(files))}, union_by_name = true)").fetchall()
 
 
 def _quote(path: Path) -> str:
