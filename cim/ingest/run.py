@@ -25,6 +25,7 @@ from cim.errors import CimError, InputError, TransientIOError
 from cim.gis import is_gis_file
 from cim.ingest.gis import prepare_gis
 from cim.ingest.ifc import Progress, file_sha256, prepare_ifc
+from cim.ingest.reuse import ReuseSource
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
 from cim.text import table_message, table_text
@@ -46,6 +47,7 @@ class Job:
     settings: ModelSettings
     city_crs: str
     force: bool = False  # re-ingest even when the store already holds this input
+    reuse: ReuseSource | None = None  # the model's previous version, whose unchanged geometry is reused
 
 
 @dataclass
@@ -92,6 +94,8 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         raise TransientIOError(path, f"could not read the file: {exc.strerror}",
                                "it is tried again on the next run") from exc
     job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force)
+    if kind == "ifc" and not force:  # a forced re-ingest recomputes every mesh
+        job.reuse = _reuse_source(store, job)
     if force:
         return job
     reason = _skip_reason(store, job)
@@ -100,6 +104,15 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         action = "quarantined" if reason.startswith("still quarantined") else "unchanged"
         return Outcome(job.path, kind, action, message=reason, stage="unchanged" if action == "quarantined" else None)
     return job
+
+
+def _reuse_source(store: Store, job: Job) -> ReuseSource | None:
+    """The latest committed version of the model this IFC file becomes, if any (a local store only)."""
+    model_id = job.settings.model_id or Path(job.path).stem
+    latest = store.latest(model_id)
+    if latest is None or latest["kind"] != "ifc":
+        return None
+    return ReuseSource(str(store.root), model_id, latest["version"])
 
 
 def _skip_reason(store: Store, job: Job) -> str | None:
@@ -123,7 +136,7 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
     """Read and transform; writes nothing. Raises CimError for bad input."""
     if job.kind == "ifc":
         commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
-                             sha256=job.sha256)
+                             sha256=job.sha256, reuse=job.reuse)
         commit.record["source_path"] = job.key
         commit.record["source_root"] = source_root(job.path, job.key)
         for err in commit.errors:
