@@ -190,3 +190,21 @@ def test_a_forced_re_ingest_tessellates_everything(tmp_path, force):
     _touch_header(path)
     assert ingest_file(store, city, path, force=force).versions == [2]
     assert store.latest("m")["n_meshes_reused"] is None
+
+
+def test_a_store_made_before_the_geometry_input_hash_column_takes_new_versions(tmp_path):
+    from deltalake import write_deltalake
+
+    from cim.store.schema import table_schema
+
+    store = Store(tmp_path / "store", "EPSG:4549")
+    old = table_schema("elements", "EPSG:4549")
+    old = old.remove(old.get_field_index("geometry_input_hash"))
+    write_deltalake(str(store.root / "elements"), old.empty_table(), mode="overwrite", schema_mode="overwrite")
+    city = default_config("EPSG:4549", "plan")
+    path = _base(tmp_path / "m.ifc")
+    assert ingest_file(store, city, path).versions == [1]
+    _revise(path, _move_w2)
+    assert ingest_file(store, city, path).versions == [2]
+    assert store.latest("m")["n_meshes_reused"] == N_MESHED - 1
+    assert all(r["geometry_input_hash"] for r in _rows(store, "elements", 2))
