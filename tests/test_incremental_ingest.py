@@ -208,3 +208,23 @@ def test_a_store_made_before_the_geometry_input_hash_column_takes_new_versions(t
     assert ingest_file(store, city, path).versions == [2]
     assert store.latest("m")["n_meshes_reused"] == N_MESHED - 1
     assert all(r["geometry_input_hash"] for r in _rows(store, "elements", 2))
+
+
+def test_a_file_saved_again_unchanged_is_not_parsed_again(tmp_path, monkeypatch):
+    import cim.ingest.ifc
+
+    city = default_config("EPSG:4549", "plan")
+    path = _base(tmp_path / "m.ifc")
+    store = Store(tmp_path / "store", "EPSG:4549")
+    ingest_file(store, city, path)
+    _touch_header(path)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("the file was parsed again")
+
+    monkeypatch.setattr(cim.ingest.ifc, "open_ifc", no_parse)
+    outcome = ingest_file(store, city, path)
+    assert (outcome.action, outcome.versions, outcome.n_elements) == ("ingested", [2], store.latest("m")["n_elements"])
+    v1, v2 = store.read("models").sort_by("version").to_pylist()
+    assert v2["sha256"] != v1["sha256"] and v2["content_sha256"] == v1["content_sha256"]
+    assert v2["n_meshes_reused"] == v2["n_meshes"] == N_MESHED

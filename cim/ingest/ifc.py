@@ -36,6 +36,7 @@ from cim.ingest.ifc_health import (
     reference_issues,
 )
 from cim.ingest.reuse import Previous, ReuseSource, merge
+from cim.ingest.same_content import file_hashes
 from cim.store import ModelCommit
 from cim.store.delta import now_utc
 from cim.store.schema import table_schema
@@ -56,7 +57,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, workers: int = 1,
-                progress: Progress | None = None, sha256: str | None = None,
+                progress: Progress | None = None, sha256: str | None = None, content_sha256: str | None = None,
                 reuse: ReuseSource | Previous | None = None) -> ModelCommit:
     """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input.
 
@@ -64,8 +65,10 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     their geometry from it instead of being tessellated again (``cim.ingest.reuse``).
     """
     path = Path(path)
+    if sha256 is None or content_sha256 is None:
+        sha256, content_sha256 = file_hashes(path)
     try:
-        return _prepare(path, city_crs, settings, workers, progress, sha256 or file_sha256(path), reuse)
+        commit = _prepare(path, city_crs, settings, workers, progress, sha256, reuse)
     except RecursionError:  # cim walks placements iteratively: only a library following the file's references
         raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
@@ -74,6 +77,8 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
             raise
         raise InputError(path, f"an entity refers to one of the wrong type ({exc})",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
+    commit.record["content_sha256"] = content_sha256
+    return commit
 
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
