@@ -11,8 +11,8 @@ geometry kernel (see ``cim.ingest.reuse``). The key covers, by value (STEP ids c
 - a salt for the whole model: georeferencing, length unit, schema, the ingest settings and the versions
   of cim and the geometry kernel (a new kernel may mesh the same input differently).
 
-Each entity's digest is its STEP text with every ``#id`` replaced by the digest of the entity it refers
-to, computed once per entity however many products share it.
+A subgraph's digest is the STEP text of its entities with every ``#id`` replaced by the entity's position
+in an attribute-ordered traversal from its root (see ``GraphDigests``).
 """
 
 from __future__ import annotations
@@ -31,41 +31,41 @@ _TOKEN = re.compile(r"'(?:[^']|'')*'|#(\d+)")  # a quoted string (left as is) or
 
 
 class GraphDigests:
-    """Digest by value of entities of one parsed file, memoised (shared subgraphs are hashed once)."""
+    """Digests by value of subgraphs of one parsed file.
+
+    A subgraph is hashed as the STEP text of its entities in the (deterministic, attribute-ordered) order
+    the kernel's ``traverse`` visits them, each ``#id`` replaced by its position in that order. Placement
+    chains are hashed link by link and memoised: every product of a storey shares its parents.
+    """
 
     def __init__(self, model: ifcopenshell.file):
         self.model = model
-        self.memo: dict[int, str] = {}
+        self.placements: dict[int, str] = {}
 
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
         if entity is None:
             return "-"
-        root = entity.id()
-        if root in self.memo:
-            return self.memo[root]
-        # iterative post-order: a deep boolean tree or placement chain must not hit the recursion limit
-        stack: list[tuple[int, str | None]] = [(root, None)]
-        bodies: dict[int, str] = {}
-        while stack:
-            ident, body = stack.pop()
-            if ident in self.memo:
-                continue
-            if body is None:
-                text = self.model.by_id(ident).__str__()
-                body = text[text.index("=") + 1:]
-                bodies[ident] = body
-                stack.append((ident, body))
-                for m in _TOKEN.finditer(body):
-                    ref = m.group(1)
-                    if ref is not None and int(ref) not in self.memo and int(ref) not in bodies:  # no cycles
-                        stack.append((int(ref), None))
-                continue
-            self.memo[ident] = hashlib.sha1(_TOKEN.sub(self._ref, body).encode()).hexdigest()
-        return self.memo[root]
+        entities = self.model.traverse(entity)
+        local = {str(e.id()): f"#{k}" for k, e in enumerate(entities)}
+        text = "\n".join(e.__str__().partition("=")[2] for e in entities)
+        return hashlib.sha1(_TOKEN.sub(lambda m: m.group(0) if m.group(1) is None else local.get(m.group(1), "?"),
+                                       text).encode()).hexdigest()
 
-    def _ref(self, match: re.Match) -> str:
-        ref = match.group(1)
-        return match.group(0) if ref is None else "@" + self.memo.get(int(ref), "?")
+    def placement(self, placement: ifcopenshell.entity_instance | None) -> str:
+        """A placement and every placement it is relative to, up to the root."""
+        chain = []
+        while placement is not None and placement.id() not in self.placements:
+            chain.append(placement)
+            if len(chain) > 10_000 or not placement.is_a("IfcLocalPlacement"):
+                break
+            placement = placement.PlacementRelTo
+        parent = self.placements.get(placement.id(), "-") if placement is not None else "-"
+        for link in reversed(chain):
+            # a grid or linear placement: its whole subgraph
+            own = link.is_a() + self.of(link.RelativePlacement) if link.is_a("IfcLocalPlacement") else self.of(link)
+            parent = hashlib.sha1((parent + own).encode()).hexdigest()
+            self.placements[link.id()] = parent
+        return parent
 
 
 def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash: str) -> str:
@@ -98,7 +98,7 @@ def _own(digests: GraphDigests, product: ifcopenshell.entity_instance | None) ->
     if product is None:
         return "-"
     return (digests.of(getattr(product, "Representation", None)) + ":"
-            + digests.of(getattr(product, "ObjectPlacement", None)))
+            + digests.placement(getattr(product, "ObjectPlacement", None)))
 
 
 def _rels(product: ifcopenshell.entity_instance, inverse: str) -> tuple:

@@ -100,15 +100,17 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     issues = reference_issues(opened.file, prods, depth)
     finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    issues |= placement_issues([p for p in prods if p.id() not in issues], unit_scale)
+    placed = [p for p in prods if p.id() not in issues]
+    salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
+                      settings_hash=settings.fingerprint(city_crs))
+    keys = geometry_input_hashes(opened.file, placed, salt)
+    previous = reuse.load() if isinstance(reuse, ReuseSource) else reuse
+    reused = previous.matches(keys) if previous is not None else {}
+    # a reused product's placement is the previous version's, by value, which was not refused
+    issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
     finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
-    salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
-                      settings_hash=settings.fingerprint(city_crs))
-    keys = geometry_input_hashes(opened.file, [opened.file.by_id(i) for i in step_ids], salt)
-    previous = reuse.load() if isinstance(reuse, ReuseSource) else reuse
-    reused = previous.matches(keys) if previous is not None else {}
 
     skipped: list[int] = []
 
