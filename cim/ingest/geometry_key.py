@@ -21,13 +21,16 @@ import dataclasses
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import ifcopenshell
 
 from cim import __version__
 from cim.georef import Georef
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|#(\d+)")  # a quoted string (left as is) or a reference
+_TOKEN = re.compile(rb"'(?:[^']|'')*'|#(\d+)")  # a quoted string (left as is) or a reference
+# one entity on one line, as writers almost always put it; others are serialised by ifcopenshell instead
+_LINE = re.compile(rb"^#(\d+)[ \t]*=[ \t]*(.*);[ \t\r]*$", re.M)
 
 
 class GraphDigests:
@@ -38,18 +41,28 @@ class GraphDigests:
     chains are hashed link by link and memoised: every product of a storey shares its parents.
     """
 
-    def __init__(self, model: ifcopenshell.file):
+    def __init__(self, model: ifcopenshell.file, path: str | Path | None = None):
         self.model = model
         self.placements: dict[int, str] = {}
+        # the file's own text of each entity: several times cheaper than serialising it again
+        self.lines: dict[int, bytes] = {}
+        if path is not None:
+            data = Path(path).read_bytes()
+            start = data.find(b"DATA;")
+            self.lines = {int(i): body for i, body in _LINE.findall(data, max(start, 0))}
+
+    def _text(self, entity: ifcopenshell.entity_instance) -> bytes:
+        line = self.lines.get(entity.id())
+        return line if line is not None else entity.__str__().partition("=")[2].encode()
 
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
         if entity is None:
             return "-"
         entities = self.model.traverse(entity)
-        local = {str(e.id()): f"#{k}" for k, e in enumerate(entities)}
-        text = "\n".join(e.__str__().partition("=")[2] for e in entities)
-        return hashlib.sha1(_TOKEN.sub(lambda m: m.group(0) if m.group(1) is None else local.get(m.group(1), "?"),
-                                       text).encode()).hexdigest()
+        local = {str(e.id()).encode(): b"#%d" % k for k, e in enumerate(entities)}
+        text = b"\n".join([self._text(e) for e in entities])
+        return hashlib.sha1(_TOKEN.sub(lambda m: m.group(0) if m.group(1) is None else local.get(m.group(1), b"?"),
+                                       text)).hexdigest()
 
     def placement(self, placement: ifcopenshell.entity_instance | None) -> str:
         """A placement and every placement it is relative to, up to the root."""
@@ -77,9 +90,10 @@ def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash:
 
 
 def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.entity_instance],
-                          salt: str) -> dict[int, str]:
-    """STEP id -> geometry input hash of each product (see the module docstring)."""
-    digests = GraphDigests(model)
+                          salt: str, path: str | Path | None = None) -> dict[int, str]:
+    """STEP id -> geometry input hash of each product (see the module docstring); ``path`` is the file
+    ``model`` was read from, whose text is hashed where it has one entity per line."""
+    digests = GraphDigests(model, path)
     out = {}
     for product in products:
         h = hashlib.sha1(salt.encode())

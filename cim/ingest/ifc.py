@@ -103,7 +103,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     placed = [p for p in prods if p.id() not in issues]
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
-    keys = geometry_input_hashes(opened.file, placed, salt)
+    keys = geometry_input_hashes(opened.file, placed, salt, path)
     previous = reuse.load() if isinstance(reuse, ReuseSource) else reuse
     reused = previous.matches(keys) if previous is not None else {}
     # a reused product's placement is the previous version's, by value, which was not refused
