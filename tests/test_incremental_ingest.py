@@ -15,7 +15,7 @@ from cim.ingest.ifc import prepare_ifc
 from cim.ingest.reuse import Previous
 from cim.ingest.run import ingest_file
 from cim.store import Store
-from tests.models import add_box, add_wall, new_model, place, write
+from tests.models import add_box, add_door_in_opening, add_wall, new_model, place, write
 
 N_MESHED = 7  # two walls, a column, three instances of one type, a door
 
@@ -91,9 +91,9 @@ def _rows(store: Store, table: str, version: int) -> list[dict]:
     return sorted(rows, key=lambda r: (r.get("global_id") or "", repr(r)))
 
 
-def _revision_vs_scratch(tmp_path, change) -> tuple[Store, dict]:
+def _revision_vs_scratch(tmp_path, change, base=None, n_meshed: int = N_MESHED) -> tuple[Store, dict]:
     city = default_config("EPSG:4549", "plan")
-    path = _base(tmp_path / "m.ifc")
+    path = (base or _base)(tmp_path / "m.ifc")
     store = Store(tmp_path / "store", "EPSG:4549")
     assert ingest_file(store, city, path).versions == [1]
     change(path)
@@ -105,7 +105,7 @@ def _revision_vs_scratch(tmp_path, change) -> tuple[Store, dict]:
         assert _rows(store, table, 2) == _rows(scratch, table, 1), table
     latest, fresh = store.latest("m"), scratch.latest("m")
     assert fresh["n_meshes_reused"] is None
-    assert latest["n_meshes"] == fresh["n_meshes"] == N_MESHED
+    assert latest["n_meshes"] == fresh["n_meshes"] == n_meshed
     assert (latest["n_elements"], latest["status"]) == (fresh["n_elements"], fresh["status"])
     return store, latest
 
@@ -144,6 +144,22 @@ def test_a_file_saved_again_with_only_a_new_header_time_stamp_reuses_everything(
     store, latest = _revision_vs_scratch(tmp_path, _touch_header)
     assert latest["n_meshes_reused"] == N_MESHED
     assert _changed(store) == set()
+
+
+def _wall_with_opening(path: Path) -> Path:
+    f, ctx = new_model()
+    wall = add_wall(f, ctx, name="W1", length=6.0)
+    add_door_in_opening(f, ctx, wall, corner=(2.0, 0.0, 0.0))
+    add_wall(f, ctx, name="W2", start=(0.0, 4.0, 0.0))
+    return write(f, path)
+
+
+def test_a_moved_opening_redoes_the_wall_it_cuts(tmp_path):
+    store, latest = _revision_vs_scratch(
+        tmp_path, lambda p: _revise(p, lambda f: place(f, _by_name(f, "Opening"), (3.0, 0.0, 0.0))),
+        base=_wall_with_opening, n_meshed=4)
+    assert latest["n_meshes_reused"] == 2
+    assert _changed(store) == {"W1", "Opening"}
 
 
 def _renumber(path: Path) -> None:

@@ -94,15 +94,14 @@ def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.
     """STEP id -> geometry input hash of each product (see the module docstring); ``path`` is the file
     ``model`` was read from, whose text is hashed where it has one entity per line."""
     digests = GraphDigests(model, path)
+    features = _features(model)
     out = {}
     for product in products:
         h = hashlib.sha1(salt.encode())
         h.update(product.is_a().encode())
         h.update(_own(digests, product).encode())
         # the kernel cuts every opening and adds every projection: their order in the file does not matter
-        for part in sorted("-" + _own(digests, r.RelatedOpeningElement) for r in _rels(product, "HasOpenings")):
-            h.update(part.encode())
-        for part in sorted("+" + _own(digests, r.RelatedFeatureElement) for r in _rels(product, "HasProjections")):
+        for part in sorted(sign + _own(digests, f) for sign, f in features.get(product.id(), ())):
             h.update(part.encode())
         out[product.id()] = h.hexdigest()
     return out
@@ -115,9 +114,18 @@ def _own(digests: GraphDigests, product: ifcopenshell.entity_instance | None) ->
             + digests.placement(getattr(product, "ObjectPlacement", None)))
 
 
-def _rels(product: ifcopenshell.entity_instance, inverse: str) -> tuple:
-    """The product's relationships of one inverse attribute (absent in schemas without it)."""
-    try:
-        return tuple(getattr(product, inverse, None) or ())
-    except (AttributeError, RuntimeError):
-        return ()
+def _features(model: ifcopenshell.file) -> dict[int, list[tuple[str, ifcopenshell.entity_instance]]]:
+    """Host STEP id -> its openings ('-') and projections ('+'), from the relationships (one pass)."""
+    out: dict[int, list] = {}
+    for rel_type, sign, host_attr, attr in (
+            ("IfcRelVoidsElement", "-", "RelatingBuildingElement", "RelatedOpeningElement"),
+            ("IfcRelProjectsElement", "+", "RelatingElement", "RelatedFeatureElement")):
+        try:
+            rels = model.by_type(rel_type)
+        except RuntimeError:  # not in this schema
+            continue
+        for rel in rels:
+            host = getattr(rel, host_attr, None)
+            if host is not None:
+                out.setdefault(host.id(), []).append((sign, getattr(rel, attr, None)))
+    return out
