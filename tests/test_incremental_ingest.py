@@ -244,3 +244,13 @@ def test_a_file_saved_again_unchanged_is_not_parsed_again(tmp_path, monkeypatch)
     v1, v2 = store.read("models").sort_by("version").to_pylist()
     assert v2["sha256"] != v1["sha256"] and v2["content_sha256"] == v1["content_sha256"]
     assert v2["n_meshes_reused"] == v2["n_meshes"] == N_MESHED
+
+
+def test_a_previous_version_that_cannot_be_read_means_a_full_ingest_not_a_refusal(tmp_path):
+    from cim.ingest.reuse import ReuseSource
+
+    city = default_config("EPSG:4549", "plan")
+    path = _base(tmp_path / "m.ifc")
+    commit = prepare_ifc(path, "EPSG:4549", city.settings_for(path, "ifc"),
+                         reuse=ReuseSource(str(tmp_path / "no-store"), "m", 1))
+    assert commit.record["n_meshes"] == N_MESHED and commit.record["n_meshes_reused"] is None

@@ -104,7 +104,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
     keys = geometry_input_hashes(opened.file, placed, salt, path)
-    previous = reuse.load() if isinstance(reuse, ReuseSource) else reuse
+    previous = _load_previous(path, reuse)
     reused = previous.matches(keys) if previous is not None else {}
     # a reused product's placement is the previous version's, by value, which was not refused
     issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
@@ -172,6 +172,18 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
+    """The previous version's geometry rows; if they cannot be read, every product is tessellated."""
+    if not isinstance(reuse, ReuseSource):
+        return reuse
+    try:
+        return reuse.load()
+    except Exception as exc:  # noqa: BLE001 - reuse only saves time: never refuse a file because of it
+        log.warning("%s: the geometry of version %d of %s could not be read (%s: %s); tessellating everything",
+                    path, reuse.version, reuse.model_id, type(exc).__name__, exc)
+        return None
 
 
 def _unit_scale(opened: OpenedIfc) -> float:

@@ -159,9 +159,14 @@ def _copy_if_same_content(job: Job) -> ModelCommit | None:
     """The previous version's rows when only the header's time stamp changed (``cim.ingest.same_content``)."""
     if job.reuse is None or job.content_sha256 is None:
         return None
-    commit = copy_previous(job.reuse, key=job.key, sha256=job.sha256, content_sha256=job.content_sha256,
-                           settings_hash=job.settings.fingerprint(job.city_crs),
-                           size_bytes=Path(job.path).stat().st_size)
+    try:
+        commit = copy_previous(job.reuse, key=job.key, sha256=job.sha256, content_sha256=job.content_sha256,
+                               settings_hash=job.settings.fingerprint(job.city_crs),
+                               size_bytes=Path(job.path).stat().st_size)
+    except Exception as exc:  # noqa: BLE001 - only a shortcut: the file is ingested normally instead
+        log.warning("%s: the previous version could not be read (%s: %s); ingesting the file in full",
+                    table_text(job.path), type(exc).__name__, table_text(exc))
+        return None
     if commit is not None:
         log.info("%s: same content as version %d (only the header's time stamp differs): its rows are reused",
                  table_text(job.path), job.reuse.version)

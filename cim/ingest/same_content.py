@@ -54,8 +54,9 @@ def copy_previous(source: ReuseSource, *, key: str, sha256: str, content_sha256:
     if models.num_rows != 1:
         return None
     record = models.to_pylist()[0]
-    same = (record["content_sha256"] == content_sha256 and record["settings_hash"] == settings_hash
-            and record["source_path"] == key and record["code_version"] == __version__ and record["kind"] == "ifc")
+    same = (record.get("content_sha256") == content_sha256 and record.get("settings_hash") == settings_hash
+            and record.get("source_path") == key and record.get("code_version") == __version__
+            and record.get("kind") == "ifc")
     if not same or _has_error_rows(store, key, record["sha256"]):
         return None
     tables = {name: store.read_model(name, source.model_id, source.version).drop_columns(["model_id", "version"])
