@@ -254,3 +254,41 @@ def test_a_previous_version_that_cannot_be_read_means_a_full_ingest_not_a_refusa
     commit = prepare_ifc(path, "EPSG:4549", city.settings_for(path, "ifc"),
                          reuse=ReuseSource(str(tmp_path / "no-store"), "m", 1))
     assert commit.record["n_meshes"] == N_MESHED and commit.record["n_meshes_reused"] is None
+
+
+def _move_first_wall(f):
+    """Give the first wall a placement of its own 0.3 m further east (its old one may be shared)."""
+    wall = sorted(f.by_type("IfcWall"), key=lambda w: w.GlobalId)[0]
+    old = wall.ObjectPlacement
+    point = f.createIfcCartesianPoint([c + (0.3 if i == 0 else 0.0)
+                                       for i, c in enumerate(old.RelativePlacement.Location.Coordinates)])
+    axes = f.createIfcAxis2Placement3D(point, old.RelativePlacement.Axis, old.RelativePlacement.RefDirection)
+    wall.ObjectPlacement = f.createIfcLocalPlacement(old.PlacementRelTo, axes)
+
+
+@pytest.mark.parametrize("relative", ["ifc2x3/Duplex_A_20110907.ifc", "ifc4/AC20-FZK-Haus.ifc"])
+def test_a_real_export_revised_equals_its_from_scratch_ingest(tmp_path, relative):
+    from cim.config import CityConfig
+    from tests.conftest import fixture_path
+
+    source = fixture_path(relative)
+    path = tmp_path / source.name
+    ifcopenshell.open(str(source)).write(str(path))  # both versions from one writer, as from one authoring tool
+    city = CityConfig(path=tmp_path / "cim.toml", name="t", crs="EPSG:4549", models={path.name: {"placement": {
+        "eastings": 464_700.0, "northings": 2_865_900.0, "height": 5.0}}})
+    store = Store(tmp_path / "store", "EPSG:4549")
+    assert ingest_file(store, city, path, workers=1).versions == [1]
+    _revise(path, _move_first_wall)
+    assert ingest_file(store, city, path, workers=1).versions == [2]
+    scratch = Store(tmp_path / "scratch", "EPSG:4549")
+    assert ingest_file(scratch, city, path, workers=1).versions == [1]
+    model = path.stem
+    for table in ("elements", "meshes", "buildings"):
+        got = sorted(store.read_model(table, model, 2).drop_columns(["model_id", "version"]).to_pylist(),
+                     key=lambda r: r["global_id"])
+        want = sorted(scratch.read_model(table, model, 1).drop_columns(["model_id", "version"]).to_pylist(),
+                      key=lambda r: r["global_id"])
+        assert got == want, table
+    latest = store.latest(model)
+    assert 0 < latest["n_meshes_reused"] < latest["n_meshes"]
+    assert latest["n_meshes"] - latest["n_meshes_reused"] <= 12  # the wall, its openings and what they cut
