@@ -292,3 +292,15 @@ def test_a_real_export_revised_equals_its_from_scratch_ingest(tmp_path, relative
     latest = store.latest(model)
     assert 0 < latest["n_meshes_reused"] < latest["n_meshes"]
     assert latest["n_meshes"] - latest["n_meshes_reused"] <= 12  # the wall, its openings and what they cut
+
+
+def test_the_content_hash_ignores_only_the_header_time_stamp(tmp_path):
+    from cim.ingest.same_content import file_hashes
+
+    path = _base(tmp_path / "m.ifc")
+    sha, content = file_hashes(path)
+    _touch_header(path)
+    sha2, content2 = file_hashes(path)
+    assert sha2 != sha and content2 == content
+    path.write_text(path.read_text().replace("FILE_NAME('", "FILE_NAME('x", 1))
+    assert file_hashes(path)[1] != content
