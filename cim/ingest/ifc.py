@@ -103,8 +103,8 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     placed = [p for p in prods if p.id() not in issues]
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
-    keys = geometry_input_hashes(opened.file, placed, salt, path)
-    previous = _load_previous(path, reuse)
+    keys = _geometry_keys(opened, placed, salt)
+    previous = _load_previous(path, reuse) if keys else None
     reused = previous.matches(keys) if previous is not None else {}
     # a reused product's placement is the previous version's, by value, which was not refused
     issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
@@ -172,6 +172,16 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _geometry_keys(opened: OpenedIfc, placed: list, salt: str) -> dict[int, str]:
+    """Each product's geometry input hash; none (so nothing reused) if the graph cannot be hashed."""
+    try:
+        return geometry_input_hashes(opened.file, placed, salt, opened.path)
+    except Exception as exc:  # noqa: BLE001 - the hashes only save time: never refuse a file because of them
+        log.warning("%s: geometry input hashes not computed (%s: %s); tessellating everything",
+                    opened.path, type(exc).__name__, exc)
+        return {}
 
 
 def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
