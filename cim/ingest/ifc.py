@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
+from cim.ingest.geometry_key import geometry_input_hashes, model_salt
 from cim.ingest.ifc_chunks import Refusal, prime, process_chunk, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
     check_damage,
@@ -33,11 +35,14 @@ from cim.ingest.ifc_health import (
     placement_issues,
     reference_issues,
 )
+from cim.ingest.reuse import Previous, ReuseSource, merge
+from cim.ingest.same_content import file_hashes
 from cim.store import ModelCommit
 from cim.store.delta import now_utc
 from cim.store.schema import table_schema
 from cim.workers import process_pool
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 T = TypeVar("T")
 CHUNKS_PER_WORKER = 4
@@ -52,11 +57,18 @@ def file_sha256(path: str | Path) -> str:
 
 
 def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, workers: int = 1,
-                progress: Progress | None = None, sha256: str | None = None) -> ModelCommit:
-    """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input."""
+                progress: Progress | None = None, sha256: str | None = None, content_sha256: str | None = None,
+                reuse: ReuseSource | Previous | None = None) -> ModelCommit:
+    """Everything one model version writes, ready for ``Store.commit``. Raises CimError on bad input.
+
+    With ``reuse`` (the previous version of the model), products whose geometry inputs did not change take
+    their geometry from it instead of being tessellated again (``cim.ingest.reuse``).
+    """
     path = Path(path)
+    if sha256 is None or content_sha256 is None:
+        sha256, content_sha256 = file_hashes(path)
     try:
-        return _prepare(path, city_crs, settings, workers, progress, sha256 or file_sha256(path))
+        commit = _prepare(path, city_crs, settings, workers, progress, sha256, reuse)
     except RecursionError:  # cim walks placements iteratively: only a library following the file's references
         raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
@@ -65,10 +77,12 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
             raise
         raise InputError(path, f"an entity refers to one of the wrong type ({exc})",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
+    commit.record["content_sha256"] = content_sha256
+    return commit
 
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
-             sha256: str) -> ModelCommit:
+             sha256: str, reuse: ReuseSource | Previous | None) -> ModelCommit:
     opened = open_ifc(path)
     unit_scale = _unit_scale(opened)
     src, dst, n_entities = reference_edges(path)
@@ -86,7 +100,14 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     issues = reference_issues(opened.file, prods, depth)
     finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    issues |= placement_issues([p for p in prods if p.id() not in issues], unit_scale)
+    placed = [p for p in prods if p.id() not in issues]
+    salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
+                      settings_hash=settings.fingerprint(city_crs))
+    keys = _geometry_keys(opened, placed, salt)
+    previous = _load_previous(path, reuse) if keys else None
+    reused = previous.matches(keys) if previous is not None else {}
+    # a reused product's placement is the previous version's, by value, which was not refused
+    issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
     finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
@@ -97,9 +118,13 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         return relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues))
 
     elements, meshes, refusals, (rels, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers,
-                                                           progress, model_wide)
+                                                           progress, model_wide, frozenset(reused))
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
+    elements, meshes = merge(elements, meshes, previous, reused, keys)
+    if previous is not None:
+        log.info("%s: geometry of %d products reused from version %d, %d tessellated", path, len(reused),
+                 previous.version, len(step_ids) - len(reused))
     for step_id, stage, reason in refusals:
         issues[step_id] = issue(opened.file.by_id(step_id), stage, reason, refused=True)
     meshed = {s for s, m in zip(elements.column("step_id").to_pylist(), elements.column("has_mesh").to_pylist(),
@@ -140,12 +165,35 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         "message": "\n".join(warnings) or None,
         "n_elements": elements.num_rows,
         "n_meshes": meshes.num_rows,
+        "n_meshes_reused": len(reused) if previous is not None else None,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations}
     rows += [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _geometry_keys(opened: OpenedIfc, placed: list, salt: str) -> dict[int, str]:
+    """Each product's geometry input hash; none (so nothing reused) if the graph cannot be hashed."""
+    try:
+        return geometry_input_hashes(opened.file, placed, salt, opened.path)
+    except Exception as exc:  # noqa: BLE001 - the hashes only save time: never refuse a file because of them
+        log.warning("%s: geometry input hashes not computed (%s: %s); tessellating everything",
+                    opened.path, type(exc).__name__, exc)
+        return {}
+
+
+def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
+    """The previous version's geometry rows; if they cannot be read, every product is tessellated."""
+    if not isinstance(reuse, ReuseSource):
+        return reuse
+    try:
+        return reuse.load()
+    except Exception as exc:  # noqa: BLE001 - reuse only saves time: never refuse a file because of it
+        log.warning("%s: the geometry of version %d of %s could not be read (%s: %s); tessellating everything",
+                    path, reuse.version, reuse.model_id, type(exc).__name__, exc)
+        return None
 
 
 def _unit_scale(opened: OpenedIfc) -> float:
@@ -183,14 +231,17 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None,
-             side_work: Callable[[], T]) -> tuple[pa.Table, pa.Table, list[Refusal], T]:
-    """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it."""
+             workers: int, progress: Progress | None, side_work: Callable[[], T],
+             reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal], T]:
+    """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it.
+
+    Products in ``reused`` are described but not tessellated (their geometry comes from the previous version).
+    """
     if workers <= 1 or len(step_ids) < 200:
         side = side_work()
         parts = []
         for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
-            parts.append(process_chunk(opened, idx, chunk, georef, unit_scale))
+            parts.append(process_chunk(opened, idx, chunk, georef, unit_scale, reused.intersection(chunk)))
             if progress:
                 progress(len(chunk))
         return (*_concat(parts), side)
@@ -199,7 +250,8 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
     prime(path, opened, idx)  # fork-started workers inherit the parsed model (copy-on-write)
     try:
         with process_pool(workers) as pool:  # workers die with this process; an exception stops them at once
-            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale) for c in chunks]
+            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale, reused.intersection(c))
+                       for c in chunks]
             side = side_work()
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):

@@ -42,16 +42,19 @@ def release() -> None:
     _CACHE.clear()
 
 
-def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef,
-                            unit_scale: float) -> tuple[pa.Table, pa.Table, list[Refusal]]:
+def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit_scale: float,
+                            reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal]]:
     opened, idx = _opened(path)
-    return process_chunk(opened, idx, step_ids, georef, unit_scale)
+    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused)
 
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
-                  unit_scale: float) -> tuple[pa.Table, pa.Table, list[Refusal]]:
+                  unit_scale: float, reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal]]:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
-    because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables)."""
+    because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
+
+    Products in ``reused`` get their attribute row only: their geometry comes from the previous version
+    (``cim.ingest.reuse``), so they are not given to the kernel."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
     # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
@@ -61,7 +64,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         row["has_mesh"] = False
     refused: list[Refusal] = []
     raws = []
-    for raw in iter_meshes(model, include=items):
+    for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused]):
         if raw.step_id not in rows:
             continue
         if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:

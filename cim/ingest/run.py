@@ -24,7 +24,9 @@ from cim.config import CityConfig, ModelSettings, source_root
 from cim.errors import CimError, InputError, TransientIOError
 from cim.gis import is_gis_file
 from cim.ingest.gis import prepare_gis
-from cim.ingest.ifc import Progress, file_sha256, prepare_ifc
+from cim.ingest.ifc import Progress, prepare_ifc
+from cim.ingest.reuse import ReuseSource
+from cim.ingest.same_content import copy_previous, file_hashes
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
 from cim.text import table_message, table_text
@@ -46,6 +48,8 @@ class Job:
     settings: ModelSettings
     city_crs: str
     force: bool = False  # re-ingest even when the store already holds this input
+    reuse: ReuseSource | None = None  # the model's previous version, whose unchanged geometry is reused
+    content_sha256: str | None = None  # sha256 without the header's time stamp (cim.ingest.same_content)
 
 
 @dataclass
@@ -85,13 +89,15 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         raise InputError(path, f"unsupported file type {path.suffix!r}",
                          "give an IFC (.ifc) or a GIS file (GeoPackage, GeoJSON, zipped Shapefile, GeoParquet)")
     try:
-        sha = file_sha256(path)
+        sha, content = file_hashes(path)
     except FileNotFoundError as exc:
         raise InputError(path, "file not found", "check the path") from exc
     except OSError as exc:
         raise TransientIOError(path, f"could not read the file: {exc.strerror}",
                                "it is tried again on the next run") from exc
-    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force)
+    job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force, content_sha256=content)
+    if kind == "ifc" and not force:  # a forced re-ingest recomputes every mesh
+        job.reuse = _reuse_source(store, job)
     if force:
         return job
     reason = _skip_reason(store, job)
@@ -100,6 +106,15 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         action = "quarantined" if reason.startswith("still quarantined") else "unchanged"
         return Outcome(job.path, kind, action, message=reason, stage="unchanged" if action == "quarantined" else None)
     return job
+
+
+def _reuse_source(store: Store, job: Job) -> ReuseSource | None:
+    """The latest committed version of the model this IFC file becomes, if any (a local store only)."""
+    model_id = job.settings.model_id or Path(job.path).stem
+    latest = store.latest(model_id)
+    if latest is None or latest["kind"] != "ifc":
+        return None
+    return ReuseSource(str(store.root), model_id, latest["version"])
 
 
 def _skip_reason(store: Store, job: Job) -> str | None:
@@ -122,8 +137,10 @@ def _skip_reason(store: Store, job: Job) -> str | None:
 def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None) -> list[ModelCommit]:
     """Read and transform; writes nothing. Raises CimError for bad input."""
     if job.kind == "ifc":
-        commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
-                             sha256=job.sha256)
+        commit = _copy_if_same_content(job)
+        if commit is None:
+            commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
+                                 sha256=job.sha256, content_sha256=job.content_sha256, reuse=job.reuse)
         commit.record["source_path"] = job.key
         commit.record["source_root"] = source_root(job.path, job.key)
         for err in commit.errors:
@@ -136,6 +153,24 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         for err in commit.errors:
             err["source_path"] = job.key
     return commits
+
+
+def _copy_if_same_content(job: Job) -> ModelCommit | None:
+    """The previous version's rows when only the header's time stamp changed (``cim.ingest.same_content``)."""
+    if job.reuse is None or job.content_sha256 is None:
+        return None
+    try:
+        commit = copy_previous(job.reuse, key=job.key, sha256=job.sha256, content_sha256=job.content_sha256,
+                               settings_hash=job.settings.fingerprint(job.city_crs),
+                               size_bytes=Path(job.path).stat().st_size)
+    except Exception as exc:  # noqa: BLE001 - only a shortcut: the file is ingested normally instead
+        log.warning("%s: the previous version could not be read (%s: %s); ingesting the file in full",
+                    table_text(job.path), type(exc).__name__, table_text(exc))
+        return None
+    if commit is not None:
+        log.info("%s: same content as version %d (only the header's time stamp differs): its rows are reused",
+                 table_text(job.path), job.reuse.version)
+    return commit
 
 
 def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,

@@ -317,7 +317,8 @@ class Store:
 
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
-        write_deltalake(str(self.root / name), data, mode="append")
+        # merge: a column documented after the table was created (a store of an older cim) is added to it
+        write_deltalake(str(self.root / name), data, mode="append", schema_mode="merge")
         fault_point(name)
 
     def _write_layer(self, rel: str, data: pa.Table) -> None:
