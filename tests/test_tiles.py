@@ -260,3 +260,36 @@ def test_positions_are_local_so_float32_keeps_millimetres(city_tiles) -> None:
         position = gltf["accessors"][gltf["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
         assert max(abs(v) for v in position["min"] + position["max"]) < 5_000  # not ECEF (6.4e6 m)
         assert np.linalg.norm(leaf["transform"][12:15]) > 6.3e6  # the tile frame carries the ECEF origin
+
+
+def city_vertices(store, out: Path, model_id: str) -> dict[str, np.ndarray]:
+    """Vertices of one model's features carried back to the city CRS, by global_id."""
+    from cim.tiles.frame import CityFrame, to_ecef
+
+    frame = CityFrame(store.crs)
+    found = {}
+    for leaf in leaves(json.loads((out / "tileset.json").read_text())["root"]):
+        gltf, binary = read_glb((out / leaf["content"]["uri"]).read_bytes())
+        attrs = gltf["meshes"][0]["primitives"][0]["attributes"]
+        ids = accessor_array(gltf, binary, attrs["_FEATURE_ID_0"])[:, 0].astype(int)
+        models = read_strings(gltf, binary, "model_id")
+        wanted = [i for i, m in enumerate(models) if m == model_id]
+        if not wanted:
+            continue
+        city = frame.city(to_ecef(accessor_array(gltf, binary, attrs["POSITION"]),
+                                  np.array(leaf["transform"]).reshape(4, 4).T))
+        gids = read_strings(gltf, binary, "global_id")
+        for i in wanted:
+            found[gids[i]] = city[ids == i]
+    return found
+
+
+def test_buried_pipelines_are_tubes_whose_top_is_their_cover_below_the_ground(city_tiles) -> None:
+    store, out, _ = city_tiles
+    tubes = city_vertices(store, out, "pipelines")
+    layer = {str(f["feature_id"]): f for f in store.read("pipelines").to_pylist()}
+    assert set(tubes) == set(layer)
+    for gid, xyz in tubes.items():
+        top = 5.0 - layer[gid]["depth_m"]
+        assert xyz[:, 2].max() == pytest.approx(top, abs=0.002)
+        assert xyz[:, 2].max() - xyz[:, 2].min() == pytest.approx(layer[gid]["diameter_mm"] / 1000, abs=0.002)

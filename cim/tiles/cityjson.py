@@ -21,7 +21,7 @@ from shapely.geometry.polygon import orient
 
 from cim.errors import CimError
 from cim.store import Store
-from cim.tiles.features import CONTEXT_LAYERS, select_models
+from cim.tiles.features import select_models
 
 SCALE = 0.001
 CITY_OBJECT_TYPES = {"building": "Building", "tunnel": "Tunnel", "bridge": "Bridge"}
@@ -64,7 +64,7 @@ def export_cityjson(store: Store, target: Path | str, *, models: list[str] | Non
     blocks = _ifc_blocks(store, selection.models)
     ifc_ids = {m for m, r in selection.models.items() if r["kind"] == "ifc"}
     for name, row in selection.models.items():
-        if name in CONTEXT_LAYERS:
+        if name == "buildings_existing":
             z = ground_elevation(store) if ground_z is None else ground_z
             blocks += _context_blocks(store, row, z, ifc_ids)
     if not blocks:

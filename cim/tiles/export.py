@@ -62,7 +62,7 @@ def export_tileset(store: Path | str | Store, out_dir: Path | str, *, models: li
     anything is written; a failure while writing leaves the previous tileset as it was."""
     from cim.query import open_store_for_query
     from cim.tiles.context import context_features, ground_elevation
-    from cim.tiles.features import CONTEXT_LAYERS
+    from cim.tiles.pipes import pipeline_features
 
     start = time.perf_counter()
     st = store if isinstance(store, Store) else open_store_for_query(store)
@@ -73,10 +73,12 @@ def export_tileset(store: Path | str | Store, out_dir: Path | str, *, models: li
     features: list[Feature] = []
     for row in ifc.values():
         features += ifc_features(st, row)
+    z = ground_elevation(st) if ground_z is None else ground_z
     for name, row in selection.models.items():
-        if name in CONTEXT_LAYERS:
-            z = ground_elevation(st) if ground_z is None else ground_z
+        if name == "buildings_existing":
             features += context_features(st, row, z, set(ifc), selection.notes)
+        elif name == "pipelines":
+            features += pipeline_features(st, row, z, selection.notes)
     if not features:
         raise CimError(st.root, "nothing to export: the chosen models have no geometry",
                        "choose models with meshes (`cim query \"SELECT model_id, n_meshes FROM current_models\"`)",
