@@ -293,3 +293,12 @@ def test_buried_pipelines_are_tubes_whose_top_is_their_cover_below_the_ground(ci
         top = 5.0 - layer[gid]["depth_m"]
         assert xyz[:, 2].max() == pytest.approx(top, abs=0.002)
         assert xyz[:, 2].max() - xyz[:, 2].min() == pytest.approx(layer[gid]["diameter_mm"] / 1000, abs=0.002)
+
+
+def test_a_one_tile_tileset_has_a_refining_root_and_a_city_sized_error(tmp_path) -> None:
+    store = two_model_store(tmp_path)
+    summary = export_tileset(store, tmp_path / "t")
+    tileset = json.loads((tmp_path / "t" / "tileset.json").read_text())
+    assert summary.n_tiles == 1 and "content" in tileset["root"]
+    assert tileset["root"]["refine"] == "ADD"
+    assert tileset["geometricError"] > 400  # the two models are 400 m apart

@@ -87,10 +87,12 @@ def export_tileset(store: Path | str | Store, out_dir: Path | str, *, models: li
     writer = _Writer(out, previous, CityFrame(st.crs))
     try:
         root = writer.tile(tree)
+        root["refine"] = "ADD"  # required on the root, also when the root is the only (content) tile
+        # the error of showing nothing: twice the city's diagonal, so clients load it from any city-wide view
         tileset = {"asset": {"version": "1.1", "generator": _generator(),
                              "extras": {"crs": st.crs, "height": "store z taken as height above the WGS84 "
                                         "ellipsoid (no geoid model applied)"}},
-                   "geometricError": root["geometricError"] * 2 or 1.0, "root": root}
+                   "geometricError": 2 * geometric_error(*tree.bounds()), "root": root}
         size = writer.finish(tileset, {"format": FORMAT, "crs": st.crs, "tiles": writer.manifest})
     except BaseException:
         writer.abandon()
