@@ -151,7 +151,7 @@ class _Writer:
 
     def _leaf(self, node: Node, lo: np.ndarray, hi: np.ndarray) -> dict:
         features = sorted(node.features, key=lambda f: f.props["element_key"])
-        content_hash = digest(FORMAT, [f.digest for f in features])
+        content_hash = digest(FORMAT, self.frame.crs, [f.digest for f in features])
         uri = f"tiles/{node.name}-{content_hash[:16]}.glb"
         old = (self.previous or {}).get("tiles", {}).get(node.name)
         if old and old.get("hash") == content_hash and (self.out / uri).is_file():
