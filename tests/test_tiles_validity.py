@@ -1,5 +1,6 @@
 """The sample city's tileset checked by the ecosystem's tools: the Khronos glTF validator (0 errors in every
-GLB), 3d-tiles-tools reading tileset.json back with every tile, and the official 3D Tiles 1.1 JSON schemas.
+GLB), 3d-tiles-tools reading tileset.json back with every tile, and the 3D Tiles 1.1 tileset rules
+(schemas/tileset_1_1.schema.json).
 
 The npm tools come from `make install` (viewer/node_modules); without node or them these tests skip."""
 
