@@ -91,6 +91,13 @@ class Store:
         if create:
             self.recover()
 
+    def __getstate__(self) -> dict:
+        """A Store sent to another process (a Dask worker) is the same store opened there: locks are per process."""
+        return {"root": str(self.root), "crs": self.crs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["root"], state["crs"], create=False)
+
     def _adopt(self, meta: dict, crs: str | None) -> str:
         if crs and _norm(crs) != _norm(meta["crs"]):
             raise StoreError(self.root, f"this store's city CRS is {meta['crs']}, not {crs}",
