@@ -14,6 +14,7 @@ single-threaded workers does not deadlock on a file waiting for its own chunks.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 import threading
@@ -120,7 +121,7 @@ class ClusterPool:
         return self
 
     def submit(self, fn: Callable, /, *args, **kwargs):
-        future = self._client.submit(fn, *args, pure=False, **kwargs)
+        future = self._client.submit(functools.partial(fn, **kwargs) if kwargs else fn, *args, pure=False)
         self._futures.append(future)
         return future
 
@@ -134,3 +135,40 @@ class ClusterPool:
         self._futures = []
         if self._inner is not None:
             self._inner.close()
+
+
+def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False, checks: bool = True) -> list:
+    """``cim ingest --cluster``: every file prepared in a cluster worker at once (a large model's chunks spread
+    further from there), committed here one by one as ``ingest_file`` would: this process stays the one writer.
+    """
+    import dataclasses
+    import time
+    from pathlib import Path
+
+    from cim.checks import describe, model_checks
+    from cim.ingest.run import Outcome, prepare_job, quarantine, safe_commit, safe_plan
+
+    start = time.perf_counter()
+    planned = [safe_plan(store, config, path, None, force=force) for path in paths]
+    planned = [p if isinstance(p, Outcome) else dataclasses.replace(p, path=str(Path(p.path).resolve()))
+               for p in planned]  # workers have their own working folder: they get absolute paths
+    threads = worker_threads(client)
+    futures = {i: client.submit(functools.partial(prepare_job, workers=threads), job, pure=False)
+               for i, job in enumerate(planned) if not isinstance(job, Outcome)}
+    outcomes = []
+    for i, job in enumerate(planned):
+        if i not in futures:
+            outcomes.append(job)
+            continue
+        try:
+            commits = futures[i].result()
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+            outcomes.append(quarantine(store, job.path, exc, None, kind=job.kind, sha256=job.sha256, key=job.key,
+                                       seconds=time.perf_counter() - start))
+            continue
+        outcome = safe_commit(store, job, commits, None, time.perf_counter() - start)
+        if checks and outcome.action == "ingested" and outcome.kind == "ifc":
+            for check in model_checks(store, outcome.model_ids[0], job.path, placement=job.settings.placement):
+                outcome.message = "\n".join(filter(None, [outcome.message, describe(check)]))
+        outcomes.append(outcome)
+    return outcomes
