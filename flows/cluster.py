@@ -77,8 +77,12 @@ def run_nightly(config: str, store: str, force: bool, address: str | None) -> di
 
     if address is None:
         return nightly(config=config, store=store, force=force)
+    from pathlib import Path
+
     from prefect_dask import DaskTaskRunner
 
+    # workers run in folders of their own: they get absolute paths (the recorded source paths stay relative)
+    config, store = str(Path(config).resolve()), str(Path(store).resolve())
     with api_for_workers():
         flow = nightly.with_options(task_runner=DaskTaskRunner(address=address))
         return flow(config=config, store=store, force=force, cluster=address)
