@@ -48,13 +48,6 @@ class RuntimeConfig:
     dask_address: str | None = None  # e.g. "tcp://10.0.0.5:8786"; --cluster overrides it
 
 
-@dataclass(frozen=True)
-class StoreConfig:
-    """``[store]``: options for a store at an object-store URI (s3://...), as deltalake takes them."""
-
-    storage_options: dict = field(default_factory=dict)  # e.g. {AWS_ENDPOINT_URL = "http://minio:9000"}
-
-
 # [lifecycle] completion tolerances (as-built minus approved plan) and the handover threshold.
 LIFECYCLE_TOLERANCES = {"height_m": 0.3, "footprint_share": 0.01, "setback_m": 0.3, "gfa_share": 0.01,
                         "far": 0.05, "coverage": 0.01}
@@ -108,7 +101,6 @@ class CityConfig:
     alerts: AlertsConfig = AlertsConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
     runtime: RuntimeConfig = RuntimeConfig()
-    store: StoreConfig = StoreConfig()
 
     @property
     def root(self) -> Path:
@@ -234,7 +226,6 @@ def load_config(path: str | Path) -> CityConfig:
         alerts=_alerts(path, doc.get("alerts") or {}),
         lifecycle=_lifecycle(path, doc.get("lifecycle") or {}),
         runtime=_runtime(path, doc.get("runtime") or {}),
-        store=_store(path, doc.get("store") or {}),
     )
 
 
@@ -247,18 +238,6 @@ def _runtime(path: Path, table: dict) -> RuntimeConfig:
         raise ConfigError(path, f"[runtime] dask_address {address!r} is not a Dask scheduler address",
                           'e.g. dask_address = "tcp://10.0.0.5:8786"')
     return RuntimeConfig(dask_address=address)
-
-
-def _store(path: Path, table: dict) -> StoreConfig:
-    unknown = sorted(set(table) - {"storage_options"})
-    if unknown:
-        raise ConfigError(path, f"[store] has unknown keys {', '.join(unknown)}", "use storage_options")
-    options = table.get("storage_options") or {}
-    if not isinstance(options, dict) or not all(isinstance(v, str | bool | int) for v in options.values()):
-        raise ConfigError(path, "[store] storage_options is not a table of strings",
-                          '[store.storage_options] AWS_REGION = "us-east-1"')
-    return StoreConfig(storage_options={str(k): str(v).lower() if isinstance(v, bool) else str(v)
-                                        for k, v in options.items()})
 
 
 def _lifecycle(path: Path, table: dict) -> LifecycleConfig:

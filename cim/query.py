@@ -183,7 +183,9 @@ def query_failed(exc: duckdb.Error, columns: dict[str, list[str]] | None = None)
 def open_store_for_query(path: str | Path) -> Store:
     """The store at ``path``; a folder that is not one is refused naming what it holds and what to do."""
     from cim.store import Store
+    from cim.store.location import require_folder
 
+    require_folder(path)  # an s3:// URI: say so, not "no such folder"
     folder = Path(path)
     if not (folder / "_cim" / "store.json").is_file():
         raise _not_a_store(folder)

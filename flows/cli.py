@@ -51,10 +51,12 @@ def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Pa
         cluster: ClusterOpt = None):
     """Run the flow once now. Exit 0 when all is well, 1 when a file was quarantined or a check failed
     (the rest is ingested), 2 when the run could not run (bad config, store, unreachable cluster, or a crash)."""
+    from cim.store.location import require_folder
     from flows.cluster import cluster_address, require_cluster, run_nightly
 
     try:
         cfg = load_config(config)  # a bad config is one line before any Prefect start-up
+        require_folder(store)
         address = cluster_address(cluster, cfg)
         if address:  # no silent fallback to this machine: a cluster that does not answer stops the run here
             require_cluster(address, cfg, str(store))

@@ -38,6 +38,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
     table_dir,
     write_json,
 )
+from cim.store.location import require_folder
 from cim.store.names import valid_layer_name
 from cim.store.schema import conform, core_tables, table_schema, with_version
 
@@ -71,6 +72,7 @@ class Store:
     """A city model store rooted at ``root``, in one city CRS."""
 
     def __init__(self, root: str | Path, crs: str | None = None, *, create: bool = True):
+        require_folder(root)  # s3:// and friends: one line, nothing written (cim.store.location)
         self.root = Path(root)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
