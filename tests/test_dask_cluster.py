@@ -71,11 +71,21 @@ def _comparable(value):
     return value
 
 
+def _pair_in_order(row: dict) -> dict:
+    """A clash of two elements found in either order (a symmetric rule: which one is ``a`` follows the order of
+    the rows in the store, which follows the order the files were committed in) is the same clash."""
+    sides = [k[2:] for k in row if k.startswith("a_") and f"b_{k[2:]}" in row]
+    if sides and (row.get("a_model"), row.get("a_global_id")) > (row.get("b_model"), row.get("b_global_id")):
+        row = {**row, **{f"a_{s}": row[f"b_{s}"] for s in sides}, **{f"b_{s}": row[f"a_{s}"] for s in sides}}
+    return row
+
+
 def _rows(store: Store, name: str) -> list[str]:
     table = store.read(name)
     keep = [c for c in table.column_names if not (c.endswith(("_at", "run_id")) or c in ("duration_s", "summary"))
             and not str(table.schema.field(c).type).startswith("timestamp")]
-    return sorted(repr({c: _comparable(v) for c, v in row.items()}) for row in table.select(keep).to_pylist())
+    return sorted(repr({c: _comparable(v) for c, v in _pair_in_order(row).items()})
+                  for row in table.select(keep).to_pylist())
 
 
 def _kill_a_busy_worker(client, killed: list, stop: threading.Event) -> None:
