@@ -31,8 +31,7 @@ def test_dask_geopandas_reads_the_partitioned_elements_in_parallel_with_the_same
     import dask_geopandas
 
     out = tmp_path / "gp"
-    result = _export(city_store, out)
-    assert str(out / "partitioned" / "elements") in result.output
+    _export(city_store, out)
     files = sorted((out / "partitioned" / "elements").glob("model_id=*/part-*.parquet"))
     assert [f.parent.name for f in files] == ["model_id=far", "model_id=north"]
     for f in files:

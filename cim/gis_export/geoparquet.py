@@ -36,7 +36,8 @@ def to_geodataframe(table: pa.Table, crs: str, geometries: list[str]) -> gpd.Geo
 
 
 def export_geoparquet(store: Store, out_dir: str | Path) -> list[Path]:
-    """One file per table: GeoParquet 1.1 (with bbox covering) where it has geometry, plain Parquet else."""
+    """One file per table: GeoParquet 1.1 (with bbox covering) where it has geometry, plain Parquet else; and
+    ``partitioned/<table>/`` for each table with geometry. Returns the one-per-table files."""
     out = Path(out_dir)
     written = []
     with staged_folder(out, "GeoParquet files") as tmp:
@@ -47,8 +48,7 @@ def export_geoparquet(store: Store, out_dir: str | Path) -> list[Path]:
             if geoms:
                 frame = to_geodataframe(table, store.crs, geoms)
                 frame.to_parquet(tmp / target.name, schema_version="1.1.0", write_covering_bbox=True)
-                write_partitioned(frame, tmp / "partitioned" / name)
-                written.append(out / "partitioned" / name)
+                write_partitioned(frame, tmp / "partitioned" / name)  # not listed: the files are one per table
             else:
                 pq.write_table(table, tmp / target.name)
             written.append(target)
