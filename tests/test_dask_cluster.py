@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -104,11 +106,20 @@ def _kill_a_busy_worker(client, killed: list, stop: threading.Event) -> None:
         time.sleep(0.3)
 
 
+@pytest.fixture
+def own_folder():
+    """A folder of this test's own: pytest's numbered ones are pruned by other pytest sessions of the same user,
+    and this test runs for minutes."""
+    folder = Path(tempfile.mkdtemp(prefix="cim-dask-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_nightly_flow_on_a_dask_cluster_stores_what_a_local_run_stores_even_when_a_worker_dies(
-        sample_flow_repo, local_cluster, tmp_path):
+        sample_flow_repo, local_cluster, own_folder):
     repo, _ = sample_flow_repo
     cluster, client = local_cluster
-    store = tmp_path / "store"
+    store = own_folder / "store"
     killed: list[int] = []
     stop = threading.Event()
     killer = threading.Thread(target=_kill_a_busy_worker, args=(client, killed, stop), daemon=True)
@@ -158,10 +169,10 @@ def test_cim_ingest_with_an_unreachable_cluster_writes_nothing_and_exits_2(tmp_p
     assert not store.exists()
 
 
-def test_cim_ingest_on_a_dask_cluster_stores_what_a_local_ingest_stores(local_cluster, sample_city, tmp_path):
+def test_cim_ingest_on_a_dask_cluster_stores_what_a_local_ingest_stores(local_cluster, sample_city, own_folder):
     cluster, _ = local_cluster
     local, config, _ = sample_city
-    store = tmp_path / "store"
+    store = own_folder / "store"
     files = ["sample_models/buildings/haixia_office.ifc", "sample_models/city.gpkg"]
     done = subprocess.run([str(Path(sys.prefix) / "bin" / "cim"), "ingest", *files, "--config",
                            "sample_models/cim.toml", "--store", str(store), "--cluster", cluster.scheduler_address],
