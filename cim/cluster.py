@@ -5,7 +5,7 @@ first and refuses to start when nobody answers: a night that silently fell back 
 look fine and take ten times as long. Chunks of a large model go to the cluster through the same
 ``process_pool`` call that starts local workers (``cim.workers``), so ``cim.ingest`` does not know
 where its chunks run. Inside a Dask task (the nightly flow's per-file task) the chunks are submitted
-from the worker itself, which steps out of its thread pool while it waits, so a cluster of
+from the worker itself, which steps out of its thread pool while it waits for them, so a cluster of
 single-threaded workers does not deadlock on a file waiting for its own chunks.
 
 ``distributed`` is imported only when a cluster is in use: ``cim query`` must start in under a second.
@@ -104,26 +104,28 @@ def cluster_pool() -> ClusterPool | None:
 class ClusterPool:
     """The part of ``concurrent.futures.Executor`` cim uses (``with``, ``submit``), backed by Dask.
 
+    Inside a task, the task's thread leaves the worker's thread pool only while it waits for a chunk
+    (``secede``/``rejoin``), not while it reads the file or does its own share of the work: a worker whose
+    slot stayed free the whole time would start every other file's task at once.
     Leaving the ``with`` block because of an exception cancels what is still queued, as the local pool does.
     """
 
     def __init__(self, client) -> None:
         self._client = client
-        self._inner: contextlib.ExitStack | None = None
+        self._in_task = client is None
         self._futures: list = []
 
     def __enter__(self) -> ClusterPool:
-        self._inner = contextlib.ExitStack()
-        if self._client is None:  # inside a task: submit from this worker, out of its thread pool while waiting
-            from distributed import worker_client
+        if self._in_task:
+            from distributed import get_client
 
-            self._client = self._inner.enter_context(worker_client())
+            self._client = get_client()
         return self
 
     def submit(self, fn: Callable, /, *args, **kwargs):
         future = self._client.submit(functools.partial(fn, **kwargs) if kwargs else fn, *args, pure=False)
         self._futures.append(future)
-        return future
+        return _Seceding(future) if self._in_task else future
 
     def worker_pids(self) -> list[int]:
         return []
@@ -133,8 +135,22 @@ class ClusterPool:
             with contextlib.suppress(Exception):
                 self._client.cancel(self._futures)
         self._futures = []
-        if self._inner is not None:
-            self._inner.close()
+
+
+class _Seceding:
+    """A future whose ``result()`` gives the worker's thread slot back while it waits."""
+
+    def __init__(self, future) -> None:
+        self._future = future
+
+    def result(self, timeout: float | None = None):
+        from distributed import rejoin, secede
+
+        secede()
+        try:
+            return self._future.result(timeout)
+        finally:
+            rejoin()
 
 
 def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False, checks: bool = True) -> list:
