@@ -120,6 +120,8 @@ def ingest(
     workers: Annotated[int, typer.Option(help="Processes for tessellation (0 = one per core).")] = 0,
     force: Annotated[bool, typer.Option(help="Ingest even when the file is unchanged.")] = False,
     checks: Annotated[bool, typer.Option(help="Run the model checks (tunnel register...) after ingest.")] = True,
+    cluster: Annotated[str | None, typer.Option(help="Dask scheduler to prepare the files on, e.g. tcp://host:8786 "
+                                                "(default: [runtime] dask_address of the config).")] = None,
 ):
     """Ingest files into the store; each IFC model becomes a new version. Exit 1 if any file was refused."""
     from cim.checks import describe, model_checks
@@ -137,9 +139,12 @@ def ingest(
         if not (store / "_cim" / "store.json").exists():
             require_metre_crs(city_crs)
         cfg = cfg or default_config(city_crs, phase)
+        client = _connect(cluster or cfg.runtime.dask_address)  # before the store: a refused run writes nothing
         st = Store(store, city_crs)
     except CimError as exc:
         _fail(exc)
+    if client is not None:
+        _ingest_on_cluster(client, st, cfg, paths, force, checks)
     n_workers = workers or default_workers()
     outcomes = []
     try:
@@ -160,6 +165,22 @@ def ingest(
                 outcomes.append(outcome)
     except (KeyboardInterrupt, Terminated) as stop:
         _stopped(st, outcomes, paths, stop)
+    _print_outcomes(outcomes)
+    raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
+
+
+def _connect(address: str | None):
+    """The cluster's client, or None to run here; raises when the cluster does not answer (no fallback)."""
+    from cim.cluster import connect
+
+    return connect(address) if address else None
+
+
+def _ingest_on_cluster(client, st, cfg, paths: list[Path], force: bool, checks: bool) -> None:
+    from cim.cluster import ingest_on_cluster
+
+    with client:
+        outcomes = ingest_on_cluster(client, st, cfg, paths, force=force, checks=checks)
     _print_outcomes(outcomes)
     raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
 

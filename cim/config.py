@@ -41,6 +41,13 @@ class AlertsConfig:
     timeout_s: float = 10.0
 
 
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where the heavy work runs (``[runtime]``): this machine's processes, or a Dask cluster."""
+
+    dask_address: str | None = None  # e.g. "tcp://10.0.0.5:8786"; --cluster overrides it
+
+
 # [lifecycle] completion tolerances (as-built minus approved plan) and the handover threshold.
 LIFECYCLE_TOLERANCES = {"height_m": 0.3, "footprint_share": 0.01, "setback_m": 0.3, "gfa_share": 0.01,
                         "far": 0.05, "coverage": 0.01}
@@ -93,6 +100,7 @@ class CityConfig:
     schedule: ScheduleConfig = ScheduleConfig()
     alerts: AlertsConfig = AlertsConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
 
     @property
     def root(self) -> Path:
@@ -217,7 +225,19 @@ def load_config(path: str | Path) -> CityConfig:
         schedule=_schedule(path, doc.get("schedule") or {}),
         alerts=_alerts(path, doc.get("alerts") or {}),
         lifecycle=_lifecycle(path, doc.get("lifecycle") or {}),
+        runtime=_runtime(path, doc.get("runtime") or {}),
     )
+
+
+def _runtime(path: Path, table: dict) -> RuntimeConfig:
+    unknown = sorted(set(table) - {"dask_address"})
+    if unknown:
+        raise ConfigError(path, f"[runtime] has unknown keys {', '.join(unknown)}", "use dask_address")
+    address = table.get("dask_address") or None
+    if address is not None and not (isinstance(address, str) and "://" in address):
+        raise ConfigError(path, f"[runtime] dask_address {address!r} is not a Dask scheduler address",
+                          'e.g. dask_address = "tcp://10.0.0.5:8786"')
+    return RuntimeConfig(dask_address=address)
 
 
 def _lifecycle(path: Path, table: dict) -> LifecycleConfig:

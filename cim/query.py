@@ -206,6 +206,9 @@ def store_folder(path: str | Path) -> Path:
     otherwise), without opening the store for writing: what queries need, at a fraction of the start-up."""
     from deltalake import DeltaTable
 
+    from cim.store.location import require_folder
+
+    require_folder(path)  # an s3:// URI: say so, not "no such folder"
     folder = Path(path)
     if not (folder / "_cim" / "store.json").is_file():
         raise _not_a_store(folder)

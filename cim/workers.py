@@ -20,6 +20,10 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cim.cluster import ClusterPool
 
 _PR_SET_PDEATHSIG = 1
 _STARTER_NAME = "cim-worker-starter"
@@ -87,11 +91,15 @@ class WorkerPool(ProcessPoolExecutor):
 
 
 def process_pool(max_workers: int, *, start_method: str = "fork", initializer: Callable[..., None] | None = None,
-                 initargs: tuple = ()) -> WorkerPool:
+                 initargs: tuple = ()) -> WorkerPool | ClusterPool:
     """A process pool whose workers are killed by the kernel if this process dies.
 
     ``fork`` (the default) lets workers inherit what the parent already parsed; it starts all workers
-    at the first ``submit``.
+    at the first ``submit``. While a Dask cluster is in use (``cim.cluster``), the work goes there instead.
     """
+    from cim.cluster import cluster_pool
+
+    if (remote := cluster_pool()) is not None:
+        return remote
     return WorkerPool(max_workers=max_workers, mp_context=multiprocessing.get_context(start_method),
                       initializer=_init, initargs=(initializer, initargs))

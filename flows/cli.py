@@ -41,23 +41,35 @@ class _DropTemporaryServerNotes(logging.Filter):
         return "temporary server" not in str(record.msg)
 
 
+ClusterOpt = Annotated[str | None, typer.Option(help="Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (default: "
+                                                 "[runtime] dask_address; neither: this machine).")]
+
+
 @cli.command()
 def run(config: ConfigOpt = Path("sample_models/cim.toml"), store: StoreOpt = Path("cim-data"),
-        force: Annotated[bool, typer.Option(help="Re-ingest unchanged files too.")] = False):
+        force: Annotated[bool, typer.Option(help="Re-ingest unchanged files too.")] = False,
+        cluster: ClusterOpt = None):
     """Run the flow once now. Exit 0 when all is well, 1 when a file was quarantined or a check failed
-    (the rest is ingested), 2 when the run could not run (bad config, store, or a crash)."""
+    (the rest is ingested), 2 when the run could not run (bad config, store, unreachable cluster, or a crash)."""
+    from cim.store.location import require_folder
+    from flows.cluster import cluster_address, require_cluster, run_nightly
+
     try:
-        load_config(config)  # a bad config is one line before any Prefect start-up
+        cfg = load_config(config)  # a bad config is one line before any Prefect start-up
+        require_folder(store)
+        address = cluster_address(cluster, cfg)
+        if address:  # no silent fallback to this machine: a cluster that does not answer stops the run here
+            require_cluster(address, cfg, str(store))
     except CimError as exc:
         typer.echo(f"error: {exc.one_line()}", err=True)
         raise typer.Exit(2) from None
     logging.getLogger("prefect").addFilter(_DropTemporaryServerNotes())
     api = os.environ.get("PREFECT_API_URL")
     _print_locations(store, api.removesuffix("/api") if api else "none for a one-off run (`make serve` keeps one)")
-    from flows.nightly import nightly
-
+    if address:
+        typer.echo(f"cluster:    {address}", err=True)
     try:
-        result = nightly(config=str(config), store=str(store), force=force)
+        result = run_nightly(str(config), str(store), force, address)
     except CimError as exc:
         typer.echo(f"error: {exc.one_line()}", err=True)
         raise typer.Exit(2) from None
@@ -141,5 +153,12 @@ def schedule(config: ConfigOpt, store: StoreOpt, cron: Annotated[str, typer.Opti
     from flows.nightly import nightly
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    address = load_config(config).runtime.dask_address
+    parameters = {"config": str(config), "store": str(store)}
+    if address:  # [runtime] dask_address: every scheduled run on that cluster
+        from prefect_dask import DaskTaskRunner
+
+        nightly = nightly.with_options(task_runner=DaskTaskRunner(address=address))
+        parameters["cluster"] = address
     nightly.serve(name=DEPLOYMENT, schedules=[CronSchedule(cron=cron, timezone=timezone)],
-                  parameters={"config": str(config), "store": str(store)}, pause_on_shutdown=False)
+                  parameters=parameters, pause_on_shutdown=False)

@@ -11,6 +11,7 @@ leaves an alert.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
@@ -32,7 +33,7 @@ from cim.lifecycle.inbox import pending, run_job
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
 from cim.store.delta import now_utc
-from flows.pool import Workers
+from flows.pool import InTask, Workers
 from flows.report import publish, run_log
 
 WORKERS = 2  # ifcopenshell holds the GIL: processes, one per core of the target machines
@@ -58,11 +59,12 @@ def _retry_transient(task, task_run, state) -> bool:
 
 @task(name="ingest", retries=2, retry_delay_seconds=5, retry_condition_fn=_retry_transient,
       cache_policy=NO_CACHE, task_run_name="ingest {job.key}")
-def ingest(job: Job, workers: Workers, st: Store, run_id: str, exports: str) -> tuple[Outcome, list[CheckOutcome]]:
+def ingest(job: Job, workers: Workers | InTask, st: Store, run_id: str,
+           exports: str) -> tuple[Outcome, list[CheckOutcome]]:
     """Prepare one file in a worker, commit it here, then run its checks in a worker; raises only to retry."""
     start = time.perf_counter()
     try:
-        commits = workers.run(prepare_job, job, path=job.key)
+        commits = workers.run(prepare_job, job, workers=workers.chunk_workers, path=job.key)
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
         if isinstance(exc, CimError) and exc.retryable:
             raise
@@ -105,12 +107,21 @@ def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Ou
     return outcomes, jobs
 
 
+def _pool(cluster: str | None, log_file: Path):
+    """This machine's worker processes, or (on a Dask cluster, where each task already runs in a worker) none."""
+    if cluster is None:
+        return Workers(WORKERS, log_file)
+    from cim.cluster import worker_threads
+
+    return contextlib.nullcontext(InTask(worker_threads(get_run_context().task_runner.client)))
+
+
 def _ingest_all(st: Store, jobs: list[Job], run_id: str, exports: Path, log_file: Path,
-                outcomes: list[Outcome], checks: list[CheckOutcome]) -> None:
+                outcomes: list[Outcome], checks: list[CheckOutcome], cluster: str | None = None) -> None:
     """Appends to ``outcomes`` and ``checks`` as files finish, so a run stopped half-way records what it did."""
     if not jobs:  # an unchanged night starts no worker process
         return
-    with Workers(WORKERS, log_file) as workers:
+    with _pool(cluster, log_file) as workers:
         futures = [ingest.submit(job, workers, st, run_id, str(exports)) for job in jobs]
         for job, future in zip(jobs, futures, strict=True):
             future.wait()
@@ -139,8 +150,11 @@ def _previous_start(st: Store):
 
 
 @flow(name="cim-nightly", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
-def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", force: bool = False) -> dict:
-    """Ingest what changed in the city inbox into the store and record the run (always)."""
+def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", force: bool = False,
+            cluster: str | None = None) -> dict:
+    """Ingest what changed in the city inbox into the store and record the run (always).
+
+    ``cluster``: the Dask scheduler the flow's task runner is connected to (``flows.cluster``), or None."""
     logger = get_run_logger()
     started = now_utc()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
@@ -149,7 +163,8 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
     exports = Path(store) / "exports"
     loggers = [logging.getLogger(name) for name in ("cim", "prefect.flow_runs", "prefect.task_runs")]
     with run_log(store, loggers) as lf:
-        logger.info("run %s: config %s, store %s", run_id, Path(config).resolve(), Path(store).resolve())
+        logger.info("run %s: config %s, store %s%s", run_id, Path(config).resolve(), Path(store).resolve(),
+                    f", on the Dask cluster at {cluster}" if cluster else "")
         # only a scheduled run (of the served deployment) looks for missed nights: `make run` is not on a schedule
         missed = missed_schedules(_previous_start(st), started, cfg.schedule) if _deployed() else []
         for when in missed:
@@ -164,7 +179,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
             outcomes += planned
             logger.info("%d inputs: %d to ingest, %d unchanged or still quarantined",
                         len(outcomes) + len(jobs), len(jobs), len(outcomes))
-            _ingest_all(st, jobs, run_id, exports, lf, outcomes, checks)
+            _ingest_all(st, jobs, run_id, exports, lf, outcomes, checks, cluster)
             gates += stage_gates(st, cfg)
             clash = clash_check(st, cfg, run_id, exports)
             (logger.info if clash.ok else logger.warning)("%s", describe(clash))

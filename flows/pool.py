@@ -94,6 +94,8 @@ def warm_up() -> None:
 class Workers:
     """``run(fn, *args)`` in a worker process, from any thread; rebuilt once if a worker crashes."""
 
+    chunk_workers = 1  # a file is one worker's work: its chunks are not spread further
+
     def __init__(self, max_workers: int, log_file: Path | None = None):
         self._max_workers = max_workers
         self._log_file = str(log_file) if log_file else None
@@ -129,3 +131,15 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class InTask:
+    """The ``Workers`` of a run on a Dask cluster: the flow's task already runs in a cluster worker, so calls run
+    right there, and a large model's chunks are spread over the cluster's ``chunk_workers`` threads
+    (``cim.cluster``). A worker that dies is the scheduler's to handle: it runs the task again elsewhere."""
+
+    def __init__(self, chunk_workers: int):
+        self.chunk_workers = max(1, chunk_workers)
+
+    def run(self, fn, *args, path: str = "", **kwargs):
+        return fn(*args, **kwargs)

@@ -35,6 +35,9 @@ def staged_folder(folder: Path, what: str) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=".cim-export-", dir=folder))
         yield tmp
         for path in sorted(tmp.iterdir()):
+            if path.is_dir():  # a partitioned dataset: the previous one is moved aside, then removed
+                _replace_folder(path, folder / path.name, tmp)
+                continue
             os.chmod(path, SHARED_MODE)
             os.replace(path, folder / path.name)
     except CimError:
@@ -45,3 +48,11 @@ def staged_folder(folder: Path, what: str) -> Iterator[Path]:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_folder(new: Path, target: Path, tmp: Path) -> None:
+    old = tmp / f".previous-{new.name}"
+    if target.is_dir():
+        os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)

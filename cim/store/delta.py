@@ -39,6 +39,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
     table_dir,
     write_json,
 )
+from cim.store.location import require_folder
 from cim.store.names import valid_layer_name
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
@@ -71,6 +72,7 @@ class Store:
     """A city model store rooted at ``root``, in one city CRS."""
 
     def __init__(self, root: str | Path, crs: str | None = None, *, create: bool = True):
+        require_folder(root)  # s3:// and friends: one line, nothing written (cim.store.location)
         self.root = Path(root)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
@@ -90,6 +92,13 @@ class Store:
                     self._initialise(meta_file)
         if create:
             self.recover()
+
+    def __getstate__(self) -> dict:
+        """A Store sent to another process (a Dask worker) is the same store opened there: locks are per process."""
+        return {"root": str(self.root), "crs": self.crs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["root"], state["crs"], create=False)
 
     def _adopt(self, meta: dict, crs: str | None) -> str:
         if crs and _norm(crs) != _norm(meta["crs"]):
