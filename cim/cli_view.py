@@ -30,8 +30,10 @@ def view(
         started = start(store, port, review=review, ground_m=_ground(config), say=say)
     except CimError as exc:
         _fail(exc)
-    say(f"tiles: {started.tiles} ({started.export_summary})")
-    for note in started.notes:
+    s = started.export_summary
+    say(f"tiles: {started.tiles} ({s.n_tiles} tiles, {s.n_features} features; {s.n_written} written, "
+        f"{s.n_reused} unchanged, {s.seconds:.1f} s)")
+    for note in [*s.notes, *started.notes]:
         say(f"note: {note}")
     say(f"cim view: open {started.server.url} (Ctrl-C stops)")
     serve(started)

@@ -48,7 +48,7 @@ def start(store_path: Path, port: int, *, review: Path | None = None, ground_m: 
 
             review_data = review_payload(review, data.crs, ground_m)
         say(f"exporting 3D Tiles into {tiles_cache(store.root)} (unchanged tiles are kept)...")
-        summary = export_tiles(store.root)
+        summary = export_tiles(store.root, ground_m)
         server.mount("/cesium/", cesium)
         server.mount("/tiles/", tiles_cache(store.root))
         server.mount("/", source_dir())
@@ -60,11 +60,12 @@ def start(store_path: Path, port: int, *, review: Path | None = None, ground_m: 
     return Started(server, tiles_cache(store.root), summary, notes)
 
 
-def export_tiles(store_root: Path) -> Any:
-    """The store's current city as 3D Tiles in the cache folder (incremental: changed tiles only)."""
+def export_tiles(store_root: Path, ground_m: float) -> Any:
+    """The store's current city as 3D Tiles in the cache folder (incremental: changed tiles only); context
+    buildings stand on the same ground as the GIS layers."""
     from cim.tiles import export_tileset
 
-    return export_tileset(store_root, tiles_cache(store_root))
+    return export_tileset(store_root, tiles_cache(store_root), ground_z=ground_m)
 
 
 def routes(data, review: dict[str, Any] | None) -> dict[str, Callable[[dict[str, str]], Any]]:

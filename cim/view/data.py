@@ -20,6 +20,7 @@ from cim.view.geo import geometry_to_lonlat, to_lonlat
 STATUS_RANK = {"new": 0, "active": 1, "approved": 2, "resolved": 3}  # the worst (lowest) status wins per element
 GROUND_LAYERS_SKIPPED = ("buildings_existing",)  # drawn by the tileset (extruded context buildings)
 MAX_CLASHES_LISTED = 20
+GROUND_MARGIN_M = 60.0
 
 
 def plain(value: Any) -> Any:
@@ -83,7 +84,26 @@ class CityData:
 
     def config(self) -> dict[str, Any]:
         return {"crs": self.crs, "ground_m": self.ground_m, "models": plain(self.models),
-                "layers": [name for name in self.layers if name not in GROUND_LAYERS_SKIPPED]}
+                "layers": [name for name in self.layers if name not in GROUND_LAYERS_SKIPPED],
+                "extent": self.extent()}
+
+    def extent(self, margin_m: float = GROUND_MARGIN_M) -> list[float] | None:
+        """The city's ground plane: the bounds of every element and layer plus a margin, as lon, lat pairs."""
+        parts = ["SELECT min(xmin) AS x0, min(ymin) AS y0, max(xmax) AS x1, max(ymax) AS y1 FROM elements "
+                 "WHERE has_mesh"] if "elements" in self._views else []
+        for name in self.layers:
+            quoted = '"' + name.replace('"', '""') + '"'
+            parts.append(f"SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
+                         f"max(ST_YMax(geometry)) FROM {quoted}")
+        if not parts:
+            return None
+        row = self._rows("SELECT min(x0) AS x0, min(y0) AS y0, max(x1) AS x1, max(y1) AS y1 FROM ("
+                         + " UNION ALL ".join(parts) + ")")[0]
+        if any(v is None for v in row.values()):
+            return None
+        x0, y0, x1, y1 = row["x0"] - margin_m, row["y0"] - margin_m, row["x1"] + margin_m, row["y1"] + margin_m
+        lon, lat, _ = to_lonlat(self.crs, [x0, x1, x1, x0], [y0, y0, y1, y1])
+        return [round(float(v), 9) for pair in zip(lon, lat, strict=True) for v in pair]
 
     # -- GIS layers --------------------------------------------------------------------------------------
     def layer_geojson(self, name: str) -> dict[str, Any] | None:

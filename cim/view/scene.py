@@ -120,6 +120,8 @@ def _context_buildings(city, box, origin: np.ndarray, ground_m: float) -> list[d
     """``buildings_existing`` footprints near the submission extruded from the ground to ``height_m`` (LoD1)."""
     import shapely
 
+    from cim.tiles.context import extrude  # the same LoD1 blocks as the 3D Tiles export
+
     if "buildings_existing" not in city.layer_names():
         return []
     table = city.read("buildings_existing").to_pylist()
@@ -130,43 +132,12 @@ def _context_buildings(city, box, origin: np.ndarray, ground_m: float) -> list[d
         if geom is None or not geom.intersects(area):
             continue
         height = float(row.get("height_m") or 10.0)
-        for poly in getattr(geom, "geoms", [geom]):
-            prism = extrude(poly, ground_m, ground_m + height)
-            if prism is not None:
-                parts.append(prism)
+        parts.append(extrude(geom, ground_m, ground_m + height))
     merged = _merge(parts)
     if merged is None:
         return []
     return [{"role": "context", "model_id": "buildings_existing", "positions": b64(merged[0] - origin, np.float32),
              "indices": b64(merged[1], np.uint32)}]
-
-
-def extrude(polygon, bottom: float, top: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """A polygon as a closed prism: constrained-Delaunay caps and one quad per boundary edge."""
-    import shapely
-
-    if polygon.is_empty or polygon.geom_type != "Polygon":
-        return None
-    caps = shapely.constrained_delaunay_triangles(polygon)
-    verts: list[tuple[float, float, float]] = []
-    faces: list[tuple[int, int, int]] = []
-    for tri in caps.geoms:
-        ring = list(shapely.geometry.polygon.orient(tri, 1.0).exterior.coords)[:3]
-        n = len(verts)
-        verts.extend((x, y, top) for x, y in ring)
-        faces.append((n, n + 1, n + 2))
-        n = len(verts)
-        verts.extend((x, y, bottom) for x, y in ring)
-        faces.append((n, n + 2, n + 1))
-    for ring in [polygon.exterior, *polygon.interiors]:
-        coords = list(shapely.geometry.polygon.orient(shapely.Polygon(ring), 1.0).exterior.coords)
-        if ring is not polygon.exterior:
-            coords = coords[::-1]
-        for (x0, y0), (x1, y1) in zip(coords[:-1], coords[1:], strict=True):
-            n = len(verts)
-            verts.extend([(x0, y0, bottom), (x1, y1, bottom), (x1, y1, top), (x0, y0, top)])
-            faces.extend([(n, n + 1, n + 2), (n, n + 2, n + 3)])
-    return np.array(verts, dtype=np.float64), np.array(faces, dtype=np.int64)
 
 
 def _ground_lines(review, origin: np.ndarray) -> list[dict[str, Any]]:

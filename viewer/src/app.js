@@ -7,29 +7,39 @@ const STATUS_COLOURS = { new: '#e53935', active: '#fb8c00', approved: '#1e88e5',
 const MODEL_PALETTE = ['#8d6e63', '#5c6bc0', '#26a69a', '#ec407a', '#7e57c2', '#9ccc65', '#ffca28', '#29b6f6',
   '#ef5350', '#78909c'];
 const LAYER_STYLE = {
-  parcels: { fill: '#a5d6a7', alpha: 0.55, stroke: '#2e7d32' },
-  road_redlines: { fill: '#ef9a9a', alpha: 0.55, stroke: '#c62828' },
-  roads: { fill: '#eeeeee', alpha: 0.9, stroke: '#616161' },
+  parcels: { fill: '#b5d8a8', stroke: '#2e7d32' },
+  road_redlines: { fill: '#e8b4b0', stroke: '#c62828' },
+  roads: { fill: '#eeeeee', stroke: '#616161' },
   pipelines: { stroke: '#0277bd' },
 };
+const GROUND = '#d3dbc8';
+const UNDERGROUND_ALPHA = 0.18;  // the ground seen through when looking at the tunnel and pipes
 
 const state = {
   firstFrameMs: null, tilesLoaded: 0, allTilesLoaded: false, picked: null, errors: [],
   colourMode: 'model', config: null, clashes: [], statusByElement: {}, review: null,
 };
 window.cimViewer = state;
+state.viewer = null;  // set below: for the console and the benchmark
 
 Cesium.Ion.defaultAccessToken = '';
 const viewer = new Cesium.Viewer('map', {
-  baseLayer: false, baseLayerPicker: false, geocoder: false, terrainProvider: new Cesium.EllipsoidTerrainProvider(),
+  // No globe: with no imagery it only costs frame time; the ground is the city's own GIS layers on a plane.
+  globe: false, baseLayer: false, baseLayerPicker: false, geocoder: false,
   animation: false, timeline: false, homeButton: false, sceneModePicker: false, navigationHelpButton: false,
   fullscreenButton: false, infoBox: false, selectionIndicator: false, skyBox: false, skyAtmosphere: false,
   contextOptions: { webgl: { preserveDrawingBuffer: true } },
+  requestRenderMode: true, maximumRenderTimeChange: Infinity,  // draw on change only: an idle page costs no CPU
+  msaaSamples: 1, shouldAnimate: false,
 });
+// Light the city as at local solar noon on midsummer's day, whatever the time of day the page is opened.
+function noonAt(lon) {
+  const noon = Cesium.JulianDate.fromIso8601('2026-06-21T12:00:00Z');
+  return Cesium.JulianDate.addHours(noon, -lon / 15, new Cesium.JulianDate());
+}
 const scene = viewer.scene;
-scene.globe.baseColor = Cesium.Color.fromCssColorString('#b8c4a8');
-scene.globe.showGroundAtmosphere = false;
-scene.globe.depthTestAgainstTerrain = true;
+state.viewer = viewer;
+scene.postProcessStages.fxaa.enabled = false;
 scene.backgroundColor = Cesium.Color.fromCssColorString('#dfe7ef');
 scene.postRender.addEventListener(() => {
   if (state.firstFrameMs === null) state.firstFrameMs = performance.now();
@@ -73,6 +83,7 @@ function applyStyle() {
   };
   tileset.style = style;
   drawLegend();
+  scene.requestRender();
 }
 
 function drawLegend() {
@@ -83,7 +94,7 @@ function drawLegend() {
 }
 
 async function loadTileset(url) {
-  tileset = await Cesium.Cesium3DTileset.fromUrl(url, { maximumScreenSpaceError: 8 });
+  tileset = await Cesium.Cesium3DTileset.fromUrl(url);
   tileset.tileLoad.addEventListener(() => { state.tilesLoaded += 1; });
   tileset.allTilesLoaded.addEventListener(() => { state.allTilesLoaded = true; });
   tileset.tileFailed.addEventListener((e) => state.errors.push(`tile ${e.url}: ${e.message}`));
@@ -96,16 +107,15 @@ async function loadTileset(url) {
 const groundEntities = [];
 async function loadLayer(name, ground, order) {
   const geojson = await getJson(`/api/layer?name=${encodeURIComponent(name)}`);
-  const style = LAYER_STYLE[name] || { fill: '#fff59d', alpha: 0.5, stroke: '#f9a825' };
+  const style = LAYER_STYLE[name] || { fill: '#fff59d', stroke: '#f9a825' };
   const source = await Cesium.GeoJsonDataSource.load(geojson, { clampToGround: false });
   for (const entity of source.entities.values) {
     entity.cimLayer = name;
     if (entity.polygon) {
       entity.polygon.height = ground + 0.02 * (order + 1);
       entity.polygon.perPositionHeight = false;
-      entity.polygon.material = Cesium.Color.fromCssColorString(style.fill).withAlpha(style.alpha);
+      entity.polygon.material = Cesium.Color.fromCssColorString(style.fill);
       entity.polygon.outline = false;
-      entity.cimAlpha = style.alpha;
       groundEntities.push(entity);
     }
     if (entity.polyline) {
@@ -121,16 +131,20 @@ async function loadLayer(name, ground, order) {
   await viewer.dataSources.add(source);
 }
 
+function addGroundPlane(extent, ground) {
+  const plane = viewer.entities.add({
+    polygon: { hierarchy: Cesium.Cartesian3.fromDegreesArray(extent), height: ground - 0.05,
+      material: Cesium.Color.fromCssColorString(GROUND) },
+  });
+  groundEntities.push(plane);
+}
+
 function setUnderground(on) {
-  const globe = scene.globe;
-  globe.translucency.enabled = on;
-  globe.translucency.frontFaceAlpha = 0.25;
-  globe.depthTestAgainstTerrain = !on;
-  scene.screenSpaceCameraController.enableCollisionDetection = !on;
   for (const entity of groundEntities) {
     const colour = entity.polygon.material.color.getValue();
-    entity.polygon.material = colour.withAlpha(on ? 0.12 : entity.cimAlpha);
+    entity.polygon.material = colour.withAlpha(on ? UNDERGROUND_ALPHA : 1.0);
   }
+  scene.requestRender();
 }
 
 // ---- clash points ---------------------------------------------------------------------------------------------
@@ -191,6 +205,7 @@ function onClick(click) {
     $('pick').textContent = 'Nothing here.';
     state.picked = null;
   }
+  scene.requestRender();
 }
 new Cesium.ScreenSpaceEventHandler(scene.canvas).setInputAction(onClick, Cesium.ScreenSpaceEventType.LEFT_CLICK);
 
@@ -243,6 +258,8 @@ async function main() {
     modelColours[m.model_id] = MODEL_PALETTE[i % MODEL_PALETTE.length];
   });
   modelColours.buildings_existing = '#d7ccc8';
+  if (config.extent) addGroundPlane(config.extent, config.ground_m);
+  viewer.clock.currentTime = noonAt(config.extent ? config.extent[0] : 0);
   for (const [i, name] of config.layers.entries()) await loadLayer(name, config.ground_m, i);
   const clashes = await getJson('/api/clashes');
   state.clashes = clashes.clashes;
@@ -259,5 +276,5 @@ async function main() {
 
 $('colour').addEventListener('change', (e) => { state.colourMode = e.target.value; applyStyle(); });
 $('underground').addEventListener('change', (e) => setUnderground(e.target.checked));
-$('clashes').addEventListener('change', (e) => { clashSource.show = e.target.checked; });
+$('clashes').addEventListener('change', (e) => { clashSource.show = e.target.checked; scene.requestRender(); });
 main().catch(report);
