@@ -150,19 +150,9 @@ def test_an_empty_store_is_one_line_with_the_fix_and_exit_2(tmp_path):
     assert not (store.root / "exports").exists()
 
 
-@pytest.fixture(scope="module")
-def reviewed(sample_city, tmp_path_factory):
-    """The violating sample submission reviewed against the sample city: (exit code, output folder)."""
-    store, config, _ = sample_city
-    out = tmp_path_factory.mktemp("view-review") / "out"
-    result = runner.invoke(app, ["review", str(SAMPLES / "submissions" / "violating.ifc"), "--store",
-                                 str(store.root), "--config", str(config.path), "--out", str(out)])
-    return result.exit_code, out
-
-
 @pytest.mark.skipif(three_files() is None, reason="viewer/node_modules/three is not installed (make install)")
-def test_the_review_writes_a_self_contained_3d_view_linked_from_its_report(reviewed):
-    code, out = reviewed
+def test_the_review_writes_a_self_contained_3d_view_linked_from_its_report(violating_review):
+    code, out = violating_review
     assert code == 1
     page = (out / "view3d.html").read_text(encoding="utf-8")
     assert 'href="view3d.html"' in (out / "report.html").read_text(encoding="utf-8")
@@ -189,7 +179,7 @@ def test_without_three_js_the_review_still_writes_its_report_with_one_note(sampl
 
 
 @pytest.mark.skipif(three_files() is None, reason="viewer/node_modules/three is not installed (make install)")
-def test_view_review_places_the_submission_s_own_meshes_near_the_city(reviewed, sample_city):
+def test_view_review_places_the_submission_s_own_meshes_near_the_city(violating_review, sample_city):
     import numpy as np
 
     from cim.view.geo import to_ecef
@@ -197,7 +187,7 @@ def test_view_review_places_the_submission_s_own_meshes_near_the_city(reviewed, 
     from cim.view.scene import unb64
 
     store, config, _ = sample_city
-    payload = review_payload(reviewed[1] / "report.json", store.crs, config.ground_elevation_m)
+    payload = review_payload(violating_review[1] / "report.json", store.crs, config.ground_elevation_m)
     assert payload["model_id"] == "submission-violating" and payload["note"] is None
     assert {c["check_id"] for c in payload["failed"]} >= {"height", "tunnel_protection"}
     ecef = np.vstack([unb64(m["positions"], np.float64).reshape(-1, 3) for m in payload["meshes"]])

@@ -49,10 +49,6 @@ try {
   if (mode === 'viewer') await viewer(page, started);
   else if (mode === 'view3d') await view3d(page);
   else throw new Error(`unknown mode ${mode}`);
-  if (screenshot) {
-    await page.screenshot({ path: screenshot });
-    result.screenshot = screenshot;
-  }
   result.ok = true;
 } catch (err) {
   result.ok = false;
@@ -71,6 +67,7 @@ async function viewer(page, started) {
   result.allTilesLoadedMs = Date.now() - started;
   result.state = await page.evaluate(() => window.cimViewer.summary());
   result.frameMs = await page.evaluate((n) => window.cimViewer.timeFrames(n), frames);
+  await shoot(page);
   if (pick) {
     const [modelId, globalId] = pick;
     const at = await page.evaluate(([m, g]) => window.cimViewer.screenPositionOf(m, g), [modelId, globalId]);
@@ -90,4 +87,14 @@ async function view3d(page) {
   result.state = await page.evaluate(() => ({ ...window.cimView3d }));
   const box = await page.locator('#view canvas').boundingBox();
   result.canvas = box;
+  await shoot(page);
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page.waitForFunction(() => window.cimView3d.picked !== undefined);
+  result.picked = await page.evaluate(() => window.cimView3d.picked);
+}
+
+async function shoot(page) {
+  if (!screenshot) return;
+  await page.screenshot({ path: screenshot });
+  result.screenshot = screenshot;
 }
