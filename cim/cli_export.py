@@ -100,6 +100,6 @@ def _export_3d(tiles3d: Path | None, cityjson: Path | None, models: list[str] | 
 
             path, count = export_cityjson(st, cityjson, models=models, version=version, phase=phase,
                                           ground_z=ground)
-            say(f"{path}: {count} buildings")
+            say(f"{path}: {count} city objects (LoD1)")
     except CimError as exc:
         _fail(exc)

@@ -30,7 +30,7 @@ from cim.store import Store
 from cim.tiles.features import PROPS, Feature, digest, ifc_features, select_models
 from cim.tiles.frame import CityFrame, column_major, to_local
 from cim.tiles.glb import write_glb
-from cim.tiles.tiling import Node, build_tree, geometric_error
+from cim.tiles.tiling import MAX_FEATURES, MAX_TRIANGLES, Node, build_tree, geometric_error
 
 FORMAT = 1  # bump when the GLB or tileset layout changes: every tile is rewritten
 MANIFEST = "cim-tiles.json"
@@ -51,14 +51,18 @@ class TilesetSummary:
 
 
 def export_tileset(store: Path | str | Store, out_dir: Path | str, *, models: list[str] | None = None,
-                   version: int | None = None, phase: str | None = None,
-                   ground_z: float | None = None) -> TilesetSummary:
+                   version: int | None = None, phase: str | None = None, ground_z: float | None = None,
+                   max_features: int = MAX_FEATURES, max_triangles: int = MAX_TRIANGLES) -> TilesetSummary:
     """Write the 3D Tiles 1.1 tileset of the chosen models (default: every current model with meshes and the
     LoD1 context) into ``out_dir``. ``ground_z`` is the elevation context buildings stand on (default: the
-    median base of the store's IFC buildings)."""
+    median base of the store's IFC buildings); a tile holds at most ``max_features`` features and about
+    ``max_triangles`` triangles (one feature is never split).
+
+    Refused input (no such model, nothing to draw, a folder holding other files) raises a CimError before
+    anything is written; a failure while writing leaves the previous tileset as it was."""
     from cim.query import open_store_for_query
     from cim.tiles.context import context_features, ground_elevation
-    from cim.tiles.features import CONTEXT_LAYERS
+    from cim.tiles.pipes import pipeline_features
 
     start = time.perf_counter()
     st = store if isinstance(store, Store) else open_store_for_query(store)
@@ -69,23 +73,30 @@ def export_tileset(store: Path | str | Store, out_dir: Path | str, *, models: li
     features: list[Feature] = []
     for row in ifc.values():
         features += ifc_features(st, row)
+    z = ground_elevation(st) if ground_z is None else ground_z
     for name, row in selection.models.items():
-        if name in CONTEXT_LAYERS:
-            z = ground_elevation(st) if ground_z is None else ground_z
+        if name == "buildings_existing":
             features += context_features(st, row, z, set(ifc), selection.notes)
+        elif name == "pipelines":
+            features += pipeline_features(st, row, z, selection.notes)
     if not features:
         raise CimError(st.root, "nothing to export: the chosen models have no geometry",
                        "choose models with meshes (`cim query \"SELECT model_id, n_meshes FROM current_models\"`)",
                        stage="export")
-    tree = build_tree(features)
-    frame = CityFrame(st.crs)
-    writer = _Writer(out, previous, frame)
-    root = writer.tile(tree)
-    tileset = {"asset": {"version": "1.1", "generator": _generator(),
-                         "extras": {"crs": st.crs, "height": "store z taken as height above the WGS84 "
-                                    "ellipsoid (no geoid model applied)"}},
-               "geometricError": root["geometricError"] * 2 or 1.0, "root": root}
-    size = writer.finish(tileset, {"format": FORMAT, "crs": st.crs, "tiles": writer.manifest})
+    tree = build_tree(features, max_features, max_triangles)
+    writer = _Writer(out, previous, CityFrame(st.crs))
+    try:
+        root = writer.tile(tree)
+        root["refine"] = "ADD"  # required on the root, also when the root is the only (content) tile
+        # the error of showing nothing: twice the city's diagonal, so clients load it from any city-wide view
+        tileset = {"asset": {"version": "1.1", "generator": _generator(),
+                             "extras": {"crs": st.crs, "height": "store z taken as height above the WGS84 "
+                                        "ellipsoid (no geoid model applied)"}},
+                   "geometricError": 2 * geometric_error(*tree.bounds()), "root": root}
+        size = writer.finish(tileset, {"format": FORMAT, "crs": st.crs, "tiles": writer.manifest})
+    except BaseException:
+        writer.abandon()
+        raise
     return TilesetSummary(out, len(writer.manifest), len(features), writer.n_written, writer.n_reused, size,
                           time.perf_counter() - start, selection.notes)
 
@@ -125,6 +136,8 @@ class _Writer:
         (self.staging / "tiles").mkdir(parents=True, exist_ok=True)
         self.manifest: dict[str, dict] = {}
         self.n_written = self.n_reused = 0
+        self.new_files: list[Path] = []
+        self.done = False
 
     def tile(self, node: Node) -> dict:
         lo, hi = node.bounds()
@@ -138,7 +151,7 @@ class _Writer:
 
     def _leaf(self, node: Node, lo: np.ndarray, hi: np.ndarray) -> dict:
         features = sorted(node.features, key=lambda f: f.props["element_key"])
-        content_hash = digest(FORMAT, [f.digest for f in features])
+        content_hash = digest(FORMAT, self.frame.crs, [f.digest for f in features])
         uri = f"tiles/{node.name}-{content_hash[:16]}.glb"
         old = (self.previous or {}).get("tiles", {}).get(node.name)
         if old and old.get("hash") == content_hash and (self.out / uri).is_file():
@@ -148,6 +161,8 @@ class _Writer:
         else:
             matrix = self.frame.enu_frame((lo + hi) / 2.0)
             data = self._content(features, matrix)
+            if not (self.staging / uri).exists():
+                self.new_files.append(self.staging / uri)
             _write_file(self.staging / uri, data)
             matrix, size = column_major(matrix), len(data)
             self.n_written += 1
@@ -167,15 +182,15 @@ class _Writer:
     def finish(self, tileset: dict, manifest: dict) -> int:
         """Put tileset.json and the manifest in place (atomically), drop unreferenced tiles; total bytes."""
         try:
-            _write_file(self.staging / "tileset.json", json.dumps(tileset, indent=1).encode("utf-8"))
+            # the manifest first: if tileset.json is not replaced, the next export still finds every tile
             _write_file(self.staging / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+            _write_file(self.staging / "tileset.json", json.dumps(tileset, indent=1).encode("utf-8"))
             if self.staging != self.out:
                 if self.out.exists():
                     self.out.rmdir()  # empty: _previous_manifest refused anything else
                 os.replace(self.staging, self.out)
+            self.done = True
         except OSError as exc:
-            if self.staging != self.out:
-                shutil.rmtree(self.staging, ignore_errors=True)
             raise TransientIOError(self.out, f"could not write the tileset: {exc.strerror or exc}",
                                    "check that the folder is writable and has space, then retry") from exc
         keep = {entry["uri"] for entry in manifest["tiles"].values()}
@@ -183,6 +198,19 @@ class _Writer:
             if f"tiles/{path.name}" not in keep:
                 path.unlink(missing_ok=True)
         return sum(p.stat().st_size for p in self.out.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+    def abandon(self) -> None:
+        """After a failure: drop what this export wrote; the previous tileset (if any) stays as it was."""
+        if self.done:
+            return
+        if self.staging != self.out:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        for path in self.new_files:
+            path.unlink(missing_ok=True)
+        for name in ("tileset.json", MANIFEST):
+            (self.out / f".{name}.tmp").unlink(missing_ok=True)
 
 
 def _parent(out: Path) -> Path:

@@ -2,7 +2,8 @@
 
 A feature is one IFC element with a mesh (from ``meshes``, with its ``elements`` row for metadata) or one
 GIS feature given a 3-D form: an existing building of ``buildings_existing`` extruded from the ground by its
-``height_m`` (LoD1; see :mod:`cim.tiles.context`). Geometry stays float64 in the city CRS until a tile is
+``height_m`` (LoD1; see :mod:`cim.tiles.context`) or a buried pipeline of ``pipelines`` as a tube below the
+ground (see :mod:`cim.tiles.pipes`). Geometry stays float64 in the city CRS until a tile is
 written.
 """
 
@@ -32,7 +33,7 @@ PROPS = [
     Prop("systems", "STRING", "Systems the element is in (elements.systems), joined with '; '"),
     Prop("element_key", "STRING", "Link into the store: model_id/version/global_id (elements or the layer table)"),
 ]
-CONTEXT_LAYERS = ("buildings_existing",)
+CONTEXT_LAYERS = ("buildings_existing", "pipelines")
 _ELEMENT_COLUMNS = ["global_id", "ifc_class", "name", "storey", "systems"]
 
 
