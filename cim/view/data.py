@@ -18,7 +18,7 @@ from cim.errors import StoreError
 from cim.view.geo import geometry_to_lonlat, to_lonlat
 
 STATUS_RANK = {"new": 0, "active": 1, "approved": 2, "resolved": 3}  # the worst (lowest) status wins per element
-GROUND_LAYERS_SKIPPED = ("buildings_existing",)  # drawn by the tileset (extruded context buildings)
+GROUND_LAYERS_SKIPPED = ("buildings_existing", "pipelines")  # the tileset draws them (LoD1 blocks, buried tubes)
 MAX_CLASHES_LISTED = 20
 GROUND_MARGIN_M = 60.0
 
@@ -109,7 +109,7 @@ class CityData:
     def layer_geojson(self, name: str) -> dict[str, Any] | None:
         """One GIS layer as a GeoJSON FeatureCollection in WGS84; None for a name that is not a layer.
 
-        Polygons lie on the ground; a line with ``depth_m`` (a buried pipe) lies that far below it.
+        Polygons lie on the ground; a line with ``depth_m`` (a buried line) lies that far below it.
         """
         import shapely
 
