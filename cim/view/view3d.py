@@ -79,6 +79,13 @@ def write_view3d(scene: dict[str, Any] | None, folder: Path, review) -> Path | N
     return write_atomic(folder / NAME, page, what="3-D view")
 
 
+def missing_note(review) -> str | None:
+    """Why a review has no view3d.html, for its report: only the missing front end is worth a note."""
+    if review.verdict == "error" or three_files() is not None:
+        return None
+    return "No 3-D view: the viewer's front end is not installed (run make install)."
+
+
 def read_scene(page: Path) -> dict[str, Any] | None:
     """The scene a view3d.html carries (for `cim view --review`), or None when there is none."""
     try:
