@@ -7,12 +7,12 @@ const STATUS_COLOURS = { new: '#e53935', active: '#fb8c00', approved: '#1e88e5',
 const MODEL_PALETTE = ['#8d6e63', '#5c6bc0', '#26a69a', '#ec407a', '#7e57c2', '#9ccc65', '#ffca28', '#29b6f6',
   '#ef5350', '#78909c'];
 const LAYER_STYLE = {
-  parcels: { fill: '#b5d8a8', stroke: '#2e7d32' },
-  road_redlines: { fill: '#e8b4b0', stroke: '#c62828' },
-  roads: { fill: '#eeeeee', stroke: '#616161' },
+  parcels: { fill: '#8fbc7f', stroke: '#2e7d32' },
+  road_redlines: { fill: '#d98f88', stroke: '#c62828' },
+  roads: { fill: '#bdbdbd', stroke: '#424242' },
   pipelines: { stroke: '#0277bd' },
 };
-const GROUND = '#d3dbc8';
+const GROUND = '#a7b49a';
 const UNDERGROUND_ALPHA = 0.18;  // the ground seen through when looking at the tunnel and pipes
 
 const state = {
@@ -269,7 +269,7 @@ async function main() {
   if (config.review) state.review = await window.cimReview.load(viewer, config.review);
   const target = state.review ? state.review.boundingSphere : tileset.boundingSphere;
   viewer.camera.flyToBoundingSphere(target, { duration: 0,
-    offset: new Cesium.HeadingPitchRange(0.5, -0.6, target.radius * (state.review ? 3.0 : 2.2)) });
+    offset: new Cesium.HeadingPitchRange(0.5, -0.6, target.radius * (state.review ? 3.0 : 1.7)) });
   const counts = config.models.filter((m) => m.kind === 'ifc').length;
   status(`${counts} models, ${config.layers.length} GIS layers, ${state.clashes.length} clashes`);
 }
