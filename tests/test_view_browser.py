@@ -107,6 +107,7 @@ def test_cim_view_shows_the_city_with_the_review_and_picks_a_known_element(city,
         code = stop_view(proc)
     assert result["ok"], result.get("error")
     assert result["consoleErrors"] == [] and result["pageErrors"] == [] and result["failedRequests"] == []
+    assert result["externalRequests"] == []  # nothing downloaded at run time
     assert result["state"]["tilesLoaded"] > 0 and result["state"]["errors"] == []
     assert result["state"]["clashes"] > 0 and result["state"]["review"] == "submission-violating"
     assert result["picked"]["global_id"] == roof["global_id"] and roof["global_id"] in result["panel"]
@@ -125,6 +126,7 @@ def test_the_review_s_view3d_html_renders_from_disk_without_a_server(violating_r
     result = smoke("view3d", page.resolve().as_uri(), "--screenshot", str(shot))
     assert result["ok"], result.get("error")
     assert result["consoleErrors"] == [] and result["pageErrors"] == [] and result["failedRequests"] == []
+    assert result["externalRequests"] == []  # nothing downloaded at run time
     assert result["state"]["meshes"] > 100 and result["state"]["failing"] > 0
     assert result["picked"]  # a real click on the building picks one of its elements
     assert distinct_colours(shot, left=400) > 50

@@ -29,7 +29,8 @@ const timeout = Number(option('--timeout') || 240000);
 const executablePath = process.env.CIM_CHROMIUM || '/usr/bin/chromium';
 
 const profile = mkdtempSync(join(tmpdir(), 'cim-chromium-'));
-const result = { mode, url, consoleErrors: [], pageErrors: [], failedRequests: [] };
+const result = { mode, url, consoleErrors: [], pageErrors: [], failedRequests: [], externalRequests: [] };
+const origin = url.startsWith('file:') ? 'file:' : new URL(url).origin;
 let context;
 try {
   context = await chromium.launchPersistentContext(profile, {
@@ -42,6 +43,10 @@ try {
   page.setDefaultTimeout(timeout);
   page.on('console', (msg) => { if (msg.type() === 'error') result.consoleErrors.push(msg.text()); });
   page.on('pageerror', (err) => result.pageErrors.push(String(err)));
+  page.on('request', (req) => {  // nothing may come from anywhere but the page's own server (or the page itself)
+    const u = req.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) result.externalRequests.push(u);
+  });
   page.on('requestfailed', (req) => result.failedRequests.push(`${req.url()} ${req.failure()?.errorText}`));
   page.on('response', (res) => { if (res.status() >= 400) result.failedRequests.push(`${res.url()} ${res.status()}`); });
   const started = Date.now();
