@@ -302,3 +302,16 @@ def test_a_one_tile_tileset_has_a_refining_root_and_a_city_sized_error(tmp_path)
     assert summary.n_tiles == 1 and "content" in tileset["root"]
     assert tileset["root"]["refine"] == "ADD"
     assert tileset["geometricError"] > 400  # the two models are 400 m apart
+
+
+def test_3d_options_are_refused_with_the_gis_formats_in_one_line(tmp_path) -> None:
+    result = runner.invoke(app, ["export", "--3dtiles", str(tmp_path / "t"), "--gpkg", str(tmp_path / "c.gpkg"),
+                                 "--store", str(tmp_path / "none")])
+    one_line_exit_2(result, "cannot be combined")
+    result = runner.invoke(app, ["export", "--gpkg", str(tmp_path / "c.gpkg"), "--model", "x", "--store",
+                                 str(tmp_path / "none")])
+    one_line_exit_2(result, "--3dtiles and --cityjson only")
+    result = runner.invoke(app, ["export", "--3dtiles", str(tmp_path / "t"), "--phase", "later", "--store",
+                                 str(tmp_path / "none")])
+    one_line_exit_2(result, "not a lifecycle phase")
+    assert list(tmp_path.iterdir()) == []
