@@ -102,7 +102,7 @@ def test_cim_view_shows_the_city_with_the_review_and_picks_a_known_element(city,
     try:
         shot = tmp_path / "view.png"
         result = smoke("viewer", url, "--screenshot", str(shot), "--pick", "haixia-office", roof["global_id"],
-                       "--frames", "3")
+                       "--frames", "3", "--controls", "1")
     finally:
         code = stop_view(proc)
     assert result["ok"], result.get("error")
@@ -110,6 +110,7 @@ def test_cim_view_shows_the_city_with_the_review_and_picks_a_known_element(city,
     assert result["externalRequests"] == []  # nothing downloaded at run time
     assert result["state"]["tilesLoaded"] > 0 and result["state"]["errors"] == []
     assert result["state"]["clashes"] > 0 and result["state"]["review"] == "submission-violating"
+    assert "haixia-office" in result["legend"]  # colour modes switched and back to "model" without an error
     assert result["picked"]["global_id"] == roof["global_id"] and roof["global_id"] in result["panel"]
     assert distinct_colours(shot, left=360) > 50  # the 3-D canvas right of the panel is drawn, not blank
     assert code == 0 and proc.poll() is not None  # SIGTERM stops the server cleanly: the process is gone

@@ -73,6 +73,16 @@ async function viewer(page, started) {
   result.state = await page.evaluate(() => window.cimViewer.summary());
   result.frameMs = await page.evaluate((n) => window.cimViewer.timeFrames(n), frames);
   await shoot(page);
+  if (option('--controls')) {  // every colour mode and the underground toggle, through the page's own controls
+    for (const value of ['phase', 'clash', 'model']) {
+      await page.selectOption('#colour', value);
+      await page.evaluate(() => window.cimViewer.timeFrames(1));
+    }
+    await page.check('#underground');
+    await page.evaluate(() => window.cimViewer.timeFrames(1));
+    result.legend = await page.textContent('#legend');
+    await page.uncheck('#underground');
+  }
   if (pick) {
     const [modelId, globalId] = pick;
     const at = await page.evaluate(([m, g]) => window.cimViewer.screenPositionOf(m, g), [modelId, globalId]);
