@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 STORE ?= cim-data
 CONFIG ?= sample_models/cim.toml
 PORT ?= 4200
+VIEW_PORT ?= 8700
 
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_HOME := $(CURDIR)/.prefect
@@ -13,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_EXTRA_LOGGERS := cim
 
-.PHONY: run install test serve query review clash bench lint clean samples lifecycle
+.PHONY: run install test serve query review clash bench lint clean samples lifecycle view
 
 # run/serve take CONFIG, STORE and PORT through the environment: no value is ever parsed by the shell.
 run serve: export CIM_CONFIG = $(CONFIG)
@@ -57,9 +58,11 @@ serve: install ## start a local Prefect server (UI on PORT) and run the flow on 
 # variables: $(value ...) keeps make from expanding them and the shell expands "$$ARG_Q" without parsing
 # the value again, so quotes, backticks, $$(...), semicolons and newlines stay text and never run.
 # (make would also export the raw variables, expanding them first: unexport them.)
-unexport Q MODEL PARCEL OUT STORE CONFIG
-query review clash: export ARG_STORE = $(value STORE)
-query review clash: export ARG_CONFIG = $(value CONFIG)
+unexport Q MODEL PARCEL OUT STORE CONFIG REVIEW VIEW_PORT
+query review clash view: export ARG_STORE = $(value STORE)
+query review clash view: export ARG_CONFIG = $(value CONFIG)
+view: export ARG_REVIEW = $(value REVIEW)
+view: export ARG_PORT = $(value VIEW_PORT)
 query: export ARG_Q = $(value Q)
 review: export ARG_MODEL = $(value MODEL)
 review: export ARG_PARCEL = $(value PARCEL)
@@ -73,6 +76,11 @@ review: install ## check a submission: make review MODEL=path/to/model.ifc [PARC
 	@test -d "$$ARG_STORE/models" || $(MAKE) --no-print-directory run
 	$(VENV)/bin/cim review --store="$$ARG_STORE" --config="$$ARG_CONFIG" \
 		$(if $(value PARCEL),--parcel="$$ARG_PARCEL") $(if $(value OUT),--out="$$ARG_OUT") -- "$$ARG_MODEL"
+
+view: install ## the city in 3-D in the browser: http://127.0.0.1:8700/ (VIEW_PORT=, REVIEW=review/<name>/report.json); Ctrl-C stops
+	@test -d "$$ARG_STORE/models" || $(MAKE) --no-print-directory run
+	$(VENV)/bin/cim view --store="$$ARG_STORE" --config="$$ARG_CONFIG" --port="$$ARG_PORT" \
+		$(if $(value REVIEW),--review="$$ARG_REVIEW")
 
 clash: install ## re-check the city's clash rules and export JSON + BCF into $(STORE)/exports
 	$(VENV)/bin/cim clash check --store="$$ARG_STORE" --config="$$ARG_CONFIG" --out="$$ARG_STORE/exports" \

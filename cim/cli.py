@@ -425,6 +425,7 @@ def _register_subcommands() -> None:
     from cim.cli_export import export
     from cim.cli_lifecycle import register as register_lifecycle
     from cim.cli_review import review
+    from cim.cli_view import view
 
     app.add_typer(clash_app, name="clash")
     app.command()(review)
@@ -432,6 +433,7 @@ def _register_subcommands() -> None:
     register_lifecycle(app)
     app.command()(cobie)
     app.command()(diff)
+    app.command()(view)
 
 
 _register_subcommands()

@@ -104,3 +104,17 @@ def city_store(tmp_path_factory):
     parcels.to_file(root / "city.gpkg", layer="parcels")
     ingest_file(store, city, root / "city.gpkg")
     return store
+
+
+@pytest.fixture(scope="session")
+def violating_review(sample_city, tmp_path_factory):
+    """`cim review` of the violating sample submission against the sample city, once: (exit code, out folder)."""
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+
+    store, config, _ = sample_city
+    out = tmp_path_factory.mktemp("violating-review") / "out"
+    result = CliRunner().invoke(app, ["review", str(SAMPLES / "submissions" / "violating.ifc"), "--store",
+                                      str(store.root), "--config", str(config.path), "--out", str(out)])
+    return result.exit_code, out

@@ -167,7 +167,8 @@ def timing_rows(timings: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str]
     return rows, f"{total:.2f}"
 
 
-def context(review: Review, snapshots: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+def context(review: Review, snapshots: Mapping[str, bytes] | None = None, view3d: Path | None = None,
+            view3d_note: str | None = None) -> dict[str, Any]:
     """Everything the template shows, already formatted (the template only lays it out).
 
     ``snapshots``: clash_id -> PNG (cim.review.snapshots), shown inline in each clash row.
@@ -188,6 +189,7 @@ def context(review: Review, snapshots: Mapping[str, bytes] | None = None) -> dic
         "timings": timings, "timings_total": total,
         "model_path": review.model_path, "model_id": review.model_id or DASH, "parcel_id": review.parcel_id or DASH,
         "generated_at": review.generated_at or DASH, "code_version": review.code_version or DASH,
+        "view3d": view3d.name if view3d else None, "view3d_note": view3d_note,
     }
 
 
@@ -196,11 +198,14 @@ def _environment() -> Environment:
                        undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
 
 
-def render_html(review: Review, snapshots: Mapping[str, bytes] | None = None) -> str:
+def render_html(review: Review, snapshots: Mapping[str, bytes] | None = None, view3d: Path | None = None,
+                view3d_note: str | None = None) -> str:
     """The report page as a string (same Review and snapshots, same bytes)."""
-    return _environment().get_template("report.html.j2").render(**context(review, snapshots))
+    return _environment().get_template("report.html.j2").render(**context(review, snapshots, view3d, view3d_note))
 
 
-def write_html(review: Review, path: Path, snapshots: Mapping[str, bytes] | None = None) -> Path:
-    """Write report.html atomically and return its path."""
-    return write_atomic(path, render_html(review, snapshots), what="review report")
+def write_html(review: Review, path: Path, snapshots: Mapping[str, bytes] | None = None,
+               view3d: Path | None = None, view3d_note: str | None = None) -> Path:
+    """Write report.html atomically and return its path; ``view3d``: the 3-D view beside it, linked from the top
+    (else ``view3d_note`` says why there is none)."""
+    return write_atomic(path, render_html(review, snapshots, view3d, view3d_note), what="review report")

@@ -44,6 +44,7 @@ from cim.review.site_footprint import above_ground_footprint, below_ground_footp
 from cim.review.snapshots import clash_snapshots
 from cim.review.validity import check_ids, city_extent_from, georef_checks, ids_file_for
 from cim.store import Store
+from cim.view.scene import review_scene
 
 LAYERS = ("parcels", "road_redlines", "buildings_existing")
 
@@ -183,6 +184,7 @@ def _review(review: Review, extra: dict, timer: Timer, path: Path, city: Store, 
         tunnel=clash.tunnel_outline, protection_zone=clash.protection_zone, pipelines=pipeline_lines(city),
         clash_points=[(c.x, c.y, c.clash_id) for c in clash.items])
     extra["rows"], extra["meshes"], extra["frames"] = clash.rows, submission.meshes, model_frames(scratch)
+    extra["scene"] = timer("3-D view", review_scene, scratch, city, review, ground)  # read while scratch exists
 
 
 def _without_revised(review: Review, city: Store, layers: dict, path: Path, footprint, scratch: Store):
