@@ -23,7 +23,7 @@ from cim.geometry.batch import is_closed
 from cim.geometry.quiet import KernelOutput
 
 log = logging.getLogger(__name__)
-BATCH = 512  # shapes placed and welded at once
+BATCH = 512  # shapes meshed in one quiet window, then placed and welded at once
 
 
 @dataclass
@@ -65,23 +65,21 @@ def iter_shapes(iterator: ifcopenshell.geom.iterator, kernel: KernelOutput) -> I
     placed and welded a batch at a time (see ``weld``).
     """
     local: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-    batch: list[RawMesh] = []
     more = True
     while more:
-        with kernel.quiet():
-            shape = iterator.get()
-            gid = shape.geometry.id
-            if gid not in local:
-                local[gid] = _local_mesh(shape.geometry)
-            matrix = np.frombuffer(shape.transformation_buffer, dtype=np.float64).reshape(4, 4, order="F")
-            sid, guid = shape.id, shape.guid
-            more = iterator.next()
-        mesh = local[gid]
-        if mesh is not None:
-            batch.append(RawMesh(sid, guid, *place(mesh[0], mesh[1], matrix)))
-        if len(batch) >= BATCH or (not more and batch):
-            yield from weld(batch)
-            batch = []
+        batch: list[RawMesh] = []
+        with kernel.quiet():  # one window per batch, not per shape: the fd swap costs more than placing a shape
+            while more and len(batch) < BATCH:
+                shape = iterator.get()
+                gid = shape.geometry.id
+                if gid not in local:
+                    local[gid] = _local_mesh(shape.geometry)
+                mesh = local[gid]
+                if mesh is not None:
+                    matrix = np.frombuffer(shape.transformation_buffer, dtype=np.float64).reshape(4, 4, order="F")
+                    batch.append(RawMesh(shape.id, shape.guid, *place(mesh[0], mesh[1], matrix)))
+                more = iterator.next()
+        yield from weld(batch)
 
 
 def _local_mesh(geom) -> tuple[np.ndarray, np.ndarray] | None:
