@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from cim.clash.rules import Rule, RuleSet
 from cim.clash.source import ElementSet
 from cim.clash.suppress import Intent, build_intent
 from cim.clash.types import Contact, Solid
+
+if TYPE_CHECKING:
+    from cim.clash.tiles import Tile
 
 
 @dataclass
@@ -91,27 +95,35 @@ class Checker:
 
     # ---- rules ----------------------------------------------------------------------------------------------
     def run(self, rules: RuleSet, changed: set[str] | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> list[Finding]:
+            progress: Callable[[str, int, int], None] | None = None, tile: Tile | None = None) -> list[Finding]:
+        """Findings of every rule; with a ``tile`` only the pairs anchored in it (``cim.clash.tiles``)."""
         findings: list[Finding] = []
         for rule in rules.rules:
-            found = self.run_rule(rule, changed, progress)
-            self.stats.per_rule[rule.name] = len(found)
+            found = self.run_rule(rule, changed, progress, tile)
+            self.stats.per_rule[rule.name] = self.stats.per_rule.get(rule.name, 0) + len(found)
             findings.extend(found)
         return findings
 
     def run_rule(self, rule: Rule, changed: set[str] | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> list[Finding]:
+                 progress: Callable[[str, int, int], None] | None = None, tile: Tile | None = None) -> list[Finding]:
         if changed is not None and not changed:
             return []
         rows = self.elements.rows
         a_idx = _select(rule.a, rows)
+        if tile is not None and len(a_idx):  # only what reaches the tile: the task's own share of the city
+            a_idx = a_idx[tile.reaches(self.elements.bounds[a_idx], rule.margin)]
         if rule.zone is not None:
             zones = self.zones.get(rule.name, [])
             b_keys = [z.solid.key for z in zones]
             b_bounds = np.array([z.solid.bounds + np.r_[self.origin, self.origin] for z in zones]).reshape(-1, 6)
             b_idx = np.arange(len(zones))
+            if tile is not None:
+                b_idx = b_idx[tile.reaches(b_bounds, rule.margin)]
+                b_bounds = b_bounds[b_idx]
         else:
             b_idx = a_idx if rule.symmetric else _select(rule.b, rows)
+            if tile is not None and len(b_idx) and not rule.symmetric:
+                b_idx = b_idx[tile.reaches(self.elements.bounds[b_idx], rule.margin)]
             b_keys = None
             b_bounds = self.elements.bounds[b_idx] if len(b_idx) else np.zeros((0, 6))
         if len(a_idx) == 0 or len(b_idx) == 0:
@@ -126,10 +138,12 @@ class Checker:
             pairs = _pairs_touching(a_bounds, b_bounds, [k in changed for k in a_keys],
                                     [k in changed for k in b_all], rule.margin, same)
         pairs = self._prefilter(rule, pairs, a_bounds, b_bounds)
+        if tile is not None:
+            pairs = _anchored(pairs, a_bounds, a_bounds if same else b_bounds, tile)
         todo: list[tuple[str, str, Solid | None]] = []
         for i, j in pairs:
             a_key = rows[a_idx[i]]["key"]
-            b_key = b_keys[j] if b_keys is not None else rows[b_idx[j]]["key"]
+            b_key = b_keys[b_idx[j]] if b_keys is not None else rows[b_idx[j]]["key"]
             if a_key == b_key or not self._in_scope(rule, a_key, b_key):
                 continue
             self.stats.candidates += 1
@@ -138,7 +152,7 @@ class Checker:
             if rule.zone is None and self.intent.declared(a_key, b_key):
                 self.stats.suppressed += 1
                 continue
-            todo.append((a_key, b_key, self.zones[rule.name][j].solid if b_keys is not None else None))
+            todo.append((a_key, b_key, self.zones[rule.name][b_idx[j]].solid if b_keys is not None else None))
         self._load({k for a_key, b_key, zone in todo for k in ((a_key,) if zone is not None else (a_key, b_key))})
         out: list[Finding] = []
         for n, (a_key, b_key, zone) in enumerate(todo):
@@ -207,6 +221,14 @@ class Checker:
 
     def _class(self, key: str) -> str:
         return self.elements.rows[self.elements.index(key)]["ifc_class"]
+
+
+def _anchored(pairs: np.ndarray, a_bounds: np.ndarray, b_bounds: np.ndarray, tile: Tile) -> np.ndarray:
+    """The pairs whose anchor (max of the two xmin, max of the two ymin) lies in the tile: each pair in one tile."""
+    if len(pairs) == 0:
+        return pairs
+    a, b = a_bounds[pairs[:, 0]], b_bounds[pairs[:, 1]]
+    return pairs[tile.holds(np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))]
 
 
 def _pairs_touching(a_bounds: np.ndarray, b_bounds: np.ndarray, a_changed: list[bool], b_changed: list[bool],

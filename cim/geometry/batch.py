@@ -47,6 +47,12 @@ def mesh_facts(verts: list[np.ndarray], faces: list[np.ndarray],
     return MeshFacts(world, bounds, closed, footprints, hashes)
 
 
+def is_closed(faces: np.ndarray) -> bool:
+    """One mesh: every edge shared by exactly two of its triangles."""
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    return bool(len(faces)) and bool(_closed(faces, np.zeros(len(faces), np.int64), 1, np.array([len(faces)]))[0])
+
+
 def _closed(faces: np.ndarray, owner: np.ndarray, n_meshes: int, n_faces: np.ndarray) -> np.ndarray:
     """Per mesh: every edge shared by exactly two of its triangles."""
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])

@@ -7,6 +7,7 @@ place that tessellates; it reuses the ingest's settings and the model version's 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from cim.errors import GeometryError, InputError
 from cim.geometry.mesh import merge_by_product
 from cim.geometry.quiet import KernelOutput
-from cim.geometry.tessellate import RawMesh
+from cim.geometry.tessellate import RawMesh, iter_shapes
 from cim.geometry.tessellate import settings as net_settings
 from cim.georef import Georef
 from cim.ifc.identity import product_identity
@@ -88,16 +89,9 @@ def gross_meshes(model: ifcopenshell.file, georef: Georef,
         except Exception as exc:
             raise GeometryError(None, f"gross tessellation failed: {exc}",
                                 "the net quantities are still valid") from exc
-        more = True
-        while more:
-            with kernel.quiet():
-                shape = iterator.get()
-                verts = np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3).copy()
-                faces = np.frombuffer(shape.geometry.faces_buffer, dtype=np.int32).reshape(-1, 3).copy()
-                sid, guid = shape.id, shape.guid
-                more = iterator.next()
-            if len(faces):
-                parts.append(RawMesh(sid, keys.get(sid, guid), verts, faces))
+        # stored keys, not raw GlobalIds: the meshes table keys products by cim.ifc.identity
+        parts = [dataclasses.replace(raw, global_id=keys.get(raw.step_id, raw.global_id))
+                 for raw in iter_shapes(iterator, kernel)]
     for raw in merge_by_product(parts):  # a product with several bodies: one mesh, as in the meshes table
         out[raw.global_id] = (georef.to_city(raw.verts), raw.faces.astype(np.int64))
     return out
