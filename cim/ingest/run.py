@@ -96,21 +96,23 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
         raise TransientIOError(path, f"could not read the file: {exc.strerror}",
                                "it is tried again on the next run") from exc
     job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force, content_sha256=content)
-    if kind == "ifc" and not force:  # a forced re-ingest recomputes every mesh
-        job.reuse = _reuse_source(store, job)
-    if force:
+    if force:  # a forced re-ingest recomputes every mesh
         return job
     reason = _skip_reason(store, job)
     if reason:
         # A file refused before and not changed since stays in quarantine (no new error row).
         action = "quarantined" if reason.startswith("still quarantined") else "unchanged"
         return Outcome(job.path, kind, action, message=reason, stage="unchanged" if action == "quarantined" else None)
+    if kind == "ifc":
+        job.reuse = _reuse_source(store, job)
     return job
 
 
 def _reuse_source(store: Store, job: Job) -> ReuseSource | None:
     """The latest committed version of the model this IFC file becomes, if any (a local store only)."""
     model_id = job.settings.model_id or Path(job.path).stem
+    if not model_id.isprintable() or any("\udc80" <= ch <= "\udcff" for ch in model_id):
+        return None  # a name from undecodable bytes is no stored model's id (the ingest refuses it later)
     latest = store.latest(model_id)
     if latest is None or latest["kind"] != "ifc":
         return None
