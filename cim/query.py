@@ -20,8 +20,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import deltalake  # noqa: F401 - imported before spatial loads: see _Sandbox
 import duckdb
 
+from cim import query_files  # noqa: F401 - imported before spatial loads: see _Sandbox
 from cim.errors import StoreError
 from cim.query_check import INTERNAL_PREFIX, QueryError, RefusedQuery, check_query
 
@@ -79,22 +81,27 @@ def geometry_columns(store: Store, table: str) -> list[str]:
 
 
 class _Sandbox:
-    """A new query connection whose spatial extension loads in a thread while Python opens the store.
+    """A new query connection; with ``spatial``, DuckDB's spatial extension loads in a thread meanwhile.
 
-    Loading spatial is native work that takes as long as importing pyarrow and deltalake; doing both
-    at once is what lets a small query answer in about a second. The connection is used by one thread
-    at a time: ``ready`` waits for the loader before anything else touches it.
+    Loading spatial takes about a quarter of a second, a quarter of a small query's whole run: a query that
+    touches no geometry (no geometry column, no ST_ function, no ``*``) runs without it, its views keeping
+    geometry as WKB (see ``cim.query_check.CheckedQuery.spatial``). The connection is used by one thread at a
+    time: ``ready`` waits for the loader before anything else touches it. While spatial loads, no other
+    DuckDB connection and no new thread can start in the process (a global lock and the loader's), so the
+    store is opened and the SQL checked before a sandbox is made.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spatial: bool = True) -> None:
         self._con = duckdb.connect(config=_CONFIG)
+        self.spatial = spatial
         # DuckDB draws a progress bar on stdout for slow queries: it would land inside csv, json or parquet
         # results written to stdout.
         self._con.execute("SET enable_progress_bar = false")
         self._con.execute("SET enable_progress_bar_print = false")
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._load, name="cim-query-spatial", daemon=True)
-        self._thread.start()
+        if spatial:
+            self._thread.start()
 
     def _load(self) -> None:
         try:
@@ -103,32 +110,38 @@ class _Sandbox:
         except BaseException as exc:  # handed to the thread that waits in ready()
             self._error = exc
 
+    def _join(self) -> None:
+        if self.spatial:
+            self._thread.join()
+
     def ready(self) -> duckdb.DuckDBPyConnection:
-        self._thread.join()
+        self._join()
         if self._error is not None:
             raise self._error
         return self._con
 
     def close(self) -> None:
-        self._thread.join()
+        self._join()
         self._con.close()
 
 
 def connect(store: Store | Path, only: set[str] | frozenset[str] | None = None, *,
             catalog: Catalog | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the store's views over Arrow datasets, locked so that it touches no file.
+    """An in-memory DuckDB with the store's views over the tables' files, locked so that it writes no file.
 
     ``only``: create just these views (and those they are built on); default every view.
     """
-    return _bind(_Sandbox(), store, only, catalog)
+    from cim.store import views
+
+    cat = catalog or views.catalog(store)
+    return _bind(_Sandbox(), store, only, cat)
 
 
-def _bind(sandbox: _Sandbox, store: Store | Path, only, cat: Catalog | None) -> duckdb.DuckDBPyConnection:
+def _bind(sandbox: _Sandbox, store: Store | Path, only, cat: Catalog) -> duckdb.DuckDBPyConnection:
     from cim.store import views
 
     try:
-        cat = cat or views.catalog(store)
-        definitions = views.view_definitions(cat, only)
+        definitions = views.view_definitions(cat, only, spatial=sandbox.spatial)
         con = sandbox.ready()
         scans = _DeltaScans(con, cat)
         for name, select in definitions:
@@ -150,19 +163,24 @@ def store_views(con: duckdb.DuckDBPyConnection) -> list[str]:
 def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
     """The relation for one checked, read-only statement; RefusedQuery before anything runs otherwise.
 
-    Only the views the statement names are created, so only their Delta tables are opened.
+    Only the views the statement names are created, so only their Delta tables are opened; spatial is
+    loaded only when the statement may touch geometry (and again, with it, if DuckDB then misses a function).
     """
     from cim.store import views
 
-    sandbox = _Sandbox()  # spatial loads meanwhile
+    opened = store if not isinstance(store, (str, Path)) else store_folder(store)
+    cat = views.catalog(opened)
+    checked = check_query(sql, {name.lower() for name in cat.view_names()})
+    con = _bind(_Sandbox(checked.spatial), opened, checked.tables, cat)
     try:
-        opened = store if not isinstance(store, (str, Path)) else store_folder(store)
-        cat = views.catalog(opened)
-        checked = check_query(sql, {name.lower() for name in cat.view_names()})
-    except BaseException:
-        sandbox.close()
-        raise
-    con = _bind(sandbox, opened, checked.tables, cat)
+        return con.sql(checked.sql)
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        if checked.spatial:
+            raise query_failed(exc, _columns(con, checked.tables)) from exc
+    except duckdb.Error as exc:
+        raise query_failed(exc, _columns(con, checked.tables)) from exc
+    con.close()  # a function or type only spatial has: run it again with spatial
+    con = _bind(_Sandbox(), opened, checked.tables, cat)
     try:
         return con.sql(checked.sql)
     except duckdb.Error as exc:

@@ -57,21 +57,28 @@ class CheckedQuery:
     sql: str
     explain: bool = False
     tables: frozenset[str] = frozenset()
+    # Whether the statement may touch geometry (a geometry column, a spatial function or type, ``*``,
+    # DESCRIBE/SUMMARIZE): only then does cim query load DuckDB's spatial extension.
+    spatial: bool = True
 
 
-def check_query(sql: str, views: set[str]) -> CheckedQuery:
-    """Return the statement to run for ``sql``, or raise RefusedQuery with one line saying why."""
+def check_query(sql: str, views: set[str], parser: duckdb.DuckDBPyConnection | None = None) -> CheckedQuery:
+    """Return the statement to run for ``sql``, or raise RefusedQuery with one line saying why.
+
+    ``parser``: a connection to parse on (only ``json_serialize_sql`` runs there); default a new one.
+    """
     statement = _one_statement(sql)
     if statement.type == duckdb.StatementType.SELECT:
-        return CheckedQuery(statement.query, tables=_check_select(statement.query, views))
+        tables, spatial = _check_select(statement.query, views, parser)
+        return CheckedQuery(statement.query, tables=tables, spatial=spatial)
     if statement.type == duckdb.StatementType.EXPLAIN:
         analyze, inner = _explained(statement.query)
         inner_statement = _one_statement(inner)
         if inner_statement.type != duckdb.StatementType.SELECT:
             raise RefusedQuery(None, f"EXPLAIN may only wrap a SELECT, not {inner_statement.type.name}", _HINT)
-        tables = _check_select(inner_statement.query, views)
+        tables, spatial = _check_select(inner_statement.query, views, parser)
         return CheckedQuery(f"EXPLAIN {'ANALYZE ' if analyze else ''}{inner_statement.query}", explain=True,
-                            tables=tables)
+                            tables=tables, spatial=spatial)
     raise RefusedQuery(None, f"{statement.type.name} statements are not allowed: cim query is read-only", _HINT)
 
 
@@ -98,9 +105,11 @@ def _explained(sql: str) -> tuple[bool, str]:
     return analyze, sql[starts[rest]:]
 
 
-def _check_select(sql: str, views: set[str]) -> frozenset[str]:
-    """Refuse what may not run; return the store views the statement names."""
-    tree = _syntax_tree(sql)
+def _check_select(sql: str, views: set[str],
+                  parser: duckdb.DuckDBPyConnection | None = None) -> tuple[frozenset[str], bool]:
+    """Refuse what may not run; return the store views the statement names and whether it may touch
+    geometry."""
+    tree = _syntax_tree(sql, parser)
     named: set[str] = set()
     ctes = {name.lower() for name in _cte_names(tree)}
     for name in ctes:
@@ -117,17 +126,48 @@ def _check_select(sql: str, views: set[str]) -> frozenset[str]:
             raise RefusedQuery(None, "SHOW of the catalog is not available", "list the tables with `cim tables`")
         elif node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in REFUSED_SCALAR_FUNCTIONS:
             raise RefusedQuery(None, f"the function {node['function_name']}() is not allowed in cim query", _HINT)
-    return frozenset(named & views)  # a CTE named like a view may read that view: open it too
+    # a CTE named like a view may read that view: open it too
+    return frozenset(named & views), _may_touch_geometry(tree)
 
 
-def _syntax_tree(sql: str) -> dict:
+def _may_touch_geometry(tree: dict) -> bool:
+    """True unless the statement surely reads no geometry column and calls nothing of spatial's.
+
+    Errs towards True: a ``*`` or COLUMNS(...), DESCRIBE/SUMMARIZE, a cast to a type DuckDB does not have
+    built in, an ST_ function or a column named like any geometry column of the store. (A miss is caught
+    anyway: cim.query runs the statement again with spatial when DuckDB reports a missing function.)
+    """
+    from cim.store.schema import documented_tables
+
+    names = {"geometry"} | {c["name"] for t in documented_tables()["tables"].values()
+                            for c in t["columns"] if c["type"] == "wkb"}
+    for node in _dicts(tree):
+        cls, kind = node.get("class"), node.get("type")
+        if cls == "STAR" or kind == "SHOW_REF":
+            return True
+        if cls == "FUNCTION" and str(node.get("function_name", "")).lower().startswith("st_"):
+            return True
+        cast = node.get("cast_type") or {} if cls == "CAST" else {}
+        if cast and (cast.get("id") == "USER" or (cast.get("type_info") or {}).get("alias")):
+            return True  # an extension's type (GEOMETRY is an alias DuckDB gives to what spatial defines)
+        if cls == "COLUMN_REF" and str((node.get("column_names") or [""])[-1]).lower() in names:
+            return True
+    return False
+
+
+def _syntax_tree(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> dict:
     from cim.query_files import sql_string
 
     if "\x00" in sql:
         raise RefusedQuery(None, "the statement contains a NUL character", "remove it")
     try:
-        with duckdb.connect() as parser:  # a literal, not a bound parameter: see cim.query_files.sql_string
-            raw = parser.execute(f"SELECT json_serialize_sql({sql_string(sql)})").fetchone()[0]
+        # a literal, not a bound parameter: see cim.query_files.sql_string
+        statement = f"SELECT json_serialize_sql({sql_string(sql)})"
+        if parser is None:
+            with duckdb.connect() as own:
+                raw = own.execute(statement).fetchone()[0]
+        else:
+            raw = parser.execute(statement).fetchone()[0]
         tree = json.loads(raw)
     except (duckdb.Error, RecursionError) as exc:
         raise RefusedQuery(None, f"cannot check this statement: {_first_line(exc)}", "simplify the query") from exc

@@ -76,3 +76,34 @@ def test_a_column_added_to_a_table_later_reads_as_null_in_older_rows(tmp_path):
     rel = run_query(store.root, "SELECT * FROM runs ORDER BY run_id")
     assert rel.columns == [*schema.names, "note"]
     assert [(r[0], r[-1]) for r in rel.fetchall()] == [("a", None), ("b", "x")]
+
+
+@pytest.mark.parametrize(("sql", "spatial"), [
+    ("SELECT count(*) FROM elements", False),
+    ("SELECT model_id, count(*) FROM elements GROUP BY 1", False),
+    ("SELECT * FROM elements", True),
+    ("SELECT e.footprint FROM elements e", True),
+    ("SELECT count(*) FROM parcels WHERE ST_Area(geometry) > 0", True),
+    ("SELECT 'POINT (1 2)'::GEOMETRY", True),
+    ("DESCRIBE elements", True),
+])
+def test_only_a_query_that_may_touch_geometry_loads_spatial(city_store, sql, spatial):
+    from cim.query_check import check_query
+
+    assert check_query(sql, {"elements", "parcels"}).spatial is spatial
+
+
+def test_a_query_without_geometry_answers_without_spatial_and_geometry_stays_geometry_otherwise(city_store):
+    con = run_query(city_store, "SELECT count(*) FROM elements")
+    assert con.fetchone()[0] == 10
+    kinds = run_query(city_store, "SELECT typeof(footprint) FROM elements LIMIT 1").fetchone()[0]
+    assert kinds == "GEOMETRY"
+
+
+def test_a_spatial_function_the_check_missed_still_runs_with_spatial(city_store, monkeypatch):
+    import cim.query_check
+
+    sql = "SELECT count(*) FROM parcels WHERE ST_Area(geometry) > 0"
+    expected = run_query(city_store, sql).fetchall()
+    monkeypatch.setattr(cim.query_check, "_may_touch_geometry", lambda tree: False)
+    assert run_query(city_store, sql).fetchall() == expected == [(2,)]

@@ -55,11 +55,11 @@ class Catalog:
         return sorted(name for name, _ in view_definitions(self))
 
 
-def catalog(store: Store | Path) -> Catalog:
+def catalog(store: Store | Path, reader: Any = None) -> Catalog:
     """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder.
 
     Reads with deltalake (the log) and DuckDB (the Parquet files), not pyarrow: a query's start-up must not
-    pay for pyarrow and pandas.
+    pay for pyarrow and pandas. ``reader``: a DuckDB connection to read ``models`` on (default a new one).
     """
     from deltalake import DeltaTable
 
@@ -71,7 +71,7 @@ def catalog(store: Store | Path) -> Catalog:
     models = DeltaTable(str(folder))
     latest: dict[str, tuple[int, str]] = {}
     gis_versions: dict[str, list[int]] = {}
-    for model_id, version, kind in _model_rows(models):
+    for model_id, version, kind in _model_rows(models, reader):
         if version > latest.get(model_id, (0, ""))[0]:
             latest[model_id] = (version, kind)
         if kind == "gis":
@@ -86,8 +86,8 @@ def catalog(store: Store | Path) -> Catalog:
     return Catalog(root, core, layers, {str(folder.resolve()): models}, history)
 
 
-def _model_rows(models: Any) -> list[tuple[str, int, str]]:
-    """(model_id, version, kind) of every row of a ``models`` snapshot, read by a throwaway DuckDB."""
+def _model_rows(models: Any, reader: Any = None) -> list[tuple[str, int, str]]:
+    """(model_id, version, kind) of every row of a ``models`` snapshot."""
     import duckdb
 
     from cim.query_files import ReadOnlyFiles, local_files, sql_list
@@ -98,18 +98,25 @@ def _model_rows(models: Any) -> list[tuple[str, int, str]]:
     # Through ReadOnlyFiles, as in the sandbox: DuckDB's own file system would take '[' or '*' in the store's
     # path for a glob. A literal list, not a bound parameter: see cim.query_files.sql_string.
     readable = ReadOnlyFiles()
-    with duckdb.connect(config={"threads": 1}) as con:  # one thread: see cim.query._CONFIG
-        con.register_filesystem(readable)
+    con = reader if reader is not None else duckdb.connect(config={"threads": 1})  # see cim.query._CONFIG
+    con.register_filesystem(readable)
+    try:
         return con.execute("SELECT model_id, version, kind FROM "
                            f"read_parquet({sql_list(readable.allow(files))}, union_by_name = true)").fetchall()
+    finally:
+        con.unregister_filesystem(readable.protocol)
+        if reader is None:
+            con.close()
 
 
 def _quote(path: Path) -> str:
     return str(path.resolve()).replace("'", "''")
 
 
-def _select(name: str, path: Path, alias: str = "t") -> str:
-    replace = ", ".join(f"ST_GeomFromWKB({alias}.{g}) AS {g}" for g in geometry_columns(name))
+def _select(name: str, path: Path, alias: str = "t", spatial: bool = True) -> str:
+    """The view's SELECT; with ``spatial`` its WKB columns become GEOMETRY (that needs DuckDB's spatial)."""
+    geometry = geometry_columns(name) if spatial else []
+    replace = ", ".join(f"ST_GeomFromWKB({alias}.{g}) AS {g}" for g in geometry)
     columns = f"{alias}.* REPLACE ({replace})" if replace else f"{alias}.*"
     return f"SELECT {columns} FROM delta_scan('{_quote(path)}') {alias}"
 
@@ -135,22 +142,24 @@ def _closure(names: Iterable[str]) -> set[str]:
     return wanted
 
 
-def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None,
+                     spatial: bool = True) -> list[tuple[str, str]]:
     """(view name, SELECT) pairs in creation order; geometry columns are exposed as GEOMETRY.
 
-    With ``only``, just the views named there (case-insensitive) and those they are built on.
+    With ``only``, just the views named there (case-insensitive) and those they are built on. Without
+    ``spatial``, geometry columns stay WKB: for a query that reads none of them (see cim.query).
     """
     cat = store if isinstance(store, Catalog) else catalog(store)
     paths = cat.table_paths()
     views: list[tuple[str, str]] = []
     if "models" in cat.core:
-        views.append(("models", _select("models", paths["models"])))
+        views.append(("models", _select("models", paths["models"], spatial=spatial)))
         views.append(("current_models", "SELECT * FROM models "
                                         "QUALIFY version = max(version) OVER (PARTITION BY model_id)"))
     for name in cat.core:
         if name == "models":
             continue
-        select = _select(name, paths[name])
+        select = _select(name, paths[name], spatial=spatial)
         if name in VERSIONED_TABLES:
             views.append((f"{name}_history", f"{select} SEMI JOIN models m USING (model_id, version)"))
             views.append((name, f'SELECT t.* FROM "{name}_history" t SEMI JOIN current_models c '
@@ -158,11 +167,11 @@ def view_definitions(store: Store | Catalog, only: Iterable[str] | None = None) 
         else:
             views.append((name, select))
     for name, path in sorted(cat.layers.items()):
-        views.append((name, _select(name, path)))
+        views.append((name, _select(name, path, spatial=spatial)))
     taken = {name for name, _ in views}
     for name, versions in sorted(cat.layer_versions.items()):
         if versions and f"{name}_history" not in taken:
-            selects = [_select(name, path).replace("SELECT ", f"SELECT {int(v)} AS version, ", 1)
+            selects = [_select(name, path, spatial=spatial).replace("SELECT ", f"SELECT {int(v)} AS version, ", 1)
                        for v, path in versions]
             views.append((f"{name}_history", " UNION ALL BY NAME ".join(selects)))
     if only is not None:
