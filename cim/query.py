@@ -20,10 +20,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import deltalake  # noqa: F401 - imported before spatial loads: see _Sandbox
 import duckdb
 
-from cim import query_files  # noqa: F401 - imported before spatial loads: see _Sandbox
 from cim.errors import StoreError
 from cim.query_check import INTERNAL_PREFIX, QueryError, RefusedQuery, check_query
 

@@ -62,21 +62,18 @@ class CheckedQuery:
     spatial: bool = True
 
 
-def check_query(sql: str, views: set[str], parser: duckdb.DuckDBPyConnection | None = None) -> CheckedQuery:
-    """Return the statement to run for ``sql``, or raise RefusedQuery with one line saying why.
-
-    ``parser``: a connection to parse on (only ``json_serialize_sql`` runs there); default a new one.
-    """
+def check_query(sql: str, views: set[str]) -> CheckedQuery:
+    """Return the statement to run for ``sql``, or raise RefusedQuery with one line saying why."""
     statement = _one_statement(sql)
     if statement.type == duckdb.StatementType.SELECT:
-        tables, spatial = _check_select(statement.query, views, parser)
+        tables, spatial = _check_select(statement.query, views)
         return CheckedQuery(statement.query, tables=tables, spatial=spatial)
     if statement.type == duckdb.StatementType.EXPLAIN:
         analyze, inner = _explained(statement.query)
         inner_statement = _one_statement(inner)
         if inner_statement.type != duckdb.StatementType.SELECT:
             raise RefusedQuery(None, f"EXPLAIN may only wrap a SELECT, not {inner_statement.type.name}", _HINT)
-        tables, spatial = _check_select(inner_statement.query, views, parser)
+        tables, spatial = _check_select(inner_statement.query, views)
         return CheckedQuery(f"EXPLAIN {'ANALYZE ' if analyze else ''}{inner_statement.query}", explain=True,
                             tables=tables, spatial=spatial)
     raise RefusedQuery(None, f"{statement.type.name} statements are not allowed: cim query is read-only", _HINT)
@@ -105,11 +102,10 @@ def _explained(sql: str) -> tuple[bool, str]:
     return analyze, sql[starts[rest]:]
 
 
-def _check_select(sql: str, views: set[str],
-                  parser: duckdb.DuckDBPyConnection | None = None) -> tuple[frozenset[str], bool]:
+def _check_select(sql: str, views: set[str]) -> tuple[frozenset[str], bool]:
     """Refuse what may not run; return the store views the statement names and whether it may touch
     geometry."""
-    tree = _syntax_tree(sql, parser)
+    tree = _syntax_tree(sql)
     named: set[str] = set()
     ctes = {name.lower() for name in _cte_names(tree)}
     for name in ctes:
@@ -155,19 +151,14 @@ def _may_touch_geometry(tree: dict) -> bool:
     return False
 
 
-def _syntax_tree(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> dict:
+def _syntax_tree(sql: str) -> dict:
     from cim.query_files import sql_string
 
     if "\x00" in sql:
         raise RefusedQuery(None, "the statement contains a NUL character", "remove it")
     try:
-        # a literal, not a bound parameter: see cim.query_files.sql_string
-        statement = f"SELECT json_serialize_sql({sql_string(sql)})"
-        if parser is None:
-            with duckdb.connect() as own:
-                raw = own.execute(statement).fetchone()[0]
-        else:
-            raw = parser.execute(statement).fetchone()[0]
+        with duckdb.connect() as parser:  # a literal, not a bound parameter: see cim.query_files.sql_string
+            raw = parser.execute(f"SELECT json_serialize_sql({sql_string(sql)})").fetchone()[0]
         tree = json.loads(raw)
     except (duckdb.Error, RecursionError) as exc:
         raise RefusedQuery(None, f"cannot check this statement: {_first_line(exc)}", "simplify the query") from exc

@@ -55,11 +55,11 @@ class Catalog:
         return sorted(name for name, _ in view_definitions(self))
 
 
-def catalog(store: Store | Path, reader: Any = None) -> Catalog:
+def catalog(store: Store | Path) -> Catalog:
     """The store's tables, from one read of ``models`` (for the layers) and a look at each core folder.
 
     Reads with deltalake (the log) and DuckDB (the Parquet files), not pyarrow: a query's start-up must not
-    pay for pyarrow and pandas. ``reader``: a DuckDB connection to read ``models`` on (default a new one).
+    pay for pyarrow and pandas.
     """
     from deltalake import DeltaTable
 
@@ -71,7 +71,7 @@ def catalog(store: Store | Path, reader: Any = None) -> Catalog:
     models = DeltaTable(str(folder))
     latest: dict[str, tuple[int, str]] = {}
     gis_versions: dict[str, list[int]] = {}
-    for model_id, version, kind in _model_rows(models, reader):
+    for model_id, version, kind in _model_rows(models):
         if version > latest.get(model_id, (0, ""))[0]:
             latest[model_id] = (version, kind)
         if kind == "gis":
@@ -86,7 +86,7 @@ def catalog(store: Store | Path, reader: Any = None) -> Catalog:
     return Catalog(root, core, layers, {str(folder.resolve()): models}, history)
 
 
-def _model_rows(models: Any, reader: Any = None) -> list[tuple[str, int, str]]:
+def _model_rows(models: Any) -> list[tuple[str, int, str]]:
     """(model_id, version, kind) of every row of a ``models`` snapshot."""
     import duckdb
 
@@ -98,15 +98,10 @@ def _model_rows(models: Any, reader: Any = None) -> list[tuple[str, int, str]]:
     # Through ReadOnlyFiles, as in the sandbox: DuckDB's own file system would take '[' or '*' in the store's
     # path for a glob. A literal list, not a bound parameter: see cim.query_files.sql_string.
     readable = ReadOnlyFiles()
-    con = reader if reader is not None else duckdb.connect(config={"threads": 1})  # see cim.query._CONFIG
-    con.register_filesystem(readable)
-    try:
+    with duckdb.connect(config={"threads": 1}) as con:  # one thread: see cim.query._CONFIG
+        con.register_filesystem(readable)
         return con.execute("SELECT model_id, version, kind FROM "
                            f"read_parquet({sql_list(readable.allow(files))}, union_by_name = true)").fetchall()
-    finally:
-        con.unregister_filesystem(readable.protocol)
-        if reader is None:
-            con.close()
 
 
 def _quote(path: Path) -> str:
