@@ -1,7 +1,8 @@
 """City CRS -> WGS84 (lon, lat, ellipsoidal height) and ECEF, with pyproj.
 
-Heights: the store's z (metres above the city datum) is used as the height above the ellipsoid, as the 3D Tiles
-export does, so the GIS ground, clash points and the tiles line up with each other exactly.
+Heights: the store's z (metres above the city datum) is used as the height above the ellipsoid. The transforms are
+the 3D Tiles export's own (``cim.tiles.frame.CityFrame``), so the GIS ground, clash points and the tiles line up
+with each other exactly.
 """
 
 from __future__ import annotations
@@ -13,26 +14,24 @@ import numpy as np
 
 
 @lru_cache(maxsize=8)
-def _transformer(crs: str, target: str):
-    from pyproj import Transformer
+def _frame(crs: str):
+    """The 3D Tiles export's own transformers (cim.tiles.frame.CityFrame): one georeferencing for both."""
+    from cim.tiles.frame import CityFrame
 
-    return Transformer.from_crs(crs, target, always_xy=True)
+    return CityFrame(crs)
 
 
 def to_lonlat(crs: str, x, y, z=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arrays of longitude, latitude (degrees) and height (m) for city-CRS coordinates."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     zs = np.zeros_like(xs) if z is None else np.asarray(z, dtype=np.float64)
-    lon, lat = _transformer(crs, "EPSG:4326").transform(xs, ys)
+    lon, lat, _ = _frame(crs).to_geographic.transform(xs, ys, zs)
     return np.asarray(lon), np.asarray(lat), zs
 
 
 def to_ecef(crs: str, xyz: np.ndarray) -> np.ndarray:
     """(n, 3) city-CRS points -> (n, 3) EPSG:4978 points (float64)."""
-    pts = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
-    lon, lat, h = to_lonlat(crs, pts[:, 0], pts[:, 1], pts[:, 2])
-    ex, ey, ez = _transformer("EPSG:4979", "EPSG:4978").transform(lon, lat, h)
-    return np.column_stack([ex, ey, ez])
+    return _frame(crs).ecef(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))
 
 
 def geometry_to_lonlat(crs: str, geometry, height: float | None = None) -> dict[str, Any]:
