@@ -197,14 +197,13 @@ def test_a_product_whose_previous_mesh_row_is_missing_is_tessellated_again(tmp_p
         assert got == want, table
 
 
-@pytest.mark.parametrize("force", [True])
-def test_a_forced_re_ingest_tessellates_everything(tmp_path, force):
+def test_a_forced_re_ingest_tessellates_everything(tmp_path):
     city = default_config("EPSG:4549", "plan")
     path = _base(tmp_path / "m.ifc")
     store = Store(tmp_path / "store", "EPSG:4549")
     ingest_file(store, city, path)
     _touch_header(path)
-    assert ingest_file(store, city, path, force=force).versions == [2]
+    assert ingest_file(store, city, path, force=True).versions == [2]
     assert store.latest("m")["n_meshes_reused"] is None
 
 
