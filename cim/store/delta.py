@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, write_deltalake
 
 from cim import __version__
 from cim.errors import StoreError
@@ -36,11 +34,13 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
     layer_location,
     read_journal,
     read_meta,
+    remove_tree,
     table_dir,
     write_json,
 )
-from cim.store.location import require_folder
+from cim.store.location import store_root
 from cim.store.names import valid_layer_name
+from cim.store.objects import ObjectPath, is_table, open_table, write_table
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,14 @@ def now_utc() -> datetime:
 
 
 class Store:
-    """A city model store rooted at ``root``, in one city CRS."""
+    """A city model store rooted at ``root`` (a folder, or ``s3://bucket/city``), in one city CRS.
+
+    On S3 ``root`` is a ``cim.store.objects.ObjectPath``: the same commit protocol runs on objects (see there).
+    """
 
     def __init__(self, root: str | Path, crs: str | None = None, *, create: bool = True):
-        require_folder(root)  # s3:// and friends: one line, nothing written (cim.store.location)
-        self.root = Path(root)
+        # a folder, or s3://: its bucket checked; gs:// and friends refused in one line (cim.store.location)
+        self.root: Path | ObjectPath = store_root(root)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
         meta_file = self.root / META_DIR / "store.json"
@@ -110,12 +113,12 @@ class Store:
     def _initialise(self, meta_file: Path) -> None:
         for name in core_tables():
             path = self.root / name
-            if not DeltaTable.is_deltatable(str(path)):
-                write_deltalake(str(path), table_schema(name, self.crs).empty_table(), mode="error", name=name)
+            if not is_table(path):
+                write_table(path, table_schema(name, self.crs).empty_table(), mode="error", name=name)
                 fault_point(f"init:{name}")
         write_json(meta_file, {"crs": self.crs, "created_at": now_utc().isoformat(), "format": 1})
 
-    def table_path(self, name: str) -> Path:
+    def table_path(self, name: str) -> Path | ObjectPath:
         """The folder of a table; for a GIS layer, the folder of its current committed version."""
         if name in core_tables():
             return self.root / name
@@ -123,22 +126,22 @@ class Store:
 
     def has_table(self, name: str) -> bool:
         if name in core_tables():
-            return DeltaTable.is_deltatable(str(self.root / name))
+            return is_table(self.root / name)
         return name in self.current_layers()
 
     def table_names(self) -> list[str]:
         """Core tables present and the committed GIS layers, sorted."""
         if not self.root.exists():
             return []
-        core = [n for n in core_tables() if DeltaTable.is_deltatable(str(self.root / n))]
+        core = [n for n in core_tables() if is_table(self.root / n)]
         return sorted([*core, *self.current_layers()])
 
     def layer_names(self) -> list[str]:
         return sorted(self.current_layers())
 
-    def current_layers(self) -> dict[str, Path]:
+    def current_layers(self) -> dict[str, Path | ObjectPath]:
         """Committed GIS layers: name -> folder of the version ``current_models`` names."""
-        if not DeltaTable.is_deltatable(str(self.root / "models")):
+        if not is_table(self.root / "models"):
             return {}
         current = self.current_models()
         out = {}
@@ -148,11 +151,11 @@ class Store:
                 out[row["model_id"]] = path
         return out
 
-    def _layer_location(self, name: str, version: int) -> Path | None:
+    def _layer_location(self, name: str, version: int) -> Path | ObjectPath | None:
         return layer_location(self.root, name, version)
 
     def table_version(self, name: str) -> int:
-        return DeltaTable(str(self.table_path(name))).version()
+        return open_table(self.table_path(name)).version()
 
     # ---- reading ------------------------------------------------------------------------------
     def read(self, name: str, *, columns: list[str] | None = None, filters=None,
@@ -172,8 +175,8 @@ class Store:
                 table = table.select(columns)
         return table
 
-    def _scan(self, path: Path, columns, filters, version: int | None) -> pa.Table:
-        dt = DeltaTable(str(path), version=version)
+    def _scan(self, path: Path | ObjectPath, columns, filters, version: int | None) -> pa.Table:
+        dt = open_table(path, version=version)
         # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
         # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
         expression = pq.filters_to_expression(filters) if filters else None
@@ -230,6 +233,16 @@ class Store:
                     self._lock_depth -= 1
                 return
             path = self.root / META_DIR / "write.lock"
+            if isinstance(path, ObjectPath):  # a lock object taken with a conditional PUT (cim.store.objlock)
+                from cim.store.objlock import ObjectLock
+
+                with ObjectLock(path).held():
+                    self._lock_depth = 1
+                    try:
+                        yield
+                    finally:
+                        self._lock_depth = 0
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w") as fh:
                 fcntl.flock(fh, fcntl.LOCK_EX)
@@ -241,7 +254,7 @@ class Store:
                     fcntl.flock(fh, fcntl.LOCK_UN)
 
     @property
-    def _journal(self) -> Path:
+    def _journal(self) -> Path | ObjectPath:
         return self.root / META_DIR / "journal.json"
 
     def recover(self) -> list[str]:
@@ -270,10 +283,10 @@ class Store:
             path = table_dir(self.root, name, journal=self._journal)
             if before < 0:
                 if path.exists():
-                    shutil.rmtree(path)
+                    remove_tree(path)
                     restored.append(name)
-            elif DeltaTable.is_deltatable(str(path)) and DeltaTable(str(path)).version() > before:
-                DeltaTable(str(path)).restore(before)
+            elif is_table(path) and open_table(path).version() > before:
+                open_table(path).restore(before)
                 restored.append(name)
             fault_point(f"recover:{name}")
         return restored
@@ -283,7 +296,7 @@ class Store:
 
     def _rel_version(self, rel: str) -> int:
         path = self.root / rel
-        return DeltaTable(str(path)).version() if DeltaTable.is_deltatable(str(path)) else -1
+        return open_table(path).version() if is_table(path) else -1
 
     def commit(self, change: ModelCommit, run_id: str | None = None, *, skip_unchanged: bool = True) -> int:
         """Write one model version to every table it touches; all or nothing. Returns the version.
@@ -327,15 +340,15 @@ class Store:
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
         # merge: a column documented after the table was created (a store of an older cim) is added to it
-        write_deltalake(str(self.root / name), data, mode="append", schema_mode="merge")
+        write_table(self.root / name, data, mode="append", schema_mode="merge")
         fault_point(name)
 
     def _write_layer(self, rel: str, data: pa.Table) -> None:
         path = self.root / rel  # a new folder: the version is uncommitted, a leftover is the same attempt's
         if path.exists():
-            shutil.rmtree(path)
+            remove_tree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), _typed(data), mode="error", name=path.parent.name)
+        write_table(path, _typed(data), mode="error", name=path.parent.name)
         fault_point("layer")
 
     def append_rows(self, name: str, rows: list[dict]) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
 
 from cim.store.journal import fault_point
+from cim.store.objects import is_table, open_table, write_table
 from cim.store.schema import conform, core_tables, table_schema, with_version
 
 if TYPE_CHECKING:
@@ -26,14 +26,14 @@ class DerivedWrite:
         self.store, self.model_id, self.version = store, model_id, version
         self.journaled: dict[str, int] = {}
 
-    def _journal(self, name: str) -> str:
+    def _journal(self, name: str):
         if name not in core_tables():
             raise ValueError(f"{name!r} is not a documented table (schemas/tables*.toml)")
-        path = str(self.store.root / name)
-        if not DeltaTable.is_deltatable(path):
-            write_deltalake(path, table_schema(name, self.store.crs).empty_table(), mode="error", name=name)
+        path = self.store.root / name
+        if not is_table(path):
+            write_table(path, table_schema(name, self.store.crs).empty_table(), mode="error", name=name)
         if name not in self.journaled:
-            self.journaled[name] = DeltaTable(path).version()
+            self.journaled[name] = open_table(path).version()
             self.store._begin("derived", self.model_id, self.version, self.journaled)
             fault_point("derived-journal")
         return path
@@ -41,7 +41,7 @@ class DerivedWrite:
     def replace_table(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.store.crs)
         # the whole table is replaced: its schema too (a documented column added since it was written)
-        write_deltalake(self._journal(name), data, mode="overwrite", schema_mode="overwrite", name=name)
+        write_table(self._journal(name), data, mode="overwrite", schema_mode="overwrite", name=name)
         fault_point(name)
 
     def replace_model_rows(self, name: str, data: pa.Table) -> None:
@@ -49,7 +49,7 @@ class DerivedWrite:
             raise ValueError("replace_model_rows needs Store.derived(model_id, version)")
         data = conform(name, with_version(data, self.model_id, self.version), self.store.crs)
         quoted = self.model_id.replace("'", "''")
-        write_deltalake(self._journal(name), data, mode="overwrite", predicate=f"model_id = '{quoted}'")
+        write_table(self._journal(name), data, mode="overwrite", predicate=f"model_id = '{quoted}'")
         fault_point(name)
 
     def replace_rows_where(self, name: str, data: pa.Table, keys: dict[str, str | int]) -> None:
@@ -57,7 +57,7 @@ class DerivedWrite:
         which carries those columns itself; the other rows stay."""
         data = conform(name, data, self.store.crs)
         predicate = " AND ".join(f"{col} = {_sql_literal(value)}" for col, value in keys.items())
-        write_deltalake(self._journal(name), data, mode="overwrite", predicate=predicate)
+        write_table(self._journal(name), data, mode="overwrite", predicate=predicate)
         fault_point(name)
 
 

@@ -41,27 +41,47 @@ def layer_dir(name: str, version: int) -> str:
 
 def layer_location(root: Path, name: str, version: int) -> Path | None:
     """The folder holding one committed layer version, or None when it is not a Delta table (yet)."""
-    from deltalake import DeltaTable
-
+    from cim.store.objects import is_table
     from cim.store.schema import core_tables
 
     path = root / layer_dir(name, version)
-    if DeltaTable.is_deltatable(str(path)):
+    if is_table(path):
         return path
     legacy = root / name  # stores written before layers had their own folder
-    if name not in core_tables() and DeltaTable.is_deltatable(str(legacy)):
+    if name not in core_tables() and is_table(legacy):
         return legacy
     return None
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write then rename: a reader or a crash sees the old file or the new one, never half of one."""
+    """Write then rename: a reader or a crash sees the old file or the new one, never half of one.
+
+    On an object store one PUT does the same: the object is replaced whole or not at all.
+    """
+    from cim.store.objects import ObjectPath
+
+    if isinstance(path, ObjectPath):
+        path.write_bytes(json.dumps(data).encode())
+        return
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as fh:
         json.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a table folder (a table or layer version of an uncommitted write): a folder, or every object under
+    an object-store prefix."""
+    import shutil
+
+    from cim.store.objects import ObjectPath
+
+    if isinstance(path, ObjectPath):
+        path.remove_tree()
+    else:
+        shutil.rmtree(path)
 
 
 def _load(path: Path, fix: str) -> dict:
