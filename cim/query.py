@@ -214,23 +214,39 @@ def open_store_for_query(path: str | Path) -> Store:
     """The store at ``path``; a folder that is not one is refused naming what it holds and what to do."""
     from cim.store import Store
 
-    return Store(store_folder(path), create=False)
+    found = store_folder(path)
+    return found if not isinstance(found, Path) else Store(found, create=False)
 
 
-def store_folder(path: str | Path) -> Path:
+def store_folder(path: str | Path) -> Path | Store:
     """``path`` once it is known to be a store with a models table (as open_store_for_query refuses it
-    otherwise), without opening the store for writing: what queries need, at a fraction of the start-up."""
+    otherwise), without opening the store for writing: what queries need, at a fraction of the start-up.
+
+    An object-store URI (s3://bucket/city) comes back as the ``Store`` opened read-only (no recovery, no lock):
+    its tables are read through deltalake with the store's storage options, and gs:// and friends are refused.
+    """
     from deltalake import DeltaTable
 
-    from cim.store.location import require_folder
+    from cim.store.location import is_object_store
 
-    require_folder(path)  # an s3:// URI: say so, not "no such folder"
+    if is_object_store(path):
+        return _object_store(path)
     folder = Path(path)
     if not (folder / "_cim" / "store.json").is_file():
         raise _not_a_store(folder)
     if not DeltaTable.is_deltatable(str(folder / "models")):
         raise StoreError(path, "the store has no models table", "run `make run` or `cim ingest` first")
     return folder
+
+
+def _object_store(path: str | Path) -> Store:
+    from cim.store import Store
+    from cim.store.location import as_uri
+
+    store = Store(as_uri(path), create=False)  # "no city model store here" when there is no _cim/store.json
+    if not store.has_table("models"):
+        raise StoreError(store.root, "the store has no models table", "run `cim ingest` first")
+    return store
 
 
 def _not_a_store(folder: Path) -> StoreError:
@@ -285,7 +301,7 @@ class _DeltaScans:
     def _replace(self, ref: dict) -> None:
         args = ref["function"].get("children", [])
         value = args[0].get("value", {}) if len(args) == 1 and args[0].get("class") == "CONSTANT" else {}
-        path = str(Path(str(value.get("value"))).resolve()) if value and not value.get("is_null") else None
+        path = _resolved(str(value.get("value"))) if value and not value.get("is_null") else None
         if path not in self._tables and not self._committed_since(path):
             raise StoreError(self._root, f"a view scans {path or 'something'} that is not one of the "
                                                "store's tables", "report this as a bug in cim.store.views")
@@ -301,20 +317,28 @@ class _DeltaScans:
         meanwhile by a writer): the views name it, so it is one of the store's tables."""
         if path is None:
             return False
-        folder, root = Path(path), self._root.resolve()
-        from deltalake import DeltaTable
+        from cim.store.objects import is_table
 
-        return root in folder.parents and DeltaTable.is_deltatable(path)
+        folder = self._at(path)
+        return self._root.resolve() in folder.parents and is_table(folder)
+
+    def _at(self, path: str):
+        """A table folder named in view SQL as a path: a local Path, or the store's object under its root."""
+        root = str(self._root)
+        if not isinstance(self._root, Path) and path.startswith(root + "/"):
+            return self._root / path[len(root) + 1:]
+        return Path(path)
 
     def _register(self, path: str) -> str:
-        from deltalake import DeltaTable
-
         from cim.query_files import local_files
+        from cim.store.objects import open_table
 
         name = f"{INTERNAL_PREFIX}{len(self._bound)}"
         try:
-            table = self._opened.get(path) or DeltaTable(path)
-            files = local_files(table)
+            table = self._opened.get(path) or open_table(self._at(path))
+            # An object-store table is read as deltalake's Arrow dataset (through its own object-store client):
+            # DuckDB's httpfs cannot be installed here, and no local file is opened for it.
+            files = local_files(table) if isinstance(self._root, Path) else []
             columns = [field.name for field in table.schema().fields]
             scan = self._parquet_scan(files, columns) if files else None
             if scan is None:
@@ -339,6 +363,13 @@ class _DeltaScans:
             return None
         quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
         return f"SELECT {quoted} FROM {source}"
+
+
+def _resolved(path: str) -> str:
+    """A table path from view SQL as the catalog keys it: resolved if local, as it is if an object-store URI."""
+    from cim.store.location import is_object_store
+
+    return path if is_object_store(path) and "://" in path else str(Path(path).resolve())
 
 
 def _function_name(ref: dict) -> str:

@@ -37,7 +37,7 @@ def geometry_columns(table: str) -> list[str]:
 class Catalog:
     """The store's tables as the views show them: core tables present and the committed layers' folders."""
 
-    root: Path
+    root: Path  # or a cim.store.objects.ObjectPath for a store on an object store
     core: tuple[str, ...]
     layers: dict[str, Path]
     # Delta tables already opened (deltalake.DeltaTable), by resolved folder: the models view reads the very
@@ -61,17 +61,17 @@ def catalog(store: Store | Path) -> Catalog:
     Reads with deltalake (the log) and DuckDB (the Parquet files), not pyarrow: a query's start-up must not
     pay for pyarrow and pandas.
     """
-    from deltalake import DeltaTable
+    from cim.store.objects import is_table, open_table
 
     root = Path(store) if isinstance(store, (str, Path)) else store.root
-    core = tuple(name for name in core_tables() if DeltaTable.is_deltatable(str(root / name)))
+    core = tuple(name for name in core_tables() if is_table(root / name))
     if "models" not in core:
         return Catalog(root, core, {})
     folder = root / "models"
-    models = DeltaTable(str(folder))
+    models = open_table(folder)
     latest: dict[str, tuple[int, str]] = {}
     gis_versions: dict[str, list[int]] = {}
-    for model_id, version, kind in _model_rows(models):
+    for model_id, version, kind in _model_rows(models, isinstance(root, Path)):
         if version > latest.get(model_id, (0, ""))[0]:
             latest[model_id] = (version, kind)
         if kind == "gis":
@@ -86,12 +86,16 @@ def catalog(store: Store | Path) -> Catalog:
     return Catalog(root, core, layers, {str(folder.resolve()): models}, history)
 
 
-def _model_rows(models: Any) -> list[tuple[str, int, str]]:
+def _model_rows(models: Any, local: bool = True) -> list[tuple[str, int, str]]:
     """(model_id, version, kind) of every row of a ``models`` snapshot."""
     import duckdb
 
     from cim.query_files import ReadOnlyFiles, local_files, sql_list
 
+    if not local:
+        # a store on an object store: deltalake reads the files with its own client (no DuckDB httpfs here)
+        table = models.to_pyarrow_dataset().to_table(columns=["model_id", "version", "kind"], use_threads=False)
+        return list(zip(*(table[c].to_pylist() for c in ("model_id", "version", "kind")), strict=True))
     files = local_files(models)
     if not files:
         return []
