@@ -93,7 +93,13 @@ class Store:
                 else:
                     self.crs = crs
                     self._initialise(meta_file)
-        if create:
+        if create and isinstance(self.root, ObjectPath):
+            # Opened for writing on an object store: take the writer lock once now. A bucket that refuses writes
+            # or a writer that holds the lock too long is then one line before any input is read, instead of
+            # a refusal of each file's commit later; and an interrupted write is rolled back as on a folder.
+            with self.lock():
+                self._recover_locked()
+        elif create:
             self.recover()
 
     def __getstate__(self) -> dict:
