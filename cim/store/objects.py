@@ -62,7 +62,13 @@ class Bucket:
             client["allow_http"] = True
         # Few retries: a wrong endpoint or a dead server is one line within seconds, not three minutes of retrying.
         retry = {"max_retries": 2, "retry_timeout": timedelta(seconds=20)}
-        self.client = S3Store(name, config=config, client_options=client, retry_config=retry)
+        try:
+            self.client = S3Store(name, config=config, client_options=client, retry_config=retry)
+        except Exception as exc:  # obstore's GenericError: e.g. a key id without its secret
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"{scheme}://{name}", f"cannot set up the S3 client: {first}",
+                             "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or neither, to use the "
+                             "machine's role), and AWS_REGION") from exc
 
     @property
     def endpoint(self) -> str:
@@ -243,7 +249,8 @@ def object_error(exc: BaseException, bucket: Bucket, key: str, doing: str) -> St
                           if doing == "write" else f"use credentials and a bucket policy that allow {verb} on "
                           f"{bucket.scheme}://{bucket.name}")
     if any(word in text for word in ("connect", "Connection", "dns error", "timed out", "retries")):
-        return StoreError(uri, f"cannot reach the object store at {bucket.endpoint} ({first[:160]})",
+        cause = next((w for w in ("Connection refused", "dns error", "timed out") if w in text), "no answer")
+        return StoreError(uri, f"cannot reach the object store at {bucket.endpoint} ({cause}, after retries)",
                           "check AWS_ENDPOINT_URL (and AWS_ALLOW_HTTP=true for an http:// endpoint) and that the "
                           "server is running")
     return StoreError(uri, f"object store error while trying to {doing}: {first[:200]}",

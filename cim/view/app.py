@@ -34,8 +34,10 @@ def start(store_path: Path, port: int, *, review: Path | None = None, ground_m: 
           say: Callable[[str], None] = print) -> Started:
     """Everything up to serving: returns the bound server with its mounts and API (call serve_forever)."""
     from cim.query import open_store_for_query
+    from cim.store.location import require_folder
     from cim.view.data import CityData, require_meshes
 
+    require_folder(store_path, "cim view (its 3D Tiles cache lives in the store folder)")
     cesium = require_cesium()
     store = open_store_for_query(store_path)  # not a store: one line naming what the folder holds
     server = ViewServer(port)  # bound now: a port in use fails before the export
