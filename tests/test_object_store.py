@@ -45,3 +45,14 @@ def test_the_store_class_refuses_other_object_store_schemes_too(tmp_path):
         with pytest.raises(StoreError, match="object-store URI"):
             Store(uri, "EPSG:4549")
     assert Store(tmp_path / "local", "EPSG:4549").crs == "EPSG:4549"  # a folder still works
+
+
+def test_cim_view_refuses_an_s3_store_in_one_line_because_its_tiles_cache_lives_in_the_store(tmp_path,
+                                                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["view", "--store", "s3://city-bucket/city"])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert "s3://city-bucket/city: cim view (its 3D Tiles cache lives in the store folder) needs a store in a " \
+           "folder" in line
+    assert list(tmp_path.iterdir()) == []

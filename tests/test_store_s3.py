@@ -275,3 +275,37 @@ def test_a_commit_killed_on_s3_is_rolled_back_by_the_next_writer(s3, inputs, kil
     assert "city/_cim/journal.json" not in keys and "city/_cim/write.lock" not in keys
     if killed_after == "layer":  # the uncommitted layer version's objects are gone
         assert not any(k.startswith("city/layers/parcels/v2/") for k in keys)
+
+
+def test_writers_racing_for_a_dead_writers_lock_hold_it_one_at_a_time(s3, inputs):
+    import threading
+
+    client, bucket = s3
+    uri = f"s3://{bucket}/city"
+    assert _ingest(uri, inputs[1]).exit_code == 0
+    stores = [Store(uri, create=False) for _ in range(3)]  # separate Store objects: only the lock object binds them
+    now = datetime.now(UTC)
+    dead = {"host": "gone", "pid": 1, "expires_at": (now - timedelta(seconds=1)).isoformat()}
+    client.put_object(Bucket=bucket, Key="city/_cim/write.lock", Body=json.dumps(dead).encode())
+    inside, most, errors = [0], [0], []
+    guard = threading.Lock()
+
+    def write(store: Store) -> None:
+        try:
+            with store.lock():
+                with guard:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.3)
+                with guard:
+                    inside[0] -= 1
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and most[0] == 1
+    assert not any(k.startswith("city/_cim/write.lock") for k in _keys(client, bucket))  # no lock, no break marker
