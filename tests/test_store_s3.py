@@ -309,3 +309,27 @@ def test_writers_racing_for_a_dead_writers_lock_hold_it_one_at_a_time(s3, inputs
         thread.join(timeout=120)
     assert errors == [] and most[0] == 1
     assert not any(k.startswith("city/_cim/write.lock") for k in _keys(client, bucket))  # no lock, no break marker
+
+
+def test_a_commit_that_fails_half_way_on_s3_is_undone_at_once(s3, inputs):
+    import pyarrow as pa
+
+    from cim.config import default_config
+    from cim.ingest.run import plan_file, prepare_job
+    from cim.store.objects import open_table
+
+    client, bucket = s3
+    uri = f"s3://{bucket}/city"
+    assert _ingest(uri, inputs[0]).exit_code == 0
+    store = Store(uri, CRS)
+    rows, elements_version = _rows(store), store.table_version("elements")
+    (change,) = prepare_job(plan_file(store, default_config(CRS), inputs[0], force=True))
+    meshes = change.tables["meshes"]
+    change.tables["meshes"] = meshes.append_column("undocumented", pa.nulls(meshes.num_rows))
+    with pytest.raises(ValueError, match="not documented"):
+        store.commit(change, skip_unchanged=False)  # elements is written before meshes fails
+    assert _rows(Store(uri, create=False)) == rows
+    assert store.table_version("elements") == elements_version + 2  # written, then restored at once
+    assert open_table(store.table_path("elements")).to_pyarrow_table().num_rows == store.read("elements").num_rows
+    keys = _keys(client, bucket)
+    assert "city/_cim/journal.json" not in keys and "city/_cim/write.lock" not in keys
