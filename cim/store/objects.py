@@ -27,8 +27,9 @@ from cim.errors import StoreError
 
 SCHEMES = ("s3",)  # object stores a store may live on (gs://, az://... are refused in cim.store.location)
 # The AWS_* variables handed to deltalake (as storage_options) and obstore, in the names both understand.
+# AWS_REGION after AWS_DEFAULT_REGION: when both are set, AWS_REGION wins (as in the AWS tools).
 OPTION_ENV = ("AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-              "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")
+              "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION")
 _OBSTORE_KEYS = {"AWS_ENDPOINT_URL": "aws_endpoint", "AWS_ACCESS_KEY_ID": "aws_access_key_id",
                  "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key", "AWS_SESSION_TOKEN": "aws_session_token",
                  "AWS_DEFAULT_REGION": "aws_region", "AWS_REGION": "aws_region"}
