@@ -14,6 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -101,6 +102,8 @@ def plan_jobs(store: Store, index: CityIndex, zones: dict[str, list[Zone]], orig
         for key, box in changed_boxes:
             for cell in _cells(box, size, reach):
                 changed_in.setdefault(cell, set()).add(key)
+    store = _portable(store)
+    sources = {m: dataclasses.replace(src, store=store) for m, src in index.sources.items()}
     jobs = []
     for tile in grid:
         cell = (round(tile.x0 / size), round(tile.y0 / size))
@@ -111,9 +114,15 @@ def plan_jobs(store: Store, index: CityIndex, zones: dict[str, list[Zone]], orig
         for rule, zone, box in placed:
             if tile.reaches(box.reshape(1, 6), reach)[0]:
                 near.setdefault(rule, []).append(dataclasses.replace(zone, axis_loader=None))
-        jobs.append(TileJob(store, index.sources, rules, tile, origin, near,
+        jobs.append(TileJob(store, sources, rules, tile, origin, near,
                             None if keys is None else frozenset(keys), margin))
     return len(grid), jobs
+
+
+def _portable(store: Store) -> Store:
+    """The store as a worker in another folder (or on another machine sharing it) opens it: by absolute path."""
+    root = Path(store.root)
+    return store if root.is_absolute() else Store(root.resolve(), store.crs, create=False)
 
 
 def _cells(box: np.ndarray, size: float, reach: float) -> list[tuple[int, int]]:
