@@ -78,7 +78,8 @@ def check(
     bcf_version: BcfVersionOpt = BcfVersion.v2_1,
     tile_size: Annotated[float | None, typer.Option("--tile-size", help="Check by square tiles of this many metres, "
                                                     "each tile a task reading only its own elements (0: never; "
-                                                    "default: by tiles above 50,000 elements).")] = None,
+                                                    "default: [clash] tile_size of the config, else by tiles above "
+                                                    "50,000 elements).")] = None,
     workers: Annotated[int, typer.Option(help="Processes for the tiles when not on a cluster (1: this "
                                               "process).")] = 1,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler to check the tiles on, e.g. tcp://host:8786 "
@@ -115,7 +116,8 @@ def check(
                            total=total)
 
             summary = check_city(st, ruleset, ground_z=cfg.ground_elevation_m if cfg else None,
-                                 base=cfg.root if cfg else None, full=full, progress=progress, tile_size=tile_size,
+                                 base=cfg.root if cfg else None, full=full, progress=progress,
+                                 tile_size=tile_size if tile_size is not None else cfg.clash.tile_size if cfg else None,
                                  workers=workers)
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:

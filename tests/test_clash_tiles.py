@@ -165,3 +165,21 @@ def test_a_tile_size_below_zero_is_refused_with_one_line(two_checked_copies):
     plain = two_checked_copies[0]
     with pytest.raises(CimError, match="negative"):
         check_city(plain, load_rules(), tile_size=-5.0)
+
+
+def test_the_city_config_sets_the_tile_size_and_refuses_one_that_is_not_metres(tmp_path):
+    from cim.config import load_config
+    from cim.errors import ConfigError
+
+    config = tmp_path / "cim.toml"
+    config.write_text('[city]\ncrs = "EPSG:4549"\n[clash]\ntile_size = 500\n')
+    assert load_config(config).clash.tile_size == 500.0
+    config.write_text('[city]\ncrs = "EPSG:4549"\n')
+    assert load_config(config).clash.tile_size is None
+    for bad in ('"big"', "-1", "true"):
+        config.write_text(f'[city]\ncrs = "EPSG:4549"\n[clash]\ntile_size = {bad}\n')
+        with pytest.raises(ConfigError, match=r"\[clash\] tile_size"):
+            load_config(config)
+    config.write_text('[city]\ncrs = "EPSG:4549"\n[clash]\ntile = 5\n')
+    with pytest.raises(ConfigError, match="unknown keys tile"):
+        load_config(config)

@@ -191,19 +191,27 @@ def _tile_tasks(dask_scheduler) -> list[str]:
     return sorted({str(t[0]) for t in dask_scheduler.transition_log if str(t[0]).startswith("clash_tile-")})
 
 
-def test_cim_clash_check_on_a_dask_cluster_checks_each_tile_as_a_task_and_writes_the_local_clashes(
-        local_cluster, sample_city, own_folder):
-    """Tiles of 12 m (dozens of tasks), one worker killed while it checks one: the clashes of the untiled check."""
+@pytest.fixture(scope="module")
+def untiled_clashes(sample_city):
+    """A copy of the sample city checked here in full, untiled: the clashes every cluster run must write."""
     from cim.clash.rules import load_rules
     from cim.clash.run import check_city
 
-    cluster, client = local_cluster
     city, config, _ = sample_city
-    local, remote = own_folder / "local", own_folder / "remote"
-    shutil.copytree(city.root, local)
-    shutil.copytree(city.root, remote)
-    check_city(Store(local, create=False), load_rules(), ground_z=config.ground_elevation_m, base=config.root,
-               full=True, tile_size=0)
+    folder = Path(tempfile.mkdtemp(prefix="cim-dask-clash-"))
+    shutil.copytree(city.root, folder / "local")
+    local = Store(folder / "local", create=False)
+    check_city(local, load_rules(), ground_z=config.ground_elevation_m, base=config.root, full=True, tile_size=0)
+    yield _rows(local, "clashes")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_cim_clash_check_on_a_dask_cluster_checks_each_tile_as_a_task_and_writes_the_local_clashes(
+        local_cluster, sample_city, untiled_clashes, own_folder):
+    """Tiles of 12 m (dozens of tasks), one worker killed while it checks one: the clashes of the untiled check."""
+    cluster, client = local_cluster
+    remote = own_folder / "remote"
+    shutil.copytree(sample_city[0].root, remote)
     before = set(client.run_on_scheduler(_tile_tasks))
     killed: list[int] = []
     stop = threading.Event()
@@ -225,4 +233,22 @@ def test_cim_clash_check_on_a_dask_cluster_checks_each_tile_as_a_task_and_writes
     tasks = set(client.run_on_scheduler(_tile_tasks)) - before
     assert len(tasks) == n_tasks > 1  # each tile a task of its own on the cluster
     assert killed, "no worker was busy with a tile long enough to be killed"
-    assert _rows(Store(remote, create=False), "clashes") == _rows(Store(local, create=False), "clashes")
+    assert _rows(Store(remote, create=False), "clashes") == untiled_clashes
+
+
+def test_a_clash_check_running_in_a_cluster_task_sends_its_tiles_to_the_cluster(
+        local_cluster, sample_city, untiled_clashes, own_folder):
+    """What the nightly flow's clash-check task does under DaskTaskRunner: check_city inside a worker's task."""
+    from cim.clash.rules import load_rules
+    from cim.clash.run import check_city
+
+    cluster, client = local_cluster
+    city, config, _ = sample_city
+    shutil.copytree(city.root, own_folder / "remote")
+    remote = Store(own_folder / "remote", create=False)
+    before = set(client.run_on_scheduler(_tile_tasks))
+    summary = client.submit(check_city, remote, load_rules(), ground_z=config.ground_elevation_m, base=config.root,
+                            full=True, tile_size=12.0, pure=False).result(timeout=1200)
+    assert summary["tiles_on"] == "cluster" and summary["tile_tasks"] > 1
+    assert len(set(client.run_on_scheduler(_tile_tasks)) - before) == summary["tile_tasks"]
+    assert _rows(remote, "clashes") == untiled_clashes
