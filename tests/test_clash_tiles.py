@@ -123,11 +123,11 @@ def two_checked_copies(sample_city, tmp_path_factory):
     args = {"ground_z": config.ground_elevation_m, "base": config.root, "full": True}
     first = check_city(plain, rules, tile_size=0, **args)
     second = check_city(tiled, rules, tile_size=SMALL_TILE_M, **args)
-    return plain, tiled, first, second, config
+    return plain, tiled, first, second, config, _table(plain)
 
 
 def test_check_city_by_small_tiles_writes_the_clashes_table_of_the_untiled_check(two_checked_copies):
-    plain, tiled, untiled_summary, tiled_summary, _ = two_checked_copies
+    plain, tiled, untiled_summary, tiled_summary, *_ = two_checked_copies
     assert untiled_summary["tiles"] == 0 and untiled_summary["tile_size"] is None
     assert tiled_summary["tile_size"] == SMALL_TILE_M and tiled_summary["tile_tasks"] == tiled_summary["tiles"] > 9
     assert tiled_summary["tiles_on"] == "local"
@@ -143,7 +143,7 @@ def test_an_incremental_check_by_tiles_tests_only_the_tiles_with_changes_and_wri
         two_checked_copies):
     from cim.clash.run import check_city
 
-    plain, tiled, _, _, config = two_checked_copies
+    plain, tiled, _, _, config, _ = two_checked_copies
     clashing = sorted({f"{r['a_model']}/{r['a_global_id']}" for r in plain.read("clashes").to_pylist()})
     changed = set(clashing[::3])
     args = {"ground_z": config.ground_elevation_m, "base": config.root}
@@ -156,6 +156,18 @@ def test_an_incremental_check_by_tiles_tests_only_the_tiles_with_changes_and_wri
     assert _counts(by_tiles) == _counts(untiled)
     assert 0 < by_tiles["tile_tasks"] < by_tiles["tiles"]
     assert _table(tiled) == _table(plain)
+
+
+def test_tiles_checked_in_two_local_processes_give_the_same_clashes(sample_city, two_checked_copies, tmp_path):
+    from cim.clash.run import check_city
+
+    store, config, _ = sample_city
+    *_, untiled_rows = two_checked_copies
+    copy = _copy(store, tmp_path / "pool")
+    summary = check_city(copy, load_rules(), ground_z=config.ground_elevation_m, base=config.root, full=True,
+                         tile_size=37.0, workers=2)
+    assert summary["tiles_on"] == "processes" and summary["tile_tasks"] > 1
+    assert _table(copy) == untiled_rows
 
 
 def test_a_tile_size_below_zero_is_refused_with_one_line(two_checked_copies):

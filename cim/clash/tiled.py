@@ -147,7 +147,8 @@ def run_jobs(jobs: list[TileJob], workers: int = 1,
             if progress:
                 progress("tiles", n + 1, len(jobs))
         return results, where
-    with pool if pool is not None else process_pool(min(workers, len(jobs))) as tasks:
+    # forkserver, not fork: the Delta Lake runtime this process already started does not survive a fork
+    with pool if pool is not None else process_pool(min(workers, len(jobs)), start_method="forkserver") as tasks:
         futures = [tasks.submit(clash_tile, job) for job in jobs]
         results = []
         for n, future in enumerate(futures):
