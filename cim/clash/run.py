@@ -4,6 +4,9 @@ Only pairs that involve an element (or zone) whose geometry hash changed since t
 again; clashes between unchanged elements are carried forward (their intent is re-read, so a newly declared
 interference still clears them). A different rule file (or ``--rule`` subset) re-checks everything, and only
 changes the status of its own clashes: the clashes of other rule sets and other rules stay as they are.
+
+A large city is checked by tiles (``cim.clash.tiled``): the same clashes, but no process holds every element; this
+module stays the one writer either way.
 """
 
 from __future__ import annotations
