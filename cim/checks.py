@@ -104,7 +104,7 @@ def describe(outcome: CheckOutcome) -> str:
 
 
 def city_clash_check(store: Store, *, ground_z: float | None, base: Path | None, run_id: str | None = None,
-                     exports: Path | None = None) -> CheckOutcome:
+                     exports: Path | None = None, tile_size: float | None = None) -> CheckOutcome:
     """Re-check the city's clash rules after ingest (only pairs touching changed elements); never raises.
 
     With ``exports``, clashes.json and clashes.bcfzip are written there for coordinators.
@@ -112,7 +112,7 @@ def city_clash_check(store: Store, *, ground_z: float | None, base: Path | None,
     from cim.clash.run import check_city
 
     def clashes() -> dict:
-        summary = check_city(store, ground_z=ground_z, base=base, run_id=run_id)
+        summary = check_city(store, ground_z=ground_z, base=base, run_id=run_id, tile_size=tile_size)
         if exports is not None:
             from cim.clash.export import export_store
 

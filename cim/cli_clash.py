@@ -76,13 +76,24 @@ def check(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Also write clashes.json and clashes.bcfzip "
                                                                "here.")] = None,
     bcf_version: BcfVersionOpt = BcfVersion.v2_1,
+    tile_size: Annotated[float | None, typer.Option("--tile-size", help="Check by square tiles of this many metres, "
+                                                    "each tile a task reading only its own elements (0: never; "
+                                                    "default: [clash] tile_size of the config, else by tiles above "
+                                                    "50,000 elements).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for the tiles when not on a cluster (1: this "
+                                              "process).")] = 1,
+    cluster: Annotated[str | None, typer.Option(help="Dask scheduler to check the tiles on, e.g. tcp://host:8786 "
+                                                "(default: [runtime] dask_address of the config).")] = None,
 ):
     """Check the store's current models against the rules; update the clashes table. Exit 1 when open clashes."""
+    import contextlib
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cim.clash.export import export_store
     from cim.clash.rules import load_rules
     from cim.clash.run import check_city
+    from cim.cluster import connect, use_cluster
     from cim.store import Store
 
     console, out = _console()
@@ -90,15 +101,24 @@ def check(
         st = Store(store, create=False)
         cfg = _config(config)
         ruleset = load_rules(rules, rule)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
+        address = cluster or (cfg.runtime.dask_address if cfg else None)
+        client = connect(address) if address else None  # before any work: no silent fallback to this machine
+        with contextlib.ExitStack() as stack:
+            if client is not None:  # the tiles go to the cluster's workers; closed when the check is done
+                stack.enter_context(client)
+                stack.enter_context(use_cluster(client))
+            bar = stack.enter_context(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                               TimeElapsedColumn(), console=console, transient=True))
             task = bar.add_task("clash check", total=None)
 
             def progress(name: str, done: int, total: int) -> None:
-                bar.update(task, description=f"rule {name}", completed=done, total=total)
+                bar.update(task, description=f"rule {name}" if name != "tiles" else "tiles", completed=done,
+                           total=total)
 
             summary = check_city(st, ruleset, ground_z=cfg.ground_elevation_m if cfg else None,
-                                 base=cfg.root if cfg else None, full=full, progress=progress)
+                                 base=cfg.root if cfg else None, full=full, progress=progress,
+                                 tile_size=tile_size if tile_size is not None else cfg.clash.tile_size if cfg else None,
+                                 workers=workers)
         rows = st.read("clashes").to_pylist()
         if out_dir is not None:
             for path in export_store(st, rows, out_dir, summary, config=cfg, version=bcf_version.value):
@@ -119,6 +139,10 @@ def _print_summary(out, summary: dict) -> None:
                   ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items())),
                   str(summary["incremental"]), str(summary["seconds"]))
     out.print(table)
+    if summary.get("tile_size"):
+        where = {"cluster": "the Dask cluster", "processes": "local processes"}.get(summary["tiles_on"], "this process")
+        out.print(f"tiles: {summary['tile_tasks']} of {summary['tiles']} checked ({summary['tile_size']:g} m), "
+                  f"on {where}")
     out.print('[dim]list them: cim clash list   or   cim query "SELECT * FROM clashes"[/]')
 
 

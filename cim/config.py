@@ -48,6 +48,13 @@ class RuntimeConfig:
     dask_address: str | None = None  # e.g. "tcp://10.0.0.5:8786"; --cluster overrides it
 
 
+@dataclass(frozen=True)
+class ClashConfig:
+    """``[clash]``: how the city clash check is cut into tasks."""
+
+    tile_size: float | None = None  # metres; 0: never by tiles; None: by tiles above cim.clash.run.TILED_ABOVE
+
+
 # [lifecycle] completion tolerances (as-built minus approved plan) and the handover threshold.
 LIFECYCLE_TOLERANCES = {"height_m": 0.3, "footprint_share": 0.01, "setback_m": 0.3, "gfa_share": 0.01,
                         "far": 0.05, "coverage": 0.01}
@@ -101,6 +108,7 @@ class CityConfig:
     alerts: AlertsConfig = AlertsConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    clash: ClashConfig = ClashConfig()
 
     @property
     def root(self) -> Path:
@@ -226,7 +234,19 @@ def load_config(path: str | Path) -> CityConfig:
         alerts=_alerts(path, doc.get("alerts") or {}),
         lifecycle=_lifecycle(path, doc.get("lifecycle") or {}),
         runtime=_runtime(path, doc.get("runtime") or {}),
+        clash=_clash(path, doc.get("clash") or {}),
     )
+
+
+def _clash(path: Path, table: dict) -> ClashConfig:
+    unknown = sorted(set(table) - {"tile_size"})
+    if unknown:
+        raise ConfigError(path, f"[clash] has unknown keys {', '.join(unknown)}", "use tile_size")
+    size = table.get("tile_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int | float) or size < 0):
+        raise ConfigError(path, f"[clash] tile_size {size!r} is not a size in metres",
+                          "e.g. tile_size = 500 (0: never by tiles)")
+    return ClashConfig(tile_size=None if size is None else float(size))
 
 
 def _runtime(path: Path, table: dict) -> RuntimeConfig:

@@ -94,8 +94,12 @@ def stage_gates(st: Store, cfg: CityConfig) -> list[str]:
 
 @task(name="clash-check", cache_policy=NO_CACHE)
 def clash_check(st: Store, cfg: CityConfig, run_id: str, exports: Path) -> CheckOutcome:
-    """The city's clash rules over the current models: only pairs with changed elements are re-tested."""
-    return city_clash_check(st, ground_z=cfg.ground_elevation_m, base=cfg.root, run_id=run_id, exports=exports)
+    """The city's clash rules over the current models: only pairs with changed elements are re-tested.
+
+    A large city (or ``[clash] tile_size``) is checked by tiles; on a Dask cluster this task runs in a worker and
+    each tile becomes a Dask task of its own (``cim.clash.tiled``), this task merging and writing their clashes."""
+    return city_clash_check(st, ground_z=cfg.ground_elevation_m, base=cfg.root, run_id=run_id, exports=exports,
+                            tile_size=cfg.clash.tile_size)
 
 
 def _plan(st: Store, cfg: CityConfig, run_id: str, force: bool) -> tuple[list[Outcome], list[Job]]:

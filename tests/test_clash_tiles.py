@@ -71,8 +71,127 @@ def test_a_tile_task_reports_only_pairs_anchored_in_it(city):
 def test_tile_sizes_are_round_and_the_grid_covers_every_box():
     bounds = np.array([[464_900.0, 2_865_800.0, 0, 465_400.0, 2_866_300.0, 10]])
     size = tile_size(bounds, 16)
-    assert size == 1000.0
+    assert size == 200.0 and tile_size(bounds, 1) == 500.0 and tile_size(bounds, 400) == 50.0
     grid = tiles(bounds, 100.0)
     assert len(grid) == 6 * 6 and Tile(464_900.0, 2_865_800.0, 465_000.0, 2_865_900.0) in grid
     with pytest.raises(ValueError):
         tiles(bounds, 0.0)
+
+
+# ---- check_city by tiles: the clashes table the store gets --------------------------------------------------
+
+def _copy(store, folder):
+    import shutil
+
+    from cim.store import Store
+
+    shutil.copytree(store.root, folder)
+    return Store(folder, create=False)
+
+
+def _table(store) -> list[dict]:
+    """The clashes rows without what differs between two runs (times, run ids), in clash_id order."""
+    rows = store.read("clashes").to_pylist()
+    drop = ("first_seen", "last_seen", "status_changed_at", "history", "run_id")
+    return sorted(({k: v for k, v in r.items() if k not in drop} for r in rows), key=lambda r: r["clash_id"])
+
+
+def _counts(summary: dict) -> dict:
+    return {k: summary[k] for k in ("elements", "zones", "changed", "candidates", "tested", "suppressed", "found",
+                                    "statuses", "per_rule", "incremental")}
+
+
+def _mark_changed(store, keys: set[str]) -> None:
+    """Make the last check's snapshot say these elements had another geometry: the next check re-tests them."""
+    import pyarrow as pa
+
+    table = store.read("clash_elements")
+    hashes = [("changed" if k in keys else h) for k, h in zip(table["key"].to_pylist(),
+                                                             table["geometry_hash"].to_pylist(), strict=True)]
+    store.replace_table("clash_elements", table.set_column(1, "geometry_hash", pa.array(hashes, pa.string())))
+
+
+@pytest.fixture(scope="module")
+def two_checked_copies(sample_city, tmp_path_factory):
+    """Two copies of the sample city checked in full: untiled, and by 12 m tiles. (untiled, tiled, summaries)."""
+    from cim.clash.run import check_city
+
+    store, config, _ = sample_city
+    folder = tmp_path_factory.mktemp("tiled-city")
+    plain, tiled = _copy(store, folder / "plain"), _copy(store, folder / "tiled")
+    rules = load_rules()
+    args = {"ground_z": config.ground_elevation_m, "base": config.root, "full": True}
+    first = check_city(plain, rules, tile_size=0, **args)
+    second = check_city(tiled, rules, tile_size=SMALL_TILE_M, **args)
+    return plain, tiled, first, second, config, _table(plain)
+
+
+def test_check_city_by_small_tiles_writes_the_clashes_table_of_the_untiled_check(two_checked_copies):
+    plain, tiled, untiled_summary, tiled_summary, *_ = two_checked_copies
+    assert untiled_summary["tiles"] == 0 and untiled_summary["tile_size"] is None
+    assert tiled_summary["tile_size"] == SMALL_TILE_M and tiled_summary["tile_tasks"] == tiled_summary["tiles"] > 9
+    assert tiled_summary["tiles_on"] == "local"
+    assert _counts(tiled_summary) == _counts(untiled_summary)
+    rows = _table(plain)
+    assert len(rows) >= 5
+    assert _table(tiled) == rows
+    # each tile task read a small part of the city, not all of it
+    assert tiled_summary["most_elements_in_a_task"] < tiled_summary["elements"] / 3
+
+
+def test_an_incremental_check_by_tiles_tests_only_the_tiles_with_changes_and_writes_the_untiled_table(
+        two_checked_copies):
+    from cim.clash.run import check_city
+
+    plain, tiled, _, _, config, _ = two_checked_copies
+    clashing = sorted({f"{r['a_model']}/{r['a_global_id']}" for r in plain.read("clashes").to_pylist()})
+    changed = set(clashing[::3])
+    args = {"ground_z": config.ground_elevation_m, "base": config.root}
+    summaries = []
+    for store, size in ((plain, 0), (tiled, SMALL_TILE_M)):
+        _mark_changed(store, changed)
+        summaries.append(check_city(store, load_rules(), tile_size=size, **args))
+    untiled, by_tiles = summaries
+    assert untiled["incremental"] and untiled["changed"] == len(changed)
+    assert _counts(by_tiles) == _counts(untiled)
+    assert 0 < by_tiles["tile_tasks"] < by_tiles["tiles"]
+    assert _table(tiled) == _table(plain)
+
+
+def test_tiles_checked_in_two_local_processes_give_the_same_clashes(sample_city, two_checked_copies, tmp_path):
+    from cim.clash.run import check_city
+
+    store, config, _ = sample_city
+    *_, untiled_rows = two_checked_copies
+    copy = _copy(store, tmp_path / "pool")
+    summary = check_city(copy, load_rules(), ground_z=config.ground_elevation_m, base=config.root, full=True,
+                         tile_size=37.0, workers=2)
+    assert summary["tiles_on"] == "processes" and summary["tile_tasks"] > 1
+    assert _table(copy) == untiled_rows
+
+
+def test_a_tile_size_below_zero_is_refused_with_one_line(two_checked_copies):
+    from cim.clash.run import check_city
+    from cim.errors import CimError
+
+    plain = two_checked_copies[0]
+    with pytest.raises(CimError, match="negative"):
+        check_city(plain, load_rules(), tile_size=-5.0)
+
+
+def test_the_city_config_sets_the_tile_size_and_refuses_one_that_is_not_metres(tmp_path):
+    from cim.config import load_config
+    from cim.errors import ConfigError
+
+    config = tmp_path / "cim.toml"
+    config.write_text('[city]\ncrs = "EPSG:4549"\n[clash]\ntile_size = 500\n')
+    assert load_config(config).clash.tile_size == 500.0
+    config.write_text('[city]\ncrs = "EPSG:4549"\n')
+    assert load_config(config).clash.tile_size is None
+    for bad in ('"big"', "-1", "true"):
+        config.write_text(f'[city]\ncrs = "EPSG:4549"\n[clash]\ntile_size = {bad}\n')
+        with pytest.raises(ConfigError, match=r"\[clash\] tile_size"):
+            load_config(config)
+    config.write_text('[city]\ncrs = "EPSG:4549"\n[clash]\ntile = 5\n')
+    with pytest.raises(ConfigError, match="unknown keys tile"):
+        load_config(config)

@@ -90,13 +90,13 @@ def _rows(store: Store, name: str) -> list[str]:
                   for row in table.select(keep).to_pylist())
 
 
-def _kill_a_busy_worker(client, killed: list, stop: threading.Event) -> None:
-    """SIGKILL the worker process that runs a file's ingest task, a little after the task started."""
+def _kill_a_busy_worker(client, killed: list, stop: threading.Event, task: str = "ingest") -> None:
+    """SIGKILL the worker process that runs a ``task`` task (a file's ingest), a little after the task started."""
     while not stop.is_set():
-        busy = [a for a, keys in client.processing().items() if any(str(k).startswith("ingest") for k in keys)]
+        busy = [a for a, keys in client.processing().items() if any(str(k).startswith(task) for k in keys)]
         if busy:
             time.sleep(2.0)
-            still = [a for a in busy if any(str(k).startswith("ingest") for k in client.processing().get(a, ()))]
+            still = [a for a in busy if any(str(k).startswith(task) for k in client.processing().get(a, ()))]
             if still:
                 pid = client.run(os.getpid, workers=[still[0]])[still[0]]
                 client.seen_pids.add(pid)
@@ -184,3 +184,71 @@ def test_cim_ingest_on_a_dask_cluster_stores_what_a_local_ingest_stores(local_cl
     for name in ("elements", "meshes", "relations"):
         wanted = [r for r in _rows(local, name) if "'haixia-office'" in r]
         assert _rows(remote, name) == wanted, f"table {name} differs from the local ingest's"
+
+
+def _tile_tasks(dask_scheduler) -> list[str]:
+    """The tile tasks in the scheduler's log of task transitions (run on the scheduler)."""
+    return sorted({str(t[0]) for t in dask_scheduler.transition_log if str(t[0]).startswith("clash_tile-")})
+
+
+@pytest.fixture(scope="module")
+def untiled_clashes(sample_city):
+    """A copy of the sample city checked here in full, untiled: the clashes every cluster run must write."""
+    from cim.clash.rules import load_rules
+    from cim.clash.run import check_city
+
+    city, config, _ = sample_city
+    folder = Path(tempfile.mkdtemp(prefix="cim-dask-clash-"))
+    shutil.copytree(city.root, folder / "local")
+    local = Store(folder / "local", create=False)
+    check_city(local, load_rules(), ground_z=config.ground_elevation_m, base=config.root, full=True, tile_size=0)
+    yield _rows(local, "clashes")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_cim_clash_check_on_a_dask_cluster_checks_each_tile_as_a_task_and_writes_the_local_clashes(
+        local_cluster, sample_city, untiled_clashes, own_folder):
+    """Tiles of 12 m (dozens of tasks), one worker killed while it checks one: the clashes of the untiled check."""
+    cluster, client = local_cluster
+    remote = own_folder / "remote"
+    shutil.copytree(sample_city[0].root, remote)
+    before = set(client.run_on_scheduler(_tile_tasks))
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_a_busy_worker, args=(client, killed, stop, "clash_tile"), daemon=True)
+    killer.start()
+    try:
+        done = subprocess.run([str(Path(sys.prefix) / "bin" / "cim"), "clash", "check", "--store", str(remote),
+                               "--config", "sample_models/cim.toml", "--full", "--tile-size", "12", "--cluster",
+                               cluster.scheduler_address], cwd=ROOT, env=_env(ROOT), capture_output=True, text=True,
+                              timeout=1200)
+    finally:
+        stop.set()
+        killer.join()
+    assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]  # 1: the sample city has open clashes
+    client.seen_pids.update(client.run(os.getpid).values())
+    line = next(x for x in done.stdout.splitlines() if x.startswith("tiles: "))
+    assert line.endswith("(12 m), on the Dask cluster")
+    n_tasks = int(line.split()[1])
+    tasks = set(client.run_on_scheduler(_tile_tasks)) - before
+    assert len(tasks) == n_tasks > 1  # each tile a task of its own on the cluster
+    assert killed, "no worker was busy with a tile long enough to be killed"
+    assert _rows(Store(remote, create=False), "clashes") == untiled_clashes
+
+
+def test_a_clash_check_running_in_a_cluster_task_sends_its_tiles_to_the_cluster(
+        local_cluster, sample_city, untiled_clashes, own_folder):
+    """What the nightly flow's clash-check task does under DaskTaskRunner: check_city inside a worker's task."""
+    from cim.clash.rules import load_rules
+    from cim.clash.run import check_city
+
+    cluster, client = local_cluster
+    city, config, _ = sample_city
+    shutil.copytree(city.root, own_folder / "remote")
+    remote = Store(own_folder / "remote", create=False)
+    before = set(client.run_on_scheduler(_tile_tasks))
+    summary = client.submit(check_city, remote, load_rules(), ground_z=config.ground_elevation_m, base=config.root,
+                            full=True, tile_size=12.0, pure=False).result(timeout=1200)
+    assert summary["tiles_on"] == "cluster" and summary["tile_tasks"] > 1
+    assert len(set(client.run_on_scheduler(_tile_tasks)) - before) == summary["tile_tasks"]
+    assert _rows(remote, "clashes") == untiled_clashes

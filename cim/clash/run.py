@@ -4,25 +4,34 @@ Only pairs that involve an element (or zone) whose geometry hash changed since t
 again; clashes between unchanged elements are carried forward (their intent is re-read, so a newly declared
 interference still clears them). A different rule file (or ``--rule`` subset) re-checks everything, and only
 changes the status of its own clashes: the clashes of other rule sets and other rules stay as they are.
+
+A large city is checked by tiles (``cim.clash.tiled``): the same clashes, but no process holds every element; this
+module stays the one writer either way.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
-from cim.clash.engine import Checker, local_origin
+from cim.clash.engine import Checker, CheckStats, local_origin
 from cim.clash.group import element_groups, location_groups
+from cim.clash.region import CityIndex, city_index, load_keys
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet, load_rules
 from cim.clash.source import ElementSet, load_models
 from cim.clash.status import DEFAULT_RULE_SET, clash_id, looked_for, merge, rule_set_of, set_status
+from cim.clash.suppress import Intent, build_intent
+from cim.clash.tiled import merge_results, plan_jobs, run_jobs
+from cim.clash.tiles import tile_size as tile_size_for
 from cim.clash.zone_build import build_zones
-from cim.errors import StoreError
+from cim.errors import ConfigError, StoreError
 from cim.store import Store
 from cim.store.delta import now_utc
 from cim.store.schema import table_schema
@@ -30,24 +39,33 @@ from cim.store.schema import table_schema
 log = logging.getLogger(__name__)
 
 
+TILED_ABOVE = 50_000  # elements: a larger city is checked by tiles (bounded memory); --tile-size overrides
+ELEMENTS_PER_TILE = 20_000  # about this many elements per tile when the size is chosen here
+
+
 def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | None = None,
                base: Path | None = None, run_id: str | None = None, full: bool = False,
-               progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Check the store's current models and write ``clashes`` and ``clash_elements``. Returns a summary."""
+               progress: Callable[[str, int, int], None] | None = None, tile_size: float | None = None,
+               workers: int = 1) -> dict:
+    """Check the store's current models and write ``clashes`` and ``clash_elements``. Returns a summary.
+
+    ``tile_size`` (metres): check by tiles of that size, each tile a task that reads only the elements reaching it;
+    0: never by tiles; None: by tiles when the city has more than ``TILED_ABOVE`` elements (the size then gives
+    about ``ELEMENTS_PER_TILE`` elements a tile). Tiles run on the Dask cluster in use (``cim.cluster``), else in
+    ``workers`` local processes (1: one after the other here). Tiled or not, the clashes are the same.
+    """
     started = time.perf_counter()
     rules = rules or load_rules()
-    elements = load_models(store)
-    origin = local_origin(elements.bounds)
-    zones = build_zones(rules, store, origin, ground_z, base)
-    checker = Checker(elements, zones, origin)
-    keys = _current_keys(elements, zones)
-    previous_keys = _snapshot(store, rules.digest)
-    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
-    findings = checker.run(rules, changed, progress)
-    found = finding_rows(checker, findings, rules.name)
+    index = city_index(store)
+    size = _tile_size(index, tile_size)
+    if size is None:
+        checked = _untiled(store, rules, ground_z, base, full, progress)
+    else:
+        checked = _tiled(store, index, rules, ground_z, base, full, progress, size, workers)
+    found, changed, keys, previous_keys = checked.found, checked.changed, checked.keys, checked.previous_keys
     previous = _state(store, rules)
     if changed is not None:
-        found.update(_carried(previous, found, keys, changed, checker, rules))
+        found.update(_carried(previous, found, keys, changed, checked.intent, rules, checked.stats))
     now = now_utc()
     state = merge(previous, found, now, run_id, looked_for(rules))
     _group(state)
@@ -60,11 +78,77 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     counts: dict[str, int] = {}
     for row in state:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"elements": len(elements), "zones": sum(len(z) for z in zones.values()),
-            "changed": None if changed is None else len(changed), "candidates": checker.stats.candidates,
-            "tested": checker.stats.tested, "suppressed": checker.stats.suppressed,
-            "found": len(found), "statuses": counts, "per_rule": checker.stats.per_rule,
-            "incremental": changed is not None, "seconds": round(time.perf_counter() - started, 3)}
+    stats = checked.stats
+    return {"elements": len(index), "zones": checked.zones,
+            "changed": None if changed is None else len(changed), "candidates": stats.candidates,
+            "tested": stats.tested, "suppressed": stats.suppressed,
+            "found": len(found), "statuses": counts, "per_rule": stats.per_rule,
+            "incremental": changed is not None, "seconds": round(time.perf_counter() - started, 3),
+            "tile_size": size, "tiles": checked.tiles, "tile_tasks": checked.tasks, "tiles_on": checked.where,
+            "most_elements_in_a_task": checked.most_elements}
+
+
+@dataclass
+class _Checked:
+    """What one check found, before it is merged with the stored clashes."""
+
+    found: dict[str, dict]
+    stats: CheckStats
+    keys: dict[str, str]  # element or zone key -> geometry hash, now
+    previous_keys: dict[str, str] | None  # the same at the last check with these rules
+    changed: set[str] | None  # None: everything tested
+    intent: Callable[[set[str]], Intent]  # the declared intent of the given keys (carried clashes are re-read)
+    zones: int
+    tiles: int = 0
+    tasks: int = 0
+    where: str | None = None
+    most_elements: int = 0
+
+
+def _tile_size(index: CityIndex, tile_size: float | None) -> float | None:
+    if tile_size is not None and tile_size < 0:
+        raise ConfigError(None, f"tile size {tile_size:g} m is negative", "pass a size in metres, or 0 for no tiles")
+    if tile_size == 0 or (tile_size is None and len(index) <= TILED_ABOVE):
+        return None
+    return float(tile_size) if tile_size else tile_size_for(index.bounds, math.ceil(len(index) / ELEMENTS_PER_TILE))
+
+
+def _untiled(store: Store, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
+             progress: Callable[[str, int, int], None] | None) -> _Checked:
+    """Every element in memory, one Checker: the small city's check."""
+    elements = load_models(store)
+    origin = local_origin(elements.bounds)
+    zones = build_zones(rules, store, origin, ground_z, base)
+    checker = Checker(elements, zones, origin)
+    keys = _current_keys(elements, zones)
+    previous_keys = _snapshot(store, rules.digest)
+    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    findings = checker.run(rules, changed, progress)
+    return _Checked(finding_rows(checker, findings, rules.name), checker.stats, keys, previous_keys, changed,
+                    lambda _keys: checker.intent, sum(len(z) for z in zones.values()))
+
+
+def _tiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
+           progress: Callable[[str, int, int], None] | None, size: float, workers: int) -> _Checked:
+    """Tile by tile (``cim.clash.tiled``): here only boxes, hashes, zones and the clash rows."""
+    origin = local_origin(index.bounds)
+    zones = build_zones(rules, store, origin, ground_z, base)
+    keys = dict(zip(index.keys, index.hashes, strict=True))
+    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
+    previous_keys = _snapshot(store, rules.digest)
+    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    n_tiles, jobs = plan_jobs(store, index, zones, origin, rules, size, changed)
+    log.info("clash check by %g m tiles: %d of %d tiles to check", size, len(jobs), n_tiles)
+    results, where = run_jobs(jobs, workers, progress)
+    run = merge_results(results, zones)
+    stats = run.stats
+    stats.per_rule = {r.name: stats.per_rule.get(r.name, 0) for r in rules.rules}
+
+    def intent(wanted: set[str]) -> Intent:
+        return build_intent(load_keys(store, index.sources, wanted))
+
+    return _Checked(run.rows, stats, keys, previous_keys, changed, intent, sum(len(z) for z in zones.values()),
+                    n_tiles, len(jobs), where, run.most_elements)
 
 
 def _current_keys(elements: ElementSet, zones: dict) -> dict[str, str]:
@@ -100,10 +184,11 @@ def _state(store: Store, rules: RuleSet) -> dict[str, dict]:
 
 
 def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, str], changed: set[str],
-             checker: Checker, rules: RuleSet) -> dict[str, dict]:
-    """Previous clashes between two unchanged, still present elements: found again without a test."""
+             intent_of: Callable[[set[str]], Intent], rules: RuleSet, stats: CheckStats) -> dict[str, dict]:
+    """Previous clashes between two unchanged, still present elements: found again without a test (unless the
+    model now declares the pair's overlap: ``intent_of`` reads the intent of just these elements)."""
     names = {r.name for r in rules.rules}
-    out = {}
+    todo = []
     for cid, row in previous.items():
         if cid in found or row["status"] == "resolved" or row["rule"] not in names or rule_set_of(row) != rules.name:
             continue
@@ -111,9 +196,13 @@ def _carried(previous: dict[str, dict], found: dict[str, dict], keys: dict[str, 
         b = _b_key(row)
         if a not in keys or b not in keys or a in changed or b in changed:
             continue
-        if not row["b_model"].startswith(("zone:", "layer:")) and checker.intent.declared(a, b):
+        todo.append((cid, row, a, None if row["b_model"].startswith(("zone:", "layer:")) else b))
+    intent = intent_of({k for _, _, a, b in todo for k in (a, b) if k is not None}) if todo else None
+    out = {}
+    for cid, row, a, b in todo:
+        if b is not None and intent.declared(a, b):
             continue
-        checker.stats.carried += 1
+        stats.carried += 1
         out[cid] = {k: v for k, v in row.items() if k not in ("status", "first_seen", "last_seen",
                                                                "status_changed_at", "history", "note", "run_id")}
     return out

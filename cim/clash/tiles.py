@@ -55,12 +55,16 @@ def tiles(bounds: np.ndarray, size: float, margin: float = 0.0) -> list[Tile]:
 
 
 def tile_size(bounds: np.ndarray, n_tiles: int) -> float:
-    """A round grid size giving about ``n_tiles`` tiles over the boxes' plan extent."""
+    """A round grid size (1, 2 or 5 times a power of ten metres) giving at most about ``n_tiles`` tiles over the
+    boxes' plan extent."""
     if len(bounds) == 0:
         return 1.0
     span = np.maximum(bounds[:, 3:5].max(axis=0) - bounds[:, :2].min(axis=0), 1.0)
     raw = math.sqrt(float(span[0] * span[1]) / max(n_tiles, 1))
-    return float(10 ** math.ceil(math.log10(raw))) if raw > 1 else 1.0
+    if raw <= 1:
+        return 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return float(next(step * power for step in (1, 2, 5, 10) if step * power >= raw))
 
 
 def check_tile(checker: Checker, rules: RuleSet, tile: Tile, changed: set[str] | None = None,
