@@ -25,14 +25,16 @@ def _peak_mb() -> dict:
     return {"peak_rss_mb": round(own, 1), "peak_rss_workers_mb": round(kids, 1)}
 
 
-def _ingest(model: str, store_dir: str) -> tuple[object, float]:
+def _ingest(model: str, store_dir: str, *, force: bool = True) -> tuple[object, float]:
+    """Ingest ``model`` with 2 worker processes; ``force=False`` for a revision, which reuses the unchanged
+    elements' geometry from the version before (the nightly flow never forces)."""
     from cim.config import default_config
     from cim.ingest.run import ingest_file
     from cim.store import Store
 
     start = time.perf_counter()
     store = Store(store_dir, "EPSG:4549")
-    outcome = ingest_file(store, default_config("EPSG:4549", "plan"), model, workers=2, force=True)
+    outcome = ingest_file(store, default_config("EPSG:4549", "plan"), model, workers=2, force=force)
     if outcome.action != "ingested":
         raise SystemExit(f"ingest failed: {outcome.message}")
     return store, time.perf_counter() - start
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> None:
     elif cmd == "move":
         out = {"moved": _move(argv[1], float(argv[2]))}
     elif cmd == "recheck":  # the incremental check, then a full one in the same warm process for the ratio
-        store, ingest_s = _ingest(argv[1], argv[2])
+        store, ingest_s = _ingest(argv[1], argv[2], force=False)
         incremental = _check(store, full=False)
         print(json.dumps({"revision_done": True}), flush=True)  # the caller's clock: re-ingest + incremental check
         full = _check(store, full=True)
