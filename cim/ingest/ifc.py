@@ -28,6 +28,7 @@ from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.geometry_key import geometry_input_hashes, model_salt
 from cim.ingest.ifc_chunks import Chunk, Refusal, prime, process_chunk, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
+    ABSURD_M,
     check_damage,
     damage_rows,
     finish,
@@ -110,13 +111,16 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
     previous = loading.result()
-    # With a previous version the keys decide what is meshed, so they come first; for a new model they are
-    # only stored, and the workers compute them with the meshes, in parallel (``process_chunk``).
-    keys = _geometry_keys(opened, placed, salt) if previous is not None else {}
-    reused = previous.matches(keys) if previous is not None else {}
-    # a reused product's placement is the previous version's, by value, which was not refused
-    issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
-    finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
+    # With a previous version the keys decide what is meshed, so they come first, and the placements of the
+    # few products to mesh again are checked here. For a new model the workers do both with the meshes, in
+    # parallel (``process_chunk``): the keys are only stored, and a product placed at an absurd position
+    # comes back refused, as it would from here.
+    fresh = previous is None
+    keys = {} if fresh else _geometry_keys(opened, placed, salt)
+    reused = {} if fresh else previous.matches(keys)
+    if not fresh:  # a reused product's placement is the previous version's, by value, which was not refused
+        issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
+        finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
@@ -127,7 +131,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
 
     elements, meshes, refusals, chunk_keys, (rels, storeys) = _process(
         opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, frozenset(reused),
-        None if previous is not None else salt)
+        salt if fresh else None)
     keys = keys or chunk_keys
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
@@ -247,7 +251,8 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it.
 
     Products in ``reused`` are described but not tessellated (their geometry comes from the previous version).
-    With a ``salt`` the chunks also compute their products' geometry input hashes.
+    With a ``salt`` (a new model) the chunks also compute their products' geometry input hashes and check
+    their placements.
     """
     if workers <= 1 or len(step_ids) < 200:
         side = side_work()
@@ -256,7 +261,7 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
         try:
             for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
                 parts.append(process_chunk(opened, idx, chunk, georef, unit_scale, reused.intersection(chunk),
-                                           salt, path))
+                                           salt, path, check_placements=salt is not None))
                 if progress:
                     progress(len(chunk))
         finally:
@@ -268,7 +273,7 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
     try:
         with process_pool(workers) as pool:  # workers die with this process; an exception stops them at once
             futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale, reused.intersection(c),
-                                   salt) for c in chunks]
+                                   salt, check_placements=salt is not None) for c in chunks]
             side = side_work()
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):
@@ -303,6 +308,8 @@ def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
         if matrix is None:
             continue
         local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
+        if not np.isfinite(local).all() or np.abs(local).max() > ABSURD_M:  # refused by its placement check
+            continue
         out[idx.key(storey) if idx else storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
     return out
 

@@ -23,6 +23,7 @@ from cim.ifc.elements import element_row
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index
 from cim.ingest.geometry_key import GraphDigests, geometry_input_hashes
+from cim.ingest.ifc_health import placement_issues
 
 log = logging.getLogger(__name__)
 _CACHE: dict[str, tuple[OpenedIfc, RelIndex]] = {}
@@ -68,29 +69,36 @@ class Chunk:
 
 
 def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit_scale: float,
-                            reused: frozenset[int] = frozenset(), salt: str | None = None) -> Chunk:
+                            reused: frozenset[int] = frozenset(), salt: str | None = None, *,
+                            check_placements: bool = False) -> Chunk:
     opened, idx = _opened(path)
-    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused, salt, path)
+    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused, salt, path,
+                         check_placements=check_placements)
 
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
                   unit_scale: float, reused: frozenset[int] = frozenset(), salt: str | None = None,
-                  path: str | None = None) -> Chunk:
+                  path: str | None = None, *, check_placements: bool = False) -> Chunk:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
     because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
 
     Products in ``reused`` get their attribute row only: their geometry comes from the previous version
     (``cim.ingest.reuse``), so they are not given to the kernel. With a ``salt`` (the model's, see
-    ``cim.ingest.geometry_key``) the chunk's geometry input hashes come back too."""
+    ``cim.ingest.geometry_key``) the chunk's geometry input hashes come back too. With ``check_placements``
+    products placed at absurd positions are refused here (``ifc_health.placement_issues``), before meshing."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
     keys = _keys(opened, items, salt, path) if salt is not None else {}
+    refused: list[Refusal] = []
+    if check_placements:
+        bad = placement_issues([el for el in items if el.id() not in reused], unit_scale)
+        refused += [(step, found.stage, found.reason) for step, found in bad.items()]
+        items = [el for el in items if el.id() not in bad]
     # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
     rows = {el.id(): element_row(el, idx, unit_scale) for el in items}
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
-    refused: list[Refusal] = []
     raws = []
     for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused]):
         if raw.step_id not in rows:
