@@ -61,9 +61,8 @@ def _typed_model() -> tuple[ifcopenshell.file, list]:
 
 def _per_instance(model: ifcopenshell.file) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Every product tessellated on its own, in world coordinates, by the kernel the ingest uses."""
-    s = ifcopenshell.geom.settings()
+    s = tessellate.settings()
     s.set("use-world-coords", True)
-    s.set("weld-vertices", True)
     it = ifcopenshell.geom.iterator(s, model, 1, geometry_library=tessellate.GEOMETRY_LIBRARY)
     out, more = {}, it.initialize()
     while more:

@@ -28,6 +28,7 @@ BATCH = 512  # shapes meshed in one quiet window, then placed and welded at once
 # extruded walls, slabs and pipes several times less kernel time than Open CASCADE alone (bench/ingest.py).
 GEOMETRY_LIBRARY = "hybrid-cgal-simple-opencascade"
 FALLBACK_LIBRARY = "opencascade"
+CIRCLE_SEGMENTS = 32
 
 
 @dataclass
@@ -42,6 +43,9 @@ def settings() -> ifcopenshell.geom.settings:
     s = ifcopenshell.geom.settings()
     s.set("use-world-coords", False)  # each shape in its own frame, placed by iter_shapes: shared bodies mesh once
     s.set("weld-vertices", True)  # output is always SI metres
+    # CGAL cuts a circle into 16 segments by default: a pipe's volume 2.5 % short. 32 is as fine as Open
+    # CASCADE's default deflection on pipe sizes, within 0.7 % of the true volume.
+    s.set("circle-segments", CIRCLE_SEGMENTS)
     return s
 
 
