@@ -71,7 +71,7 @@ def timed_ingest(store: Store, path: Path, workers: int, profile: Path | None = 
         raise SystemExit(f"{path}: {outcome.action}: {outcome.message}")
     if prof and profile:
         text = io.StringIO()
-        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(70)
         profile.write_text(text.getvalue())
     return seconds, store.latest(path.stem)
 

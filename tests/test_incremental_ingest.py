@@ -303,3 +303,32 @@ def test_the_content_hash_ignores_only_the_header_time_stamp(tmp_path):
     assert sha2 != sha and content2 == content
     path.write_text(path.read_text().replace("FILE_NAME('", "FILE_NAME('x", 1))
     assert file_hashes(path)[1] != content
+
+
+def test_a_long_lived_worker_meshes_the_new_content_of_a_file_changed_at_the_same_path(tmp_path):
+    """A Dask worker keeps the parsed model between chunks and between runs: a file changed since must be
+    read again, not meshed from the parse of the night before."""
+    import ifcopenshell.util.unit
+
+    from cim.georef import resolve_georef
+    from cim.ingest.ifc_chunks import process_chunk_in_worker, release
+
+    path = tmp_path / "m.ifc"
+
+    def version(x: float) -> tuple[int, object, float]:
+        f, ctx = new_model()
+        box = add_box(f, ctx, "IfcColumn", name="C", corner=(x, 0.0, 0.0), size=(0.4, 0.4, 3.0))
+        write(f, path)
+        settings = default_config("EPSG:4549", "plan").settings_for(path, "ifc")
+        model = ifcopenshell.open(str(path))
+        georef = resolve_georef(model, path, "EPSG:4549", settings.placement)
+        return box.id(), georef, ifcopenshell.util.unit.calculate_unit_scale(model)
+
+    try:
+        step, georef, scale = version(0.0)
+        first = process_chunk_in_worker(str(path), [step], georef, scale).elements.to_pylist()[0]
+        step, georef, scale = version(25.0)  # same path, new content
+        second = process_chunk_in_worker(str(path), [step], georef, scale).elements.to_pylist()[0]
+    finally:
+        release()
+    assert second["xmin"] - first["xmin"] == pytest.approx(25.0, abs=1e-6)

@@ -24,6 +24,11 @@ from cim.geometry.quiet import KernelOutput
 
 log = logging.getLogger(__name__)
 BATCH = 512  # shapes meshed in one quiet window, then placed and welded at once
+# CGAL for the simple solids most elements are (extrusions, tessellations), Open CASCADE for the rest: on
+# extruded walls, slabs and pipes several times less kernel time than Open CASCADE alone (bench/ingest.py).
+GEOMETRY_LIBRARY = "hybrid-cgal-simple-opencascade"
+FALLBACK_LIBRARY = "opencascade"
+CIRCLE_SEGMENTS = 32
 
 
 @dataclass
@@ -38,6 +43,9 @@ def settings() -> ifcopenshell.geom.settings:
     s = ifcopenshell.geom.settings()
     s.set("use-world-coords", False)  # each shape in its own frame, placed by iter_shapes: shared bodies mesh once
     s.set("weld-vertices", True)  # output is always SI metres
+    # CGAL cuts a circle into 16 segments by default: a pipe's volume 2.5 % short. 32 is as fine as Open
+    # CASCADE's default deflection on pipe sizes, within 0.7 % of the true volume.
+    s.set("circle-segments", CIRCLE_SEGMENTS)
     return s
 
 
@@ -50,8 +58,22 @@ def iter_meshes(model: ifcopenshell.file,
     include = list(include) if include is not None else None
     if include is not None and not include:
         return
+    meshed: set[int] = set()
+    for mesh in _iter_library(model, include, GEOMETRY_LIBRARY):
+        meshed.add(mesh.step_id)
+        yield mesh
+    # What the fast library could not mesh goes to Open CASCADE alone, which handles every IFC geometry type
+    # the kernel supports: nothing is lost to the choice of library.
+    rest = [p for p in (include if include is not None else model.by_type("IfcProduct"))
+            if p.id() not in meshed and getattr(p, "Representation", None) is not None]
+    if rest:
+        log.debug("%d products not meshed by %s, meshing them with %s", len(rest), GEOMETRY_LIBRARY, FALLBACK_LIBRARY)
+        yield from _iter_library(model, rest, FALLBACK_LIBRARY)
+
+
+def _iter_library(model: ifcopenshell.file, include: list | None, library: str) -> Iterator[RawMesh]:
     with KernelOutput(f"meshing {len(include) if include is not None else 'all'} products") as kernel:
-        iterator = ifcopenshell.geom.iterator(settings(), model, 1, include=include)
+        iterator = ifcopenshell.geom.iterator(settings(), model, 1, include=include, geometry_library=library)
         with kernel.quiet():
             more = iterator.initialize()
         if more:

@@ -11,8 +11,8 @@ geometry kernel (see ``cim.ingest.reuse``). The key covers, by value (STEP ids c
 - a salt for the whole model: georeferencing, length unit, schema, the ingest settings and the versions
   of cim and the geometry kernel (a new kernel may mesh the same input differently).
 
-A subgraph's digest is the STEP text of its entities with every ``#id`` replaced by the entity's position
-in an attribute-ordered traversal from its root (see ``GraphDigests``).
+Each entity's digest is a Merkle hash: the SHA-1 of its STEP text with every ``#id`` replaced by the
+digest of the entity it refers to (see ``GraphDigests``).
 """
 
 from __future__ import annotations
@@ -31,19 +31,23 @@ from cim.georef import Georef
 _TOKEN = re.compile(rb"'(?:[^']|'')*'|#(\d+)")  # a quoted string (left as is) or a reference
 # one entity on one line, as writers almost always put it; others are serialised by ifcopenshell instead
 _LINE = re.compile(rb"^#(\d+)[ \t]*=[ \t]*(.*);[ \t\r]*$", re.M)
+_CYCLE = b"<cycle>"
 
 
 class GraphDigests:
-    """Digests by value of subgraphs of one parsed file.
+    """Digests by value of the entities of one parsed file, memoised per entity.
 
-    A subgraph is hashed as the STEP text of its entities in the (deterministic, attribute-ordered) order
-    the kernel's ``traverse`` visits them, each ``#id`` replaced by its position in that order. Placement
-    chains are hashed link by link and memoised: every product of a storey shares its parents.
+    Why a Merkle hash rather than serialising each product's subgraph: the entities products share
+    (directions, contexts, a storey's placement chain, a type's representation map) are hashed once for
+    the whole file instead of once per product, so the cost is one pass over the geometry entities.
+    Identical subgraphs under different STEP ids get the same digest, as they mesh the same.
     """
 
     def __init__(self, model: ifcopenshell.file, path: str | Path | None = None):
         self.model = model
-        self.placements: dict[int, str] = {}
+        self._memo: dict[int, bytes] = {}
+        self._active: set[int] = set()
+        self._features: dict[int, list] | None = None
         # the file's own text of each entity: several times cheaper than serialising it again
         self.lines: dict[int, bytes] = {}
         if path is not None:
@@ -51,34 +55,41 @@ class GraphDigests:
             start = data.find(b"DATA;")
             self.lines = {int(i): body for i, body in _LINE.findall(data, max(start, 0))}
 
-    def _text(self, entity: ifcopenshell.entity_instance) -> bytes:
-        line = self.lines.get(entity.id())
-        return line if line is not None else entity.__str__().partition("=")[2].encode()
+    def _text(self, step_id: int) -> bytes:
+        line = self.lines.get(step_id)
+        if line is not None:
+            return line
+        try:
+            return self.model.by_id(step_id).__str__().partition("=")[2].encode()
+        except RuntimeError:  # not in the file (a dangling reference): its absence is part of the value
+            return b"?"
+
+    def digest(self, step_id: int) -> bytes:
+        """The hex digest of entity ``#step_id`` and everything it refers to (recursion is bounded: products
+        that reach deeper than ``cim.ifc.integrity.MAX_DEPTH`` are refused before their keys are computed)."""
+        got = self._memo.get(step_id)
+        if got is not None:
+            return got
+        if step_id in self._active:  # a reference cycle: hashed as a marker instead of recursing forever
+            return _CYCLE
+        self._active.add(step_id)
+        text = _TOKEN.sub(self._substitute, self._text(step_id))
+        self._active.discard(step_id)
+        got = self._memo[step_id] = hashlib.sha1(text).hexdigest().encode()
+        return got
+
+    def _substitute(self, match: re.Match) -> bytes:
+        ref = match.group(1)
+        return match.group(0) if ref is None else b"#" + self.digest(int(ref))
+
+    def features(self) -> dict[int, list[tuple[str, ifcopenshell.entity_instance]]]:
+        """Host STEP id -> its openings and projections (read once per file)."""
+        if self._features is None:
+            self._features = _features(self.model)
+        return self._features
 
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
-        if entity is None:
-            return "-"
-        entities = self.model.traverse(entity)
-        local = {str(e.id()).encode(): b"#%d" % k for k, e in enumerate(entities)}
-        text = b"\n".join([self._text(e) for e in entities])
-        return hashlib.sha1(_TOKEN.sub(lambda m: m.group(0) if m.group(1) is None else local.get(m.group(1), b"?"),
-                                       text)).hexdigest()
-
-    def placement(self, placement: ifcopenshell.entity_instance | None) -> str:
-        """A placement and every placement it is relative to, up to the root."""
-        chain = []
-        while placement is not None and placement.id() not in self.placements:
-            chain.append(placement)
-            if len(chain) > 10_000 or not placement.is_a("IfcLocalPlacement"):
-                break
-            placement = placement.PlacementRelTo
-        parent = self.placements.get(placement.id(), "-") if placement is not None else "-"
-        for link in reversed(chain):
-            # a grid or linear placement: its whole subgraph
-            own = link.is_a() + self.of(link.RelativePlacement) if link.is_a("IfcLocalPlacement") else self.of(link)
-            parent = hashlib.sha1((parent + own).encode()).hexdigest()
-            self.placements[link.id()] = parent
-        return parent
+        return "-" if entity is None else self.digest(entity.id()).decode()
 
 
 def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash: str) -> str:
@@ -90,11 +101,13 @@ def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash:
 
 
 def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.entity_instance],
-                          salt: str, path: str | Path | None = None) -> dict[int, str]:
+                          salt: str, path: str | Path | None = None, *,
+                          digests: GraphDigests | None = None) -> dict[int, str]:
     """STEP id -> geometry input hash of each product (see the module docstring); ``path`` is the file
-    ``model`` was read from, whose text is hashed where it has one entity per line."""
-    digests = GraphDigests(model, path)
-    features = _features(model)
+    ``model`` was read from, whose text is hashed where it has one entity per line. Pass ``digests`` to
+    share the memoised entity digests between calls on the same file."""
+    digests = digests if digests is not None else GraphDigests(model, path)
+    features = digests.features()
     out = {}
     for product in products:
         h = hashlib.sha1(salt.encode())
@@ -108,12 +121,12 @@ def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.
 
 
 def _own(digests: GraphDigests, product: ifcopenshell.entity_instance | None) -> str:
+    """The product's representation and its placement (the placement's digest covers the chain it is
+    relative to, every link by value)."""
     if product is None:
         return "-"
     return (digests.of(getattr(product, "Representation", None)) + ":"
-            + digests.placement(getattr(product, "ObjectPlacement", None)))
-
-
+            + digests.of(getattr(product, "ObjectPlacement", None)))
 def _features(model: ifcopenshell.file) -> dict[int, list[tuple[str, ifcopenshell.entity_instance]]]:
     """Host STEP id -> its openings ('-') and projections ('+'), from the relationships (one pass)."""
     out: dict[int, list] = {}

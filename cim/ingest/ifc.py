@@ -7,6 +7,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,8 +26,9 @@ from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
 from cim.ingest.geometry_key import geometry_input_hashes, model_salt
-from cim.ingest.ifc_chunks import Refusal, prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.ifc_chunks import Chunk, Refusal, prime, process_chunk, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
+    ABSURD_M,
     check_damage,
     damage_rows,
     finish,
@@ -83,6 +85,11 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
              sha256: str, reuse: ReuseSource | Previous | None) -> ModelCommit:
+    # The previous version's rows are read while the file is parsed and checked: the Delta read runs in Rust
+    # and Arrow, outside the GIL, so on a revision it costs next to no wall time.
+    background = ThreadPoolExecutor(1, thread_name_prefix="cim-previous")
+    loading = background.submit(_load_previous, path, reuse)
+    background.shutdown(wait=False)
     opened = open_ifc(path)
     unit_scale = _unit_scale(opened)
     src, dst, n_entities = reference_edges(path)
@@ -103,12 +110,17 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     placed = [p for p in prods if p.id() not in issues]
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
-    keys = _geometry_keys(opened, placed, salt)
-    previous = _load_previous(path, reuse) if keys else None
-    reused = previous.matches(keys) if previous is not None else {}
-    # a reused product's placement is the previous version's, by value, which was not refused
-    issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
-    finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
+    previous = loading.result()
+    # With a previous version the keys decide what is meshed, so they come first, and the placements of the
+    # few products to mesh again are checked here. For a new model the workers do both with the meshes, in
+    # parallel (``process_chunk``): the keys are only stored, and a product placed at an absurd position
+    # comes back refused, as it would from here.
+    fresh = previous is None
+    keys = {} if fresh else _geometry_keys(opened, placed, salt)
+    reused = {} if fresh else previous.matches(keys)
+    if not fresh:  # a reused product's placement is the previous version's, by value, which was not refused
+        issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
+        finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
@@ -117,8 +129,10 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     def model_wide() -> tuple[list, dict]:  # runs in this process while the workers mesh
         return relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues))
 
-    elements, meshes, refusals, (rels, storeys) = _process(opened, idx, step_ids, georef, unit_scale, workers,
-                                                           progress, model_wide, frozenset(reused))
+    elements, meshes, refusals, chunk_keys, (rels, storeys) = _process(
+        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, frozenset(reused),
+        salt if fresh else None)
+    keys = keys or chunk_keys
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
     elements, meshes = merge(elements, meshes, previous, reused, keys)
@@ -232,26 +246,34 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
              workers: int, progress: Progress | None, side_work: Callable[[], T],
-             reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal], T]:
+             reused: frozenset[int] = frozenset(), salt: str | None = None,
+             ) -> tuple[pa.Table, pa.Table, list[Refusal], dict[int, str], T]:
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it.
 
     Products in ``reused`` are described but not tessellated (their geometry comes from the previous version).
+    With a ``salt`` (a new model) the chunks also compute their products' geometry input hashes and check
+    their placements.
     """
     if workers <= 1 or len(step_ids) < 200:
         side = side_work()
         parts = []
-        for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
-            parts.append(process_chunk(opened, idx, chunk, georef, unit_scale, reused.intersection(chunk)))
-            if progress:
-                progress(len(chunk))
+        path = str(Path(opened.path).resolve())
+        try:
+            for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
+                parts.append(process_chunk(opened, idx, chunk, georef, unit_scale, reused.intersection(chunk),
+                                           salt, path, check_placements=salt is not None))
+                if progress:
+                    progress(len(chunk))
+        finally:
+            release()
         return (*_concat(parts), side)
     chunks = list(_chunks(step_ids, max(1, len(step_ids) // (workers * CHUNKS_PER_WORKER))))
     path = str(Path(opened.path).resolve())
     prime(path, opened, idx)  # fork-started workers inherit the parsed model (copy-on-write)
     try:
         with process_pool(workers) as pool:  # workers die with this process; an exception stops them at once
-            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale, reused.intersection(c))
-                       for c in chunks]
+            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale, reused.intersection(c),
+                                   salt, check_placements=salt is not None) for c in chunks]
             side = side_work()
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):
@@ -268,13 +290,12 @@ def _chunks(ids: list[int], size: int):
         yield ids[i:i + size]
 
 
-def _concat(parts: list[tuple[pa.Table, pa.Table, list[Refusal]]]) -> tuple[pa.Table | None, pa.Table | None,
-                                                                           list[Refusal]]:
+def _concat(parts: list[Chunk]) -> tuple[pa.Table | None, pa.Table | None, list[Refusal], dict[int, str]]:
     if not parts:  # no product in the file (or none left to process)
-        return None, None, []
-    elements = pa.concat_tables([p[0] for p in parts], promote_options="permissive")
-    meshes = pa.concat_tables([p[1] for p in parts], promote_options="permissive")
-    return elements, meshes, [r for p in parts for r in p[2]]
+        return None, None, [], {}
+    elements = pa.concat_tables([p.elements for p in parts], promote_options="permissive")
+    meshes = pa.concat_tables([p.meshes for p in parts], promote_options="permissive")
+    return elements, meshes, [r for p in parts for r in p.refused], {k: v for p in parts for k, v in p.keys.items()}
 
 
 def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
@@ -287,6 +308,8 @@ def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,
         if matrix is None:
             continue
         local = np.array([[matrix[0, 3], matrix[1, 3], matrix[2, 3]]]) * unit_scale
+        if not np.isfinite(local).all() or np.abs(local).max() > ABSURD_M:  # refused by its placement check
+            continue
         out[idx.key(storey) if idx else storey.GlobalId] = (float(georef.to_city(local)[0, 2]), float(local[0, 2]))
     return out
 

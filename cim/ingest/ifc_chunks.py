@@ -6,6 +6,10 @@ file once and keeps it for the chunks it is given.
 
 from __future__ import annotations
 
+import logging
+import os
+from dataclasses import dataclass, field
+
 import numpy as np
 import pyarrow as pa
 import shapely
@@ -18,51 +22,83 @@ from cim.georef.crs import outside_bounds
 from cim.ifc.elements import element_row
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index
+from cim.ingest.geometry_key import GraphDigests, geometry_input_hashes
+from cim.ingest.ifc_health import placement_issues
 
+log = logging.getLogger(__name__)
 _CACHE: dict[str, tuple[OpenedIfc, RelIndex]] = {}
+_DIGESTS: dict[str, GraphDigests] = {}  # per process: each worker hashes the entities its chunks reach once
 ABSURD_M = 1.0e8  # no real mesh vertex is 100,000 km from the model's origin
 Refusal = tuple[int, str, str]  # (step id, stage, reason)
 
 
+def _version(path: str) -> str:
+    """The file as it is now: a long-lived (Dask) worker must not mesh last night's parse of a changed file."""
+    st = os.stat(path)
+    return f"{path}\0{st.st_mtime_ns}\0{st.st_size}"
+
+
 def _opened(path: str) -> tuple[OpenedIfc, RelIndex]:
-    if path not in _CACHE:
-        _CACHE.clear()
+    version = _version(path)
+    if version not in _CACHE:
+        release()
         opened = open_ifc(path)
-        _CACHE[path] = (opened, build_index(opened.file))
-    return _CACHE[path]
+        _CACHE[version] = (opened, build_index(opened.file))
+    return _CACHE[version]
 
 
 def prime(path: str, opened: OpenedIfc, idx: RelIndex) -> None:
     """Hand the parent's parsed model to forked workers, so they do not parse the file again."""
-    _CACHE.clear()
-    _CACHE[path] = (opened, idx)
+    release()
+    _CACHE[_version(path)] = (opened, idx)
 
 
 def release() -> None:
     _CACHE.clear()
+    _DIGESTS.clear()
+
+
+@dataclass
+class Chunk:
+    """What a chunk of products gives back (picklable)."""
+
+    elements: pa.Table
+    meshes: pa.Table
+    refused: list[Refusal]
+    keys: dict[int, str] = field(default_factory=dict)  # geometry input hashes, when asked for
 
 
 def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit_scale: float,
-                            reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal]]:
+                            reused: frozenset[int] = frozenset(), salt: str | None = None, *,
+                            check_placements: bool = False) -> Chunk:
     opened, idx = _opened(path)
-    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused)
+    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused, salt, path,
+                         check_placements=check_placements)
 
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
-                  unit_scale: float, reused: frozenset[int] = frozenset()) -> tuple[pa.Table, pa.Table, list[Refusal]]:
+                  unit_scale: float, reused: frozenset[int] = frozenset(), salt: str | None = None,
+                  path: str | None = None, *, check_placements: bool = False) -> Chunk:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
     because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
 
     Products in ``reused`` get their attribute row only: their geometry comes from the previous version
-    (``cim.ingest.reuse``), so they are not given to the kernel."""
+    (``cim.ingest.reuse``), so they are not given to the kernel. With a ``salt`` (the model's, see
+    ``cim.ingest.geometry_key``) the chunk's geometry input hashes come back too. With ``check_placements``
+    products placed at absurd positions are refused here (``ifc_health.placement_issues``), before meshing."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
+    keys = _keys(opened, items, salt, path) if salt is not None else {}
+    refused: list[Refusal] = []
+    if check_placements:
+        bad = placement_issues([el for el in items if el.id() not in reused], unit_scale)
+        refused += [(step, found.stage, found.reason) for step, found in bad.items()]
+        items = [el for el in items if el.id() not in bad]
     # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
     rows = {el.id(): element_row(el, idx, unit_scale) for el in items}
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
-    refused: list[Refusal] = []
     raws = []
     for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused]):
         if raw.step_id not in rows:
@@ -101,7 +137,20 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         "is_closed": facts.closed.tolist(),
         "geometry_hash": facts.hashes,
     }
-    return pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused
+    return Chunk(pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused, keys)
+
+
+def _keys(opened: OpenedIfc, items: list, salt: str, path: str | None) -> dict[int, str]:
+    """The chunk's geometry input hashes; none if the graph cannot be hashed (they only save time later)."""
+    try:
+        key = _version(path or str(opened.path))
+        if key not in _DIGESTS:
+            _DIGESTS.clear()
+            _DIGESTS[key] = GraphDigests(opened.file, opened.path)
+        return geometry_input_hashes(opened.file, items, salt, digests=_DIGESTS[key])
+    except Exception as exc:  # noqa: BLE001 - never refuse a file because of them
+        log.warning("%s: geometry input hashes not computed (%s: %s)", opened.path, type(exc).__name__, exc)
+        return {}
 
 
 def _list_array(parts: list[np.ndarray], dtype: pa.DataType) -> pa.Array:
