@@ -126,10 +126,11 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
 
     skipped: list[int] = []
 
-    def model_wide() -> tuple[list, dict]:  # runs in this process while the workers mesh
-        return relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues))
+    def model_wide() -> tuple[list, dict, list, list]:  # runs in this process while the workers mesh
+        return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
+                identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx))
 
-    elements, meshes, refusals, chunk_keys, (rels, storeys) = _process(
+    elements, meshes, refusals, chunk_keys, (rels, storeys, identity, orphans) = _process(
         opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, frozenset(reused),
         salt if fresh else None)
     keys = keys or chunk_keys
@@ -154,8 +155,6 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     refused = {idx.key(opened.file.by_id(i)) for i, found in issues.items() if found.refused}
     relations = _relations_table([r for r in rels if r[1] not in refused and r[2] not in refused])
     buildings = buildings_table(elements, storeys)
-    identity = identity_warnings(opened.file, idx.identity)
-    orphans = orphan_lines(prods, idx)
     if skipped:
         orphans.append(f"{len(skipped)} relationships left out: an end is unset or of the wrong type "
                        f"(e.g. #{skipped[0]})")
