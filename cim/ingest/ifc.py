@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,8 +27,8 @@ from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.geometry_key import geometry_input_hashes, model_salt
-from cim.ingest.ifc_chunks import Chunk, Refusal, prime, process_chunk, process_chunk_in_worker, release
+from cim.ingest.geometry_key import model_salt
+from cim.ingest.ifc_chunks import Chunk, Refusal, chunk_keys_in_worker, prime, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
     ABSURD_M,
     check_damage,
@@ -34,7 +36,6 @@ from cim.ingest.ifc_health import (
     finish,
     issue,
     orphan_lines,
-    placement_issues,
     reference_issues,
 )
 from cim.ingest.reuse import Previous, ReuseSource, merge
@@ -107,20 +108,9 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     issues = reference_issues(opened.file, prods, depth)
     finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
-    placed = [p for p in prods if p.id() not in issues]
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
     previous = loading.result()
-    # With a previous version the keys decide what is meshed, so they come first, and the placements of the
-    # few products to mesh again are checked here. For a new model the workers do both with the meshes, in
-    # parallel (``process_chunk``): the keys are only stored, and a product placed at an absurd position
-    # comes back refused, as it would from here.
-    fresh = previous is None
-    keys = {} if fresh else _geometry_keys(opened, placed, salt)
-    reused = {} if fresh else previous.matches(keys)
-    if not fresh:  # a reused product's placement is the previous version's, by value, which was not refused
-        issues |= placement_issues([p for p in placed if p.id() not in reused], unit_scale)
-        finish(path, sha256, settings, prods, issues, n_body)  # and before meshing what cannot be stored
     step_ids = [p.id() for p in prods if p.id() not in issues]
     idx = build_index(opened.file)
 
@@ -130,10 +120,10 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
                 identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx))
 
-    elements, meshes, refusals, chunk_keys, (rels, storeys, identity, orphans) = _process(
-        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, frozenset(reused),
-        salt if fresh else None)
-    keys = keys or chunk_keys
+    # The workers hash each product's geometry inputs, check its placement and mesh it; with a previous
+    # version, products whose hash it holds are not meshed again (see ``_process``).
+    elements, meshes, refusals, keys, reused, (rels, storeys, identity, orphans) = _process(
+        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, salt, previous)
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
     elements, meshes = merge(elements, meshes, previous, reused, keys)
@@ -187,16 +177,6 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
 
 
-def _geometry_keys(opened: OpenedIfc, placed: list, salt: str) -> dict[int, str]:
-    """Each product's geometry input hash; none (so nothing reused) if the graph cannot be hashed."""
-    try:
-        return geometry_input_hashes(opened.file, placed, salt, opened.path)
-    except Exception as exc:  # noqa: BLE001 - the hashes only save time: never refuse a file because of them
-        log.warning("%s: geometry input hashes not computed (%s: %s); tessellating everything",
-                    opened.path, type(exc).__name__, exc)
-        return {}
-
-
 def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
     """The previous version's geometry rows; if they cannot be read, every product is tessellated."""
     if not isinstance(reuse, ReuseSource):
@@ -244,36 +224,39 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None, side_work: Callable[[], T],
-             reused: frozenset[int] = frozenset(), salt: str | None = None,
-             ) -> tuple[pa.Table, pa.Table, list[Refusal], dict[int, str], T]:
+             workers: int, progress: Progress | None, side_work: Callable[[], T], salt: str,
+             previous: Previous | None = None,
+             ) -> tuple[pa.Table, pa.Table, list[Refusal], dict[int, str], dict[int, int], T]:
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it.
 
-    Products in ``reused`` are described but not tessellated (their geometry comes from the previous version).
-    With a ``salt`` (a new model) the chunks also compute their products' geometry input hashes and check
-    their placements.
+    Every chunk hashes its products' geometry inputs (``cim.ingest.geometry_key``), refuses those placed at
+    absurd positions and describes and meshes the rest. With a ``previous`` version the hashes come first,
+    in a round of their own, because they decide what is meshed: products the previous version holds by
+    hash are described but not meshed (``reused``: step id -> its row there). Returns elements, meshes,
+    refusals, hashes, reused and what ``side_work`` returned.
     """
-    if workers <= 1 or len(step_ids) < 200:
-        side = side_work()
-        parts = []
-        path = str(Path(opened.path).resolve())
-        try:
-            for chunk in _chunks(step_ids, max(1, -(-len(step_ids) // CHUNKS_PER_WORKER))):
-                parts.append(process_chunk(opened, idx, chunk, georef, unit_scale, reused.intersection(chunk),
-                                           salt, path, check_placements=salt is not None))
-                if progress:
-                    progress(len(chunk))
-        finally:
-            release()
-        return (*_concat(parts), side)
-    chunks = list(_chunks(step_ids, max(1, len(step_ids) // (workers * CHUNKS_PER_WORKER))))
     path = str(Path(opened.path).resolve())
-    prime(path, opened, idx)  # fork-started workers inherit the parsed model (copy-on-write)
+    local = workers <= 1 or len(step_ids) < 200
+    size = -(-len(step_ids) // CHUNKS_PER_WORKER) if local else len(step_ids) // (workers * CHUNKS_PER_WORKER)
+    chunks = list(_chunks(step_ids, max(1, size)))
+    prime(path, opened, idx)  # chunks run here and in fork-started workers share the parsed model
     try:
-        with process_pool(workers) as pool:  # workers die with this process; an exception stops them at once
-            futures = [pool.submit(process_chunk_in_worker, path, c, georef, unit_scale, reused.intersection(c),
-                                   salt, check_placements=salt is not None) for c in chunks]
-            side = side_work()
+        with contextlib.ExitStack() as stack:
+            pool = None if local else stack.enter_context(process_pool(workers))  # workers die with this process
+
+            def run(fn: Callable, *args, **kwargs):
+                return _Done(fn(*args, **kwargs)) if pool is None else pool.submit(fn, *args, **kwargs)
+
+            keys: dict[int, str] = {}
+            if previous is not None:
+                for done in [run(chunk_keys_in_worker, path, c, salt) for c in chunks]:
+                    keys.update(done.result())
+            reused = previous.matches(keys) if previous is not None else {}
+            skip = frozenset(reused)
+            side = side_work() if pool is None else None
+            futures = [run(process_chunk_in_worker, path, c, georef, unit_scale, skip.intersection(c),
+                           salt if previous is None else None, check_placements=True) for c in chunks]
+            side = side_work() if pool is not None else side
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):
                 parts.append(fut.result())
@@ -281,7 +264,18 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
                     progress(len(chunk))
     finally:
         release()
-    return (*_concat(parts), side)
+    elements, meshes, refusals, chunk_hashes = _concat(parts)
+    return elements, meshes, refusals, keys or chunk_hashes, reused, side
+
+
+@dataclass
+class _Done:
+    """A chunk done in this process, answering like the future of one done in a worker."""
+
+    value: object
+
+    def result(self) -> object:
+        return self.value
 
 
 def _chunks(ids: list[int], size: int):

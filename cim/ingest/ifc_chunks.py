@@ -140,6 +140,16 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
     return Chunk(pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused, keys)
 
 
+def chunk_keys_in_worker(path: str, step_ids: list[int], salt: str) -> dict[int, str]:
+    opened, _ = _opened(path)
+    return chunk_keys(opened, step_ids, salt, path)
+
+
+def chunk_keys(opened: OpenedIfc, step_ids: list[int], salt: str, path: str | None = None) -> dict[int, str]:
+    """The geometry input hashes of ``step_ids`` alone: on a revision they decide what is meshed."""
+    return _keys(opened, [opened.file.by_id(i) for i in step_ids], salt, path)
+
+
 def _keys(opened: OpenedIfc, items: list, salt: str, path: str | None) -> dict[int, str]:
     """The chunk's geometry input hashes; none if the graph cannot be hashed (they only save time later)."""
     try:
