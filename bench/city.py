@@ -57,16 +57,17 @@ def measured(argv: list[str]) -> dict:
         out.seek(0)
         err.seek(0)
         return {"wall_s": round(wall, 2), "rc": proc.returncode, "stdout": out.read(), "stderr": err.read(),
-                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
 def tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def worker_peak_mb() -> float:
-    """Run inside a Dask worker: its own peak RSS so far."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def worker_usage() -> tuple[float, float]:
+    """Run inside a Dask worker: its own peak RSS so far (MB) and CPU seconds (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_maxrss / 1024, 1), round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def start_cluster(n_workers: int):
@@ -88,6 +89,7 @@ def ingest(inbox: Path, store: Path, address: str) -> dict:
                        "--cluster", address, "--no-checks"))
     lines = (run["stdout"] + run["stderr"]).splitlines()
     return {"wall_s": run["wall_s"], "rc": run["rc"], "ingest_process_peak_rss_mb": run["peak_rss_mb"],
+            "ingest_process_cpu_s": run["cpu_s"],
             "problems": [ln for ln in lines if "quarantin" in ln.lower() or "error" in ln.lower()][:10]}
 
 
@@ -97,13 +99,14 @@ def full_ingest(inbox: Path, store: Path, n_workers: int, n_elements: int, keep:
     cluster, client = start_cluster(n_workers)
     try:
         row = ingest(inbox, store, cluster.scheduler_address)
-        peaks = client.run(worker_peak_mb)
+        usage = client.run(worker_usage)
     except BaseException:
         client.close()
         cluster.close()
         raise
     row.update(workers=n_workers, elements_per_s=round(n_elements / row["wall_s"], 1),
-               worker_peak_rss_mb=sorted(peaks.values()), store_bytes=tree_bytes(store))
+               worker_peak_rss_mb=sorted(u[0] for u in usage.values()),
+               workers_cpu_s=round(sum(u[1] for u in usage.values()), 1), store_bytes=tree_bytes(store))
     if not keep:
         client.close()
         cluster.close()
@@ -130,7 +133,7 @@ def clash(store: Path, full: bool, tile_size: float | None) -> dict:
     if run["rc"] != 0:
         return {"rc": run["rc"], "error": run["stderr"].strip().splitlines()[-3:], "wall_s": run["wall_s"]}
     summary = json.loads(run["stdout"].strip().splitlines()[-1])
-    return {"wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], **summary}
+    return {"wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "cpu_s": run["cpu_s"], **summary}
 
 
 def clash_child(store: str, full: bool, tile_size: float | None) -> None:
