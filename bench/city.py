@@ -64,6 +64,17 @@ def tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def delta_files(store: Path) -> dict:
+    """Per table: data files and Delta log entries (what a reader lists and replays grows with the commits)."""
+    out = {}
+    for table in ("elements", "meshes", "models"):
+        folder = store / table
+        if folder.is_dir():
+            out[table] = {"parquet_files": sum(1 for _ in folder.rglob("*.parquet")),
+                          "log_entries": sum(1 for _ in (folder / "_delta_log").glob("*.json"))}
+    return out
+
+
 def worker_usage() -> tuple[float, float]:
     """Run inside a Dask worker: its own peak RSS so far (MB) and CPU seconds (user + system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -181,6 +192,7 @@ def timed_query(store: Path, sql: str, repeat: int = 3) -> dict:
     walls = [r["wall_s"] for r in runs]
     median = statistics.median(walls)
     return {"median_wall_s": median, "walls_s": walls, "rows": len(rows),
+            "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "target_met": median <= TARGETS["query_s_max"], "first_rows": rows[:3], "_rows": rows}
 
@@ -216,7 +228,7 @@ def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, work
         save(result)
     store = work / f"store_{max(workers)}w"
     try:
-        result["stored"] = stored_counts(store)
+        result["stored"] = {**stored_counts(store), "delta_files": delta_files(store)}
         if 1 in ingests and 2 in ingests:
             scaling = ingests[1]["wall_s"] / ingests[2]["wall_s"]
             result["scaling"] = {"ratio": round(scaling, 2), "target_met": scaling >= TARGETS["scaling_min"]}
