@@ -272,7 +272,8 @@ def table(r: dict) -> str:
         rows.append(f"| {name} | {value} | {target} | {met} |")
 
     for n, i in sorted(r.get("ingest", {}).items()):
-        add(f"full ingest, {n} worker(s)", f"{i['wall_s']} s, {i['elements_per_s']} elements/s (exit {i['rc']})")
+        add(f"full ingest, {n} worker(s)", f"{i['wall_s']} s, {i['elements_per_s']} elements/s (exit {i['rc']}), "
+            f"workers' CPU {i.get('workers_cpu_s')} s, ingest process CPU {i.get('ingest_process_cpu_s')} s")
         add(f"peak RSS per worker, {n} worker(s)", f"{', '.join(str(m) for m in i['worker_peak_rss_mb'])} MB",
             f"<= {TARGETS['worker_peak_mb_max']} MB", all(m <= TARGETS["worker_peak_mb_max"]
                                                           for m in i["worker_peak_rss_mb"]))
@@ -285,15 +286,18 @@ def table(r: dict) -> str:
     for key, label in (("clash_full", "clash check, full"), ("clash_incremental", "clash check, incremental")):
         c = r.get(key)
         if c:
-            value = (f"{c['wall_s']} s, peak RSS {c['peak_rss_mb']} MB, {c.get('found')} clashes, tiled: "
+            value = (f"{c['wall_s']} s, CPU {c.get('cpu_s')} s, peak RSS {c['peak_rss_mb']} MB, {c.get('found')} "
+                     f"clashes ({c.get('tested')} pairs tested), tiled: "
                      f"{c.get('tiled')}" if "peak_rss_mb" in c else f"failed: {c.get('error')}")
             add(label, value)
     if "night" in r:
         n = r["night"]
         add(f"night: {', '.join(n['models_changed'])} changed ({n['elements_moved']} elements moved)",
-            f"{n['wall_s']} s (exit {n['rc']})", f"<= {n['target_s']} s", n["target_met"])
+            f"{n['wall_s']} s (exit {n['rc']}), ingest process CPU {n.get('ingest_process_cpu_s')} s",
+            f"<= {n['target_s']} s", n["target_met"])
     for name, q in r.get("queries", {}).items():
-        value = f"{q['median_wall_s']} s median, {q['rows']} rows" if "median_wall_s" in q else f"failed: {q['error']}"
+        value = (f"{q['median_wall_s']} s median (CPU {q.get('median_cpu_s')} s), {q['rows']} rows"
+                 if "median_wall_s" in q else f"failed: {q['error']}")
         add(f"cim query, {name}", value, f"<= {TARGETS['query_s_max']} s", q.get("target_met", False))
     return "\n".join(rows) + "\n"
 

@@ -8,6 +8,7 @@ import ifcopenshell
 import ifcopenshell.util.placement
 import pyogrio
 import pytest
+from shapely.geometry import Point
 
 from bench.city_gen import generate_city, sizes
 
@@ -37,7 +38,7 @@ def test_the_generated_city_is_georeferenced_ifc_adding_up_to_the_requested_elem
     assert parcels.crs.to_epsg() == 4549
     assert set(parcels["model_id"].dropna()) == {"b0000", "b0001", "b0002"} and len(parcels) == 4
     for e, n in origins:  # a building's local origin lies inside its own parcel
-        assert parcels.geometry.contains(__import__("shapely").Point(e, n)).sum() == 1
+        assert parcels.geometry.contains(Point(e, n)).sum() == 1
     manifest = json.loads((city / "manifest.json").read_text())
     assert manifest["elements"] == 150 and [s["elements"] for s in manifest["specs"]] == counts
 
