@@ -165,6 +165,7 @@ def ingest(
                 outcomes.append(outcome)
     except (KeyboardInterrupt, Terminated) as stop:
         _stopped(st, outcomes, paths, stop)
+    _compact_after(st, outcomes)
     _print_outcomes(outcomes)
     raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
 
@@ -181,8 +182,17 @@ def _ingest_on_cluster(client, st, cfg, paths: list[Path], force: bool, checks: 
 
     with client:
         outcomes = ingest_on_cluster(client, st, cfg, paths, force=force, checks=checks)
+    _compact_after(st, outcomes)
     _print_outcomes(outcomes)
     raise typer.Exit(1 if any(o.action == "quarantined" for o in outcomes) else 0)
+
+
+def _compact_after(st, outcomes: list) -> None:
+    """After commits, a store of many of them is compacted so it stays quick to read (``cim.store.compact``)."""
+    if any(o.action == "ingested" for o in outcomes):
+        from cim.store.compact import compact_quietly
+
+        compact_quietly(st)
 
 
 class Terminated(BaseException):

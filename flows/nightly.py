@@ -32,6 +32,7 @@ from cim.ingest.run import Job, Outcome, prepare_job, quarantine, safe_commit, s
 from cim.lifecycle.inbox import pending, run_job
 from cim.runs import missed_schedules, quarantined_files, run_row
 from cim.store import Store
+from cim.store.compact import compact_quietly
 from cim.store.delta import now_utc
 from flows.pool import InTask, Workers
 from flows.report import publish, run_log
@@ -188,6 +189,7 @@ def nightly(config: str = "sample_models/cim.toml", store: str = "cim-data", for
             clash = clash_check(st, cfg, run_id, exports)
             (logger.info if clash.ok else logger.warning)("%s", describe(clash))
             checks.append(clash)
+            compact_quietly(st)  # the night's commits merged into few files: tomorrow's reads stay quick
         except BaseException as exc:  # the run is recorded whatever happened, then the error goes on
             error = exc
             if isinstance(exc, Exception):  # a bug: its traceback goes to the log

@@ -1,0 +1,66 @@
+"""Keep the store's tables quick to read as commits pile up: compact their small files, checkpoint their logs.
+
+Every commit appends one small Parquet file to each table it touches and one entry to the table's Delta log,
+and nothing merged them: a read opens every file (about 4 ms each, bench/city.py), and the ``models`` table,
+which every read of a versioned table consults, gains a file per model version. Delta's OPTIMIZE (compact)
+rewrites a table's small files into a few large ones in a transaction of its own that changes no row
+(``dataChange=false``): readers of any version, time travel (``Store.read(version=...)``) and the journal's
+roll-back targets are unaffected, as the old files stay until a vacuum, which cim never runs. A checkpoint
+then lets the next reader start from it instead of replaying every commit of the log.
+
+deltalake's own ``optimize.compact`` and ``create_checkpoint`` do the work; this module decides when (a table
+with at least ``MIN_FILES`` data files) and takes the store's writer lock around it, so no commit interleaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cim.store.objects import is_table, open_table
+from cim.store.schema import core_tables
+
+log = logging.getLogger(__name__)
+MIN_FILES = 32  # below this a read opens few enough files that compacting is not worth a rewrite
+
+
+@dataclass(frozen=True)
+class Compacted:
+    table: str
+    files_before: int
+    files_after: int
+
+
+def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
+    """Compact every core table of ``store`` holding ``min_files`` data files or more; returns what was done.
+
+    Runs under the store's writer lock, after rolling back whatever a crashed writer left (``Store.recover``).
+    """
+    done = []
+    with store.lock():
+        store.recover()
+        for name in core_tables():
+            path = store.root / name
+            if not is_table(path):
+                continue
+            table = open_table(path)
+            before = len(table.file_uris())
+            if before < min_files:
+                continue
+            table.optimize.compact()
+            table = open_table(path)
+            table.create_checkpoint()
+            done.append(Compacted(name, before, len(table.file_uris())))
+    for item in done:
+        log.info("compacted %s: %d files into %d", item.table, item.files_before, item.files_after)
+    return done
+
+
+def compact_quietly(store, min_files: int = MIN_FILES) -> list[Compacted]:
+    """``compact`` for the end of a run: a failure is logged, never raised (the run's data is already stored)."""
+    try:
+        return compact(store, min_files)
+    except Exception as exc:  # noqa: BLE001 - compaction only saves time for the next readers
+        log.warning("the store's tables were not compacted (%s: %s); they stay as they are, readable",
+                    type(exc).__name__, exc)
+        return []
