@@ -253,10 +253,9 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
                     keys.update(done.result())
             reused = previous.matches(keys) if previous is not None else {}
             skip = frozenset(reused)
-            side = side_work() if pool is None else None
             futures = [run(process_chunk_in_worker, path, c, georef, unit_scale, skip.intersection(c),
                            salt if previous is None else None, check_placements=True) for c in chunks]
-            side = side_work() if pool is not None else side
+            side = side_work()  # while the workers mesh (in this process: after the chunks, which ran at once)
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):
                 parts.append(fut.result())
