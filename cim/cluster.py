@@ -153,9 +153,31 @@ class _Seceding:
             rejoin()
 
 
+def chunk_spread(sizes: list[int], threads: int) -> list[int]:
+    """Over how many of the cluster's threads each file's chunks are spread (1: the file is one task).
+
+    Files alone keep every worker busy when there are at least as many as threads, and a file's chunks
+    sent to other workers make each of them parse the file again: on a city night that is a third more
+    CPU for nothing. A file's chunks are spread only when the files are fewer than the threads, or when
+    the file is larger than an even share of the night (its one worker would finish long after the rest).
+    """
+    total = sum(sizes)
+    return [threads if len(sizes) < threads or size * threads > total else 1 for size in sizes]
+
+
+def _size(path) -> int:
+    import os
+
+    try:
+        return os.stat(path).st_size
+    except OSError:  # gone since it was planned: its task reports that
+        return 0
+
+
 def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False, checks: bool = True) -> list:
     """``cim ingest --cluster``: every file prepared in a cluster worker at once (a large model's chunks spread
-    further from there), committed here one by one as ``ingest_file`` would: this process stays the one writer.
+    further from there, see ``chunk_spread``), committed here one by one as ``ingest_file`` would: this process
+    stays the one writer.
     """
     import dataclasses
     import time
@@ -168,9 +190,10 @@ def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False
     planned = [safe_plan(store, config, path, None, force=force) for path in paths]
     planned = [p if isinstance(p, Outcome) else dataclasses.replace(p, path=str(Path(p.path).resolve()))
                for p in planned]  # workers have their own working folder: they get absolute paths
-    threads = worker_threads(client)
-    futures = {i: client.submit(functools.partial(prepare_job, workers=threads), job, pure=False)
-               for i, job in enumerate(planned) if not isinstance(job, Outcome)}
+    jobs = {i: job for i, job in enumerate(planned) if not isinstance(job, Outcome)}
+    spread = chunk_spread([_size(job.path) for job in jobs.values()], worker_threads(client))
+    futures = {i: client.submit(functools.partial(prepare_job, workers=n), job, pure=False)
+               for (i, job), n in zip(jobs.items(), spread, strict=True)}
     outcomes = []
     for i, job in enumerate(planned):
         if i not in futures:
