@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -326,11 +328,8 @@ class Store:
             record = {**change.record, "model_id": change.model_id, "version": version, "run_id": run_id,
                       "ingested_at": now_utc(), "code_version": __version__}
             try:
-                for name, data in change.tables.items():
-                    self._append(name, with_version(data, change.model_id, version))
-                if change.layer:
-                    self._write_layer(layer_rel, change.layer[1])
-                self._append("models", pa.Table.from_pylist([record]))
+                self._write_parallel(change, version, layer_rel)
+                self._append("models", pa.Table.from_pylist([record]))  # last: the row that makes it current
             except Exception:  # a write failed (disk full, bad data): undo now, not at the next writer
                 self._roll_back(journal)
                 self._journal.unlink()
@@ -342,6 +341,25 @@ class Store:
                 schema = table_schema("ingest_errors", self.crs)
                 self._append("ingest_errors", pa.Table.from_pylist(rows, schema=schema))
             return version
+
+    def _write_parallel(self, change: ModelCommit, version: int, layer_rel: str | None) -> None:
+        """Write the version's tables (and GIS layer) at once, one thread each; raise the first failure.
+
+        Why threads: each write encodes Parquet and commits in delta-rs, outside the GIL, so the tables
+        of one version cost about as much as the biggest of them. The journal covers all of them either way.
+        """
+        writes = [functools.partial(self._append, name, with_version(data, change.model_id, version))
+                  for name, data in change.tables.items()]
+        if change.layer:
+            writes.append(functools.partial(self._write_layer, layer_rel, change.layer[1]))
+        if len(writes) < 2:
+            for write in writes:
+                write()
+            return
+        with ThreadPoolExecutor(len(writes), thread_name_prefix="cim-commit") as pool:
+            done = [pool.submit(write) for write in writes]
+        for future in done:
+            future.result()
 
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
