@@ -58,13 +58,17 @@ def copy_previous(source: ReuseSource, *, key: str, sha256: str, content_sha256:
     same = (record.get("content_sha256") == content_sha256 and record.get("settings_hash") == settings_hash
             and record.get("source_path") == key and record.get("code_version") == __version__
             and record.get("kind") == "ifc")
-    if not same or _has_error_rows(store, key, record["sha256"]):
+    if not same:
         return None
-    # one thread per table: the reads run in Rust and Arrow, outside the GIL, so they overlap
-    with ThreadPoolExecutor(len(COPIED_TABLES), thread_name_prefix="cim-copy") as pool:
-        read = pool.map(lambda name: store.read_model(name, source.model_id, source.version), COPIED_TABLES)
-        tables = {name: table.drop_columns(["model_id", "version"]) for name, table in zip(COPIED_TABLES, read,
-                                                                                           strict=True)}
+    # one thread per table, and one for the error rows: the reads run in Rust and Arrow, outside the GIL, so
+    # they overlap (reading the tables before knowing there are no error rows costs nothing on this path)
+    with ThreadPoolExecutor(len(COPIED_TABLES) + 1, thread_name_prefix="cim-copy") as pool:
+        errors = pool.submit(_has_error_rows, store, key, record["sha256"])
+        read = [pool.submit(store.read_model, name, source.model_id, source.version) for name in COPIED_TABLES]
+        if errors.result():
+            return None
+        tables = {name: done.result().drop_columns(["model_id", "version"])
+                  for name, done in zip(COPIED_TABLES, read, strict=True)}
     for name in _SET_AT_COMMIT:
         record.pop(name, None)
     record.update(sha256=sha256, size_bytes=size_bytes, n_meshes_reused=tables["meshes"].num_rows)
