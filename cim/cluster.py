@@ -200,7 +200,9 @@ def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False
             outcomes.append(job)
             continue
         try:
-            commits = futures[i].result()
+            # popped: once this process holds the result, the worker frees it; kept, every file's meshes
+            # would stay in the workers' memory until the last file is done
+            commits = futures.pop(i).result()
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             outcomes.append(quarantine(store, job.path, exc, None, kind=job.kind, sha256=job.sha256, key=job.key,
                                        seconds=time.perf_counter() - start))
