@@ -49,7 +49,7 @@ $(FRONT_STAMP): $(FRONT)/package.json $(FRONT)/package-lock.json
 install: $(STAMP) $(FRONT_STAMP) ## create .venv, install the pinned Python dependencies and the viewer's npm packages
 
 test: install ## run the test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 serve: install ## start a local Prefect server (UI on PORT) and run the flow on the config's [schedule]; Ctrl-C stops all
 	$(PY) -m flows.nightly serve

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# `make test` runs the suite in two processes (pytest-xdist). Prefect keeps its settings, logs and local
+# database under PREFECT_HOME; each test process gets its own, so two flows never share one SQLite file.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"cim-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 SAMPLES = ROOT / "sample_models"
 
