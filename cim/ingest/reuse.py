@@ -10,7 +10,7 @@ so the result equals a from-scratch ingest of the same file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +26,7 @@ class ReuseSource:
     store_root: str
     model_id: str
     version: int
+    record: dict | None = field(default=None, compare=False, hash=False, repr=False)  # its ``models`` row
 
     def load(self) -> Previous:
         from cim.store import Store  # the store is only read here; prepare writes nothing

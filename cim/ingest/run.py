@@ -98,29 +98,30 @@ def plan_file(store: Store, config: CityConfig, path: str | Path, *, force: bool
     job = Job(str(path), key, kind, sha, config.settings_for(path, kind), config.crs, force, content_sha256=content)
     if force:  # a forced re-ingest recomputes every mesh
         return job
-    reason = _skip_reason(store, job)
+    current = store.current_models()  # read once: the skip decision and the reuse source both need it
+    reason = _skip_reason(store, job, current)
     if reason:
         # A file refused before and not changed since stays in quarantine (no new error row).
         action = "quarantined" if reason.startswith("still quarantined") else "unchanged"
         return Outcome(job.path, kind, action, message=reason, stage="unchanged" if action == "quarantined" else None)
     if kind == "ifc":
-        job.reuse = _reuse_source(store, job)
+        job.reuse = _reuse_source(store, job, current)
     return job
 
 
-def _reuse_source(store: Store, job: Job) -> ReuseSource | None:
-    """The latest committed version of the model this IFC file becomes, if any (a local store only)."""
+def _reuse_source(store: Store, job: Job, current: pa.Table) -> ReuseSource | None:
+    """The latest committed version of the model this IFC file becomes, if any (``current``: the store's
+    ``current_models``); it carries that version's record, which the same-content copy starts from."""
     model_id = job.settings.model_id or Path(job.path).stem
     if not model_id.isprintable() or any("\udc80" <= ch <= "\udcff" for ch in model_id):
         return None  # a name from undecodable bytes is no stored model's id (the ingest refuses it later)
-    latest = store.latest(model_id)
-    if latest is None or latest["kind"] != "ifc":
+    rows = current.filter(pc.equal(current["model_id"], model_id)).to_pylist() if current.num_rows else []
+    if not rows or rows[0]["kind"] != "ifc":
         return None
-    return ReuseSource(str(store.root), model_id, latest["version"])
+    return ReuseSource(str(store.root), model_id, rows[0]["version"], record=rows[0])
 
 
-def _skip_reason(store: Store, job: Job) -> str | None:
-    current = store.current_models()
+def _skip_reason(store: Store, job: Job, current: pa.Table) -> str | None:
     rows = current.filter(pc.equal(current["source_path"], job.key)).to_pylist()
     if job.kind == "ifc":
         model_id = job.settings.model_id or Path(job.path).stem

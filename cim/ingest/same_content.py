@@ -51,10 +51,14 @@ def copy_previous(source: ReuseSource, *, key: str, sha256: str, content_sha256:
     from cim.store import Store
 
     store = Store(source.store_root, create=False)
-    models = store.read("models", filters=[("model_id", "=", source.model_id), ("version", "=", source.version)])
-    if models.num_rows != 1:
-        return None
-    record = models.to_pylist()[0]
+    if source.record is not None:  # the planner's row of that version: not read again
+        record = dict(source.record)
+    else:
+        models = store.read("models", filters=[("model_id", "=", source.model_id),
+                                               ("version", "=", source.version)])
+        if models.num_rows != 1:
+            return None
+        record = models.to_pylist()[0]
     same = (record.get("content_sha256") == content_sha256 and record.get("settings_hash") == settings_hash
             and record.get("source_path") == key and record.get("code_version") == __version__
             and record.get("kind") == "ifc")
