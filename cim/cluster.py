@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import sys
 import threading
@@ -166,8 +167,6 @@ def chunk_spread(sizes: list[int], threads: int) -> list[int]:
 
 
 def _size(path) -> int:
-    import os
-
     try:
         return os.stat(path).st_size
     except OSError:  # gone since it was planned: its task reports that
