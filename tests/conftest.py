@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+SAMPLES = ROOT / "sample_models"
 
 # `make test` runs the suite in two processes (pytest-xdist). Prefect keeps its settings, logs and local
 # database under PREFECT_HOME; each test process gets its own, so two flows never share one SQLite file.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"cim-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-SAMPLES = ROOT / "sample_models"
+    _prefect_home = tempfile.mkdtemp(prefix=f"cim-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
+    os.environ["PREFECT_HOME"] = _prefect_home
+    atexit.register(shutil.rmtree, _prefect_home, ignore_errors=True)
 
 
 def fixture_path(relative: str) -> Path:
