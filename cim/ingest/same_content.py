@@ -50,20 +50,15 @@ def copy_previous(source: ReuseSource, *, key: str, sha256: str, content_sha256:
     """
     from cim.store import Store
 
-    store = Store(source.store_root, create=False)
-    if source.record is not None:  # the planner's row of that version: not read again
-        record = dict(source.record)
-    else:
-        models = store.read("models", filters=[("model_id", "=", source.model_id),
-                                               ("version", "=", source.version)])
-        if models.num_rows != 1:
-            return None
-        record = models.to_pylist()[0]
+    if source.record is None:  # the planner gives the previous version's models row; without it, no copy
+        return None
+    record = dict(source.record)
     same = (record.get("content_sha256") == content_sha256 and record.get("settings_hash") == settings_hash
             and record.get("source_path") == key and record.get("code_version") == __version__
             and record.get("kind") == "ifc")
     if not same:
         return None
+    store = Store(source.store_root, create=False)  # opened only for a copy
     # one thread per table, and one for the error rows: the reads run in Rust and Arrow, outside the GIL, so
     # they overlap (reading the tables before knowing there are no error rows costs nothing on this path)
     with ThreadPoolExecutor(len(COPIED_TABLES) + 1, thread_name_prefix="cim-copy") as pool:

@@ -352,11 +352,7 @@ class Store:
                   for name, data in change.tables.items()]
         if change.layer:
             writes.append(functools.partial(self._write_layer, layer_rel, change.layer[1]))
-        if len(writes) < 2:
-            for write in writes:
-                write()
-            return
-        with ThreadPoolExecutor(len(writes), thread_name_prefix="cim-commit") as pool:
+        with ThreadPoolExecutor(max(1, len(writes)), thread_name_prefix="cim-commit") as pool:
             done = [pool.submit(write) for write in writes]
         for future in done:
             future.result()
