@@ -311,7 +311,7 @@ def tables(store: StoreOpt = DEFAULT_STORE):
         table = _table("table", "rows", "description")
         for name in store_views(con):
             quoted = name.replace('"', '""')
-            count = con.sql(f'SELECT count(*) FROM "{quoted}"').fetchone()[0]
+            count = con.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()[0]
             base = name.removesuffix("_history")
             desc = docs.get(base, {}).get("description", "GIS layer" if base not in docs else "")
             if name.endswith("_history"):

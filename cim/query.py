@@ -16,6 +16,7 @@ Two walls keep `cim query` from writing or reading outside the store's tables:
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ import duckdb
 
 from cim.errors import StoreError
 from cim.query_check import INTERNAL_PREFIX, QueryError, RefusedQuery, check_query
+from cim.query_result import QueryResult
 
 if TYPE_CHECKING:
     from cim.store import Store
@@ -45,7 +47,7 @@ _CONFIG = {
     # One thread: DuckDB then runs its tasks on the thread that called it, which holds the GIL that
     # ReadOnlyFiles (Python) needs. With worker threads, a call that binds a Parquet scan without releasing
     # the GIL (the relation API does) waits for workers that wait for the GIL: a deadlock.
-    "threads": 1,
+    "threads": os.cpu_count() or 1,
 }
 _LOCKS = ("SET enable_external_access = false",
           "SET disabled_filesystems = 'LocalFileSystem'",
@@ -158,8 +160,9 @@ def store_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows if not name.lower().startswith(INTERNAL_PREFIX)]
 
 
-def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
-    """The relation for one checked, read-only statement; RefusedQuery before anything runs otherwise.
+def run_query(store: Store | str | Path, sql: str) -> QueryResult:
+    """One checked, read-only statement, bound (its columns known) but not yet run; RefusedQuery before anything
+    runs otherwise.
 
     Only the views the statement names are created, so only their Delta tables are opened; spatial is
     loaded only when the statement may touch geometry (and again, with it, if DuckDB then misses a function).
@@ -171,7 +174,7 @@ def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
     checked = check_query(sql, {name.lower() for name in cat.view_names()})
     con = _bind(_Sandbox(checked.spatial), opened, checked.tables, cat)
     try:
-        return con.sql(checked.sql)
+        return QueryResult(con, checked.sql, explain=checked.explain)
     except (duckdb.CatalogException, duckdb.BinderException) as exc:
         if checked.spatial:
             raise query_failed(exc, _columns(con, checked.tables)) from exc
@@ -180,7 +183,7 @@ def run_query(store: Store | str | Path, sql: str) -> duckdb.DuckDBPyRelation:
     con.close()  # a function or type only spatial has: run it again with spatial
     con = _bind(_Sandbox(), opened, checked.tables, cat)
     try:
-        return con.sql(checked.sql)
+        return QueryResult(con, checked.sql, explain=checked.explain)
     except duckdb.Error as exc:
         raise query_failed(exc, _columns(con, checked.tables)) from exc
 
@@ -191,7 +194,7 @@ def _columns(con: duckdb.DuckDBPyConnection, tables) -> dict[str, list[str]]:
     for name in sorted(tables):
         quoted = name.replace('"', '""')
         try:
-            found[name] = con.sql(f'SELECT * FROM "{quoted}" LIMIT 0').columns
+            found[name] = [row[0] for row in con.execute(f'DESCRIBE "{quoted}"').fetchall()]
         except duckdb.Error:
             continue
     return found

@@ -6,7 +6,7 @@ and the file appears at once (``write_atomic``). A result file may not be writte
 
 Without ``--output`` every format goes to stdout; Parquet (binary) only when stdout is not a
 terminal (``cim query ... -f parquet > result.parquet`` or a pipe), as the file would be unreadable
-on screen. Pandas, pyarrow.parquet and Rich load only for the format that needs them.
+on screen. pyarrow.parquet and Rich load only for the format that needs them; pandas never.
 """
 
 from __future__ import annotations
@@ -24,13 +24,10 @@ from cim.files import csv_text, write_atomic
 from cim.query import query_failed
 
 if TYPE_CHECKING:
-    import pandas as pd
     from rich.console import Console
 
+    from cim.query_result import QueryResult
     from cim.store import Store
-
-_EXPLAIN_COLUMNS = ["explain_key", "explain_value"]
-
 
 def check_output(output: Path | None, store: Store | str | Path) -> None:
     """Refuse an output file inside the store: a query must never replace a table's file or log."""
@@ -59,7 +56,7 @@ def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int,
+def write_result(result: QueryResult, fmt: str, output: Path | None, limit: int,
                  console: Console | None) -> None:
     """Fetch and write the result; a DuckDB error while fetching becomes one QueryError line.
 
@@ -67,34 +64,31 @@ def write_result(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, li
     """
     check_format(fmt, output)
     try:
-        _write(rel, fmt, output, limit, console)
+        _write(result, fmt, output, limit, console)
     except duckdb.Error as exc:
         raise query_failed(exc) from exc
 
 
-def _write(rel: duckdb.DuckDBPyRelation, fmt: str, output: Path | None, limit: int, console: Console) -> None:
+def _write(result: QueryResult, fmt: str, output: Path | None, limit: int, console: Console) -> None:
     if fmt == "parquet":
-        rel = rel.project(", ".join(
-            f'ST_AsWKB({_quote(c)}) AS {_quote(c)}' if str(t) == "GEOMETRY" else _quote(c)
-            for c, t in zip(rel.columns, rel.dtypes, strict=True)))
-        _emit_parquet(rel.to_arrow_table(), output)
+        _emit_parquet(result.run("ST_AsWKB").fetch_arrow_table(), output)
         return
-    text = _text_relation(rel)
+    rows = result.run("ST_AsText")
     if fmt == "csv":
-        _emit(_csv_payload(text.df()), output)
+        _emit(_csv_payload(result.columns, rows.fetchall()), output)
     elif fmt == "json":
-        rows = [dict(zip(text.columns, row, strict=True)) for row in text.fetchall()]
-        _emit(json.dumps(rows, default=str, ensure_ascii=False, indent=1) + "\n", output)
+        _emit(json.dumps([dict(zip(result.columns, row, strict=True)) for row in rows.fetchall()],
+                         default=str, ensure_ascii=False, indent=1) + "\n", output)
     else:
         from rich.console import Console
         from rich.text import Text
 
         console = console or Console()
-        if text.columns == _EXPLAIN_COLUMNS:
-            for _, plan in text.fetchall():
+        if result.explain:
+            for _, plan in rows.fetchall():
                 console.print(Text(str(plan)))
         else:
-            _print_table(text, limit, console)
+            _print_table(result.columns, rows, limit, console)
 
 
 def _emit_parquet(table, output: Path | None) -> None:
@@ -111,18 +105,23 @@ def _emit_parquet(table, output: Path | None) -> None:
     sys.stdout.buffer.flush()
 
 
-def _csv_payload(frame: pd.DataFrame) -> str:
-    """CSV that a spreadsheet opens without running a formula from the data."""
-    import pandas as pd
+def _csv_payload(columns: list[str], rows: list[tuple]) -> str:
+    """CSV that a spreadsheet opens without running a formula from the data.
 
-    texts = [c for c in frame.columns
-             if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
-    for col in texts:
-        frame[col] = frame[col].map(csv_text)
+    Written with the csv module rather than pandas: importing pandas alone costs about half a second, a
+    third of a typical `cim query`. Empty for NULL; values as Python prints them.
+    """
+    import csv
+
+    rows = [[csv_text(v) for v in row] for row in rows]
     # A bare carriage return inside an unquoted field starts a new row in a spreadsheet (and a formula
     # after it would run); with RFC 4180 line ends the csv writer quotes every field holding one.
-    has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
-    return frame.to_csv(index=False, lineterminator="\r\n" if has_cr else "\n")
+    has_cr = any(isinstance(v, str) and "\r" in v for row in rows for v in row)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n" if has_cr else "\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _emit(payload: str, output: Path | None) -> None:
@@ -132,29 +131,17 @@ def _emit(payload: str, output: Path | None) -> None:
         write_atomic(output, payload, what="query result")
 
 
-def _print_table(text: duckdb.DuckDBPyRelation, limit: int, console: Console) -> None:
+def _print_table(columns: list[str], rows: duckdb.DuckDBPyConnection, limit: int, console: Console) -> None:
     from rich.table import Column, Table
     from rich.text import Text
 
-    rows = text.fetchall() if not limit else text.limit(limit + 1).fetchall()
-    table = Table(*[Column(Text(c)) for c in text.columns])  # values are shown as they are, never as rich markup
-    for row in rows[: limit or None]:
+    shown = rows.fetchall() if not limit else rows.fetchmany(limit + 1)
+    table = Table(*[Column(Text(c)) for c in columns])  # values are shown as they are, never as rich markup
+    for row in shown[: limit or None]:
         table.add_row(*[Text(_cell(v)) for v in row])
     console.print(table)
-    if limit and len(rows) > limit:
+    if limit and len(shown) > limit:
         console.print(f"[dim](first {limit} rows; use --limit 0 for all or --format csv)[/]")
-
-
-def _text_relation(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    cols = []
-    for name, dtype in zip(rel.columns, rel.dtypes, strict=True):
-        quoted = _quote(name)
-        cols.append(f"ST_AsText({quoted}) AS {quoted}" if str(dtype) == "GEOMETRY" else quoted)
-    return rel.project(", ".join(cols))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _cell(value) -> str:

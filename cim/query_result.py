@@ -1,0 +1,85 @@
+"""A checked query's answer, run only through ``execute``, so DuckDB may use every core.
+
+The sandbox reads the store's files through Python (``cim.query_files.ReadOnlyFiles``), so each DuckDB
+worker thread that reads a file needs the GIL. ``DuckDBPyConnection.execute`` releases the GIL while it
+binds and runs a statement; the relation API (``con.sql(...)``, ``rel.dtypes``, ``rel.project``) does not,
+and with more than one thread a relation that starts its scans waits, holding the GIL, for workers that
+wait for it: a deadlock. So nothing here builds a relation: the columns come from ``DESCRIBE`` and the
+rows from one ``execute`` of the statement (wrapped in a projection when geometry must become text or WKB).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+
+class QueryResult:
+    """The statement ``sql`` on ``con``: its columns at once, its rows when fetched (run once)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sql: str, *, explain: bool = False) -> None:
+        self._con = con
+        self.sql = sql
+        self.explain = explain
+        if explain:  # EXPLAIN's two columns; DESCRIBE cannot wrap it
+            self.columns, self.types = ["explain_key", "explain_value"], ["VARCHAR", "VARCHAR"]
+        else:  # binds the statement: a missing column or function fails here, before anything runs
+            self.columns, self.types = self._describe(sql)
+        self._ran = False
+
+    def _describe(self, sql: str) -> tuple[list[str], list[str]]:
+        """Names and types of the statement's columns; DESCRIBE and SUMMARIZE are described as subqueries."""
+        try:
+            described = self._con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.ParserException:
+            described = self._con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
+        return [row[0] for row in described], [str(row[1]) for row in described]
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def geometry_columns(self) -> list[str]:
+        return [c for c, t in zip(self.columns, self.types, strict=True) if t == "GEOMETRY"]
+
+    def run(self, geometry_as: str | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute the statement; ``geometry_as`` ("ST_AsText", "ST_AsWKB") converts its geometry columns."""
+        if self._ran:
+            raise RuntimeError("a QueryResult is fetched once")
+        self._ran = True
+        sql = self.sql
+        if geometry_as and self.geometry_columns():
+            # A subquery's columns are renamed apart (a, a_1): project by those names, output the statement's.
+            inner, _ = self._describe(f"SELECT * FROM ({self.sql})")
+            cols = ", ".join(f"{geometry_as}({_quote(i)}) AS {_quote(c)}" if t == "GEOMETRY" else
+                             f"{_quote(i)} AS {_quote(c)}"
+                             for i, c, t in zip(inner, self.columns, self.types, strict=True))
+            sql = f"SELECT {cols} FROM ({self.sql})"
+        return self._con.execute(sql)
+
+    def fetchone(self) -> tuple | None:
+        return self.run().fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        return self.run().fetchall()
+
+    def fetchmany(self, n: int) -> list[tuple]:
+        return self.run().fetchmany(n)
+
+    def df(self) -> pd.DataFrame:
+        return self.run().df()
+
+    def to_arrow_table(self) -> pa.Table:
+        return self.run().fetch_arrow_table()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
