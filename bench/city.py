@@ -1,6 +1,6 @@
 """A city-sized run: a synthetic city ingested on a Dask cluster, a night with 2 models changed, clash, queries.
 
-    python -m bench.city [--models 200 --elements 1000000 | --scale tiny|small|medium|full] [--seed 7]
+    python -m bench.city [--models 200 --elements 1000000 | --scale tiny|small|medium|full] [--seed 7] [--no-clash]
 
 In one run, on this machine (figures in bench/out/city.json and bench/out/city.md):
 1. the city (``bench.city_gen``, cached under bench/out/city/) is ingested by ``cim ingest --cluster`` into a
@@ -205,7 +205,8 @@ def link_inbox(city: Path, inbox: Path) -> None:
         os.link(src, inbox / src.name)
 
 
-def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, workers: list[int]) -> dict:
+def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, workers: list[int],
+        with_clash: bool = True) -> dict:
     started = time.perf_counter()
     city = generate_city(n_models, n_elements, seed)
     meta = json.loads((city / "manifest.json").read_text())
@@ -234,8 +235,9 @@ def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, work
             result["scaling"] = {"ratio": round(scaling, 2), "target_met": scaling >= TARGETS["scaling_min"]}
         peak = max(max(r["worker_peak_rss_mb"]) for r in ingests.values())
         result["worker_peak"] = {"mb": peak, "target_met": peak <= TARGETS["worker_peak_mb_max"]}
-        result["clash_full"] = clash(store, True, tile_size)
-        save(result)
+        if with_clash:
+            result["clash_full"] = clash(store, True, tile_size)
+            save(result)
         full_s = ingests[max(workers)]["wall_s"]
         result["night"] = night(inbox, store, kept, meta["specs"], full_s, n_elements)
         save(result)
@@ -243,8 +245,9 @@ def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, work
         if kept:
             kept[1].close()
             kept[0].close()
-    result["clash_incremental"] = clash(store, False, tile_size)
-    save(result)
+    if with_clash:
+        result["clash_incremental"] = clash(store, False, tile_size)
+        save(result)
     result["queries"] = {name: timed_query(store, sql) for name, sql in QUERIES.items()}
     join_rows = result["queries"]["spatial_join"].get("_rows", [])
     result["queries"]["spatial_join"]["elements_matched"] = sum(int(r.rsplit(",", 1)[1]) for r in join_rows)
@@ -318,9 +321,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tile-size", type=float, default=200.0, help="m; used when check_city takes tile_size")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="cluster sizes to ingest with")
+    parser.add_argument("--no-clash", action="store_true", help="skip the clash checks (step 2 and the night's)")
     args = parser.parse_args()
     models, elements = SCALES[args.scale or "full"]
-    result = run(args.models or models, args.elements or elements, args.seed, args.tile_size, args.workers)
+    result = run(args.models or models, args.elements or elements, args.seed, args.tile_size, args.workers,
+                 not args.no_clash)
     print(table(result))
 
 

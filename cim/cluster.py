@@ -182,33 +182,43 @@ def ingest_on_cluster(client, store, config, paths: list, *, force: bool = False
     import time
     from pathlib import Path
 
-    from cim.checks import describe, model_checks
-    from cim.ingest.run import Outcome, prepare_job, quarantine, safe_commit, safe_plan
+    from distributed import as_completed
+
+    from cim.ingest.run import Outcome, prepare_job, safe_plan
 
     start = time.perf_counter()
     planned = [safe_plan(store, config, path, None, force=force) for path in paths]
     planned = [p if isinstance(p, Outcome) else dataclasses.replace(p, path=str(Path(p.path).resolve()))
                for p in planned]  # workers have their own working folder: they get absolute paths
     jobs = {i: job for i, job in enumerate(planned) if not isinstance(job, Outcome)}
-    spread = chunk_spread([_size(job.path) for job in jobs.values()], worker_threads(client))
-    futures = {i: client.submit(functools.partial(prepare_job, workers=n), job, pure=False)
+    sizes = {i: _size(job.path) for i, job in jobs.items()}
+    spread = chunk_spread(list(sizes.values()), worker_threads(client))
+    # Largest files first (Dask runs higher priorities first): the night ends with small files on every worker,
+    # not one worker finishing a big model while the others wait.
+    futures = {client.submit(functools.partial(prepare_job, workers=n), job, pure=False, priority=sizes[i] >> 10): i
                for (i, job), n in zip(jobs.items(), spread, strict=True)}
-    outcomes = []
-    for i, job in enumerate(planned):
-        if i not in futures:
-            outcomes.append(job)
-            continue
-        try:
-            # popped: once this process holds the result, the worker frees it; kept, every file's meshes
-            # would stay in the workers' memory until the last file is done
-            commits = futures.pop(i).result()
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
-            outcomes.append(quarantine(store, job.path, exc, None, kind=job.kind, sha256=job.sha256, key=job.key,
-                                       seconds=time.perf_counter() - start))
-            continue
-        outcome = safe_commit(store, job, commits, None, time.perf_counter() - start)
-        if checks and outcome.action == "ingested" and outcome.kind == "ifc":
-            for check in model_checks(store, outcome.model_ids[0], job.path, placement=job.settings.placement):
-                outcome.message = "\n".join(filter(None, [outcome.message, describe(check)]))
-        outcomes.append(outcome)
-    return outcomes
+    outcomes = {i: job for i, job in enumerate(planned) if i not in jobs}
+    with client.as_current():  # as_completed finds its client there
+        for future in as_completed(futures):  # committed as they come: the writer works while the workers do
+            i = futures.pop(future)  # dropped after its commit: the worker then frees the file's meshes
+            outcomes[i] = _commit(store, jobs[i], future, start, checks)
+    return [outcomes[i] for i in range(len(planned))]
+
+
+def _commit(store, job, future, start: float, checks: bool):
+    """One file's prepared result committed by this process (the one writer), or its failure quarantined."""
+    import time
+
+    from cim.checks import describe, model_checks
+    from cim.ingest.run import quarantine, safe_commit
+
+    try:
+        commits = future.result()
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+        return quarantine(store, job.path, exc, None, kind=job.kind, sha256=job.sha256, key=job.key,
+                          seconds=time.perf_counter() - start)
+    outcome = safe_commit(store, job, commits, None, time.perf_counter() - start)
+    if checks and outcome.action == "ingested" and outcome.kind == "ifc":
+        for check in model_checks(store, outcome.model_ids[0], job.path, placement=job.settings.placement):
+            outcome.message = "\n".join(filter(None, [outcome.message, describe(check)]))
+    return outcome
