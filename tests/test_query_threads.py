@@ -80,7 +80,8 @@ print("done")
 
 
 def test_geometry_columns_with_repeated_names_keep_their_names_order_and_values_as_text(city_store):
-    sql = "SELECT global_id, footprint, footprint, global_id FROM elements WHERE footprint IS NOT NULL ORDER BY global_id DESC"
+    sql = ("SELECT global_id, footprint, footprint, global_id FROM elements WHERE footprint IS NOT NULL "
+           "ORDER BY global_id DESC")
     result = run_query(city_store, sql)
     rows = result.run("ST_AsText").fetchall()
 
