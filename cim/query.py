@@ -44,9 +44,9 @@ _CONFIG = {
     "allow_persistent_secrets": False,
     "python_enable_replacements": False,
     "temp_directory": "",
-    # One thread: DuckDB then runs its tasks on the thread that called it, which holds the GIL that
-    # ReadOnlyFiles (Python) needs. With worker threads, a call that binds a Parquet scan without releasing
-    # the GIL (the relation API does) waits for workers that wait for the GIL: a deadlock.
+    # A thread per core. ReadOnlyFiles (Python) needs the GIL in DuckDB's threads, so every statement on a
+    # sandbox goes through ``execute``, which releases it; the relation API keeps it while its scans wait
+    # for those threads: a deadlock (see ``cim.query_result``).
     "threads": os.cpu_count() or 1,
 }
 _LOCKS = ("SET enable_external_access = false",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cim.query_result import QueryResult
     from cim.store import Store
 
+
 def check_output(output: Path | None, store: Store | str | Path) -> None:
     """Refuse an output file inside the store: a query must never replace a table's file or log."""
     if output is None:

@@ -10,13 +10,7 @@ rows from one ``execute`` of the statement (wrapped in a projection when geometr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import duckdb
-
-if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
 
 
 class QueryResult:
@@ -39,10 +33,6 @@ class QueryResult:
         except duckdb.ParserException:
             described = self._con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
         return [row[0] for row in described], [str(row[1]) for row in described]
-
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        return self._con
 
     def geometry_columns(self) -> list[str]:
         return [c for c, t in zip(self.columns, self.types, strict=True) if t == "GEOMETRY"]
@@ -67,15 +57,6 @@ class QueryResult:
 
     def fetchall(self) -> list[tuple]:
         return self.run().fetchall()
-
-    def fetchmany(self, n: int) -> list[tuple]:
-        return self.run().fetchmany(n)
-
-    def df(self) -> pd.DataFrame:
-        return self.run().df()
-
-    def to_arrow_table(self) -> pa.Table:
-        return self.run().fetch_arrow_table()
 
     def close(self) -> None:
         self._con.close()
