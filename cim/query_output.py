@@ -74,11 +74,10 @@ def _write(result: QueryResult, fmt: str, output: Path | None, limit: int, conso
     if fmt == "parquet":
         _emit_parquet(result.run("ST_AsWKB").fetch_arrow_table(), output)
         return
-    rows = result.run("ST_AsText")
     if fmt == "csv":
-        _emit(_csv_payload(result.columns, rows.fetchall()), output)
+        _emit(_csv_payload(result.columns, result.run("ST_AsText").fetchall()), output)
     elif fmt == "json":
-        _emit(json.dumps([dict(zip(result.columns, row, strict=True)) for row in rows.fetchall()],
+        _emit(json.dumps([dict(zip(result.columns, row, strict=True)) for row in result.run("ST_AsText").fetchall()],
                          default=str, ensure_ascii=False, indent=1) + "\n", output)
     else:
         from rich.console import Console
@@ -86,10 +85,10 @@ def _write(result: QueryResult, fmt: str, output: Path | None, limit: int, conso
 
         console = console or Console()
         if result.explain:
-            for _, plan in rows.fetchall():
+            for _, plan in result.run().fetchall():
                 console.print(Text(str(plan)))
         else:
-            _print_table(result.columns, rows, limit, console)
+            _print_table(result, limit, console)
 
 
 def _emit_parquet(table, output: Path | None) -> None:
@@ -132,16 +131,16 @@ def _emit(payload: str, output: Path | None) -> None:
         write_atomic(output, payload, what="query result")
 
 
-def _print_table(columns: list[str], rows: duckdb.DuckDBPyConnection, limit: int, console: Console) -> None:
+def _print_table(result: QueryResult, limit: int, console: Console) -> None:
     from rich.table import Column, Table
     from rich.text import Text
 
-    shown = rows.fetchall() if not limit else rows.fetchmany(limit + 1)
-    table = Table(*[Column(Text(c)) for c in columns])  # values are shown as they are, never as rich markup
-    for row in shown[: limit or None]:
+    rows = result.run("ST_AsText", limit + 1 if limit else None).fetchall()  # one more: are there others?
+    table = Table(*[Column(Text(c)) for c in result.columns])  # values shown as they are, never as rich markup
+    for row in rows[: limit or None]:
         table.add_row(*[Text(_cell(v)) for v in row])
     console.print(table)
-    if limit and len(shown) > limit:
+    if limit and len(rows) > limit:
         console.print(f"[dim](first {limit} rows; use --limit 0 for all or --format csv)[/]")
 
 

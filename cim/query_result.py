@@ -37,19 +37,20 @@ class QueryResult:
     def geometry_columns(self) -> list[str]:
         return [c for c, t in zip(self.columns, self.types, strict=True) if t == "GEOMETRY"]
 
-    def run(self, geometry_as: str | None = None) -> duckdb.DuckDBPyConnection:
-        """Execute the statement; ``geometry_as`` ("ST_AsText", "ST_AsWKB") converts its geometry columns."""
+    def run(self, geometry_as: str | None = None, limit: int | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute the statement; ``geometry_as`` ("ST_AsText", "ST_AsWKB") converts its geometry columns,
+        ``limit`` stops it after that many rows (DuckDB then reads no more than it needs)."""
         if self._ran:
             raise RuntimeError("a QueryResult is fetched once")
         self._ran = True
         sql = self.sql
         if geometry_as and self.geometry_columns():
-            # A subquery's columns are renamed apart (a, a_1): project by those names, output the statement's.
-            inner, _ = self._describe(f"SELECT * FROM ({self.sql})")
-            cols = ", ".join(f"{geometry_as}({_quote(i)}) AS {_quote(c)}" if t == "GEOMETRY" else
-                             f"{_quote(i)} AS {_quote(c)}"
-                             for i, c, t in zip(inner, self.columns, self.types, strict=True))
-            sql = f"SELECT {cols} FROM ({self.sql})"
+            # by position: a statement may repeat a column name, which a subquery would rename apart
+            cols = ", ".join(f"{geometry_as}(#{n}) AS {_quote(c)}" if t == "GEOMETRY" else f"#{n} AS {_quote(c)}"
+                             for n, (c, t) in enumerate(zip(self.columns, self.types, strict=True), start=1))
+            sql = f"SELECT {cols} FROM {_subquery(sql)}"
+        if limit is not None:
+            sql = f"SELECT * FROM {_subquery(sql)} LIMIT {int(limit)}"
         return self._con.execute(sql)
 
     def fetchone(self) -> tuple | None:
@@ -58,8 +59,14 @@ class QueryResult:
     def fetchall(self) -> list[tuple]:
         return self.run().fetchall()
 
-    def close(self) -> None:
-        self._con.close()
+
+def _subquery(sql: str) -> str:
+    """The statement as a subquery: without its closing ';', on lines of its own so that a trailing
+    ``-- comment`` ends before the closing parenthesis."""
+    tokens = duckdb.tokenize(sql)  # comments are not tokens; a ';' inside a string is part of one
+    if tokens and sql[tokens[-1][0]] == ";":
+        sql = sql[:tokens[-1][0]]
+    return f"(\n{sql}\n)"
 
 
 def _quote(name: str) -> str:

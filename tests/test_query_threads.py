@@ -89,3 +89,11 @@ def test_geometry_columns_with_repeated_names_keep_their_names_order_and_values_
     ids = [r[0] for r in rows]
     assert len(ids) >= 4 and ids == sorted(ids, reverse=True)
     assert all(r[1].startswith("POLYGON") and r[1] == r[2] and r[0] == r[3] for r in rows)
+
+
+def test_a_statement_ending_in_a_semicolon_and_a_comment_still_converts_geometry_and_stops_at_the_limit(city_store):
+    result = run_query(city_store, "SELECT parcel_id, geometry FROM parcels ORDER BY parcel_id DESC; -- newest first")
+    rows = result.run("ST_AsText", limit=1).fetchall()
+
+    assert len(rows) == 1
+    assert rows[0][0] == "BH-02" and rows[0][1].startswith("POLYGON")
