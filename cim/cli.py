@@ -448,5 +448,12 @@ def _register_subcommands() -> None:
 
 _register_subcommands()
 
+def entry() -> None:
+    """The `cim` program: the app, ended without the native libraries' teardown (cim.process_exit)."""
+    from cim.process_exit import run
+
+    run(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    entry()

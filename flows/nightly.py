@@ -233,6 +233,7 @@ def _record(st: Store, cfg: CityConfig, store: str, run_id: str, started, outcom
 
 
 if __name__ == "__main__":
+    from cim.process_exit import run
     from flows.cli import cli
 
-    cli()
+    run(cli)
