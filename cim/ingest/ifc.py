@@ -27,8 +27,9 @@ from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.geometry_key import model_salt
-from cim.ingest.ifc_chunks import Chunk, Refusal, chunk_keys_in_worker, prime, process_chunk_in_worker, release
+from cim.ingest.file_digests import file_digests
+from cim.ingest.geometry_key import GraphDigests, geometry_input_hashes, model_salt
+from cim.ingest.ifc_chunks import Chunk, Refusal, prime, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
     ABSURD_M,
     check_damage,
@@ -110,8 +111,10 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
-    previous = loading.result()
     step_ids = [p.id() for p in prods if p.id() not in issues]
+    keys = _geometry_keys(path, opened, step_ids, salt, (src, dst, n_entities), depth)
+    del src, dst
+    previous = loading.result()
     idx = build_index(opened.file)
 
     skipped: list[int] = []
@@ -122,8 +125,8 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
 
     # The workers hash each product's geometry inputs, check its placement and mesh it; with a previous
     # version, products whose hash it holds are not meshed again (see ``_process``).
-    elements, meshes, refusals, keys, reused, (rels, storeys, identity, orphans) = _process(
-        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, salt, previous)
+    elements, meshes, refusals, reused, (rels, storeys, identity, orphans) = _process(
+        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, keys, previous)
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
     elements, meshes = merge(elements, meshes, previous, reused, keys)
@@ -177,6 +180,20 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
 
 
+def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str,
+                   edges: tuple[np.ndarray, np.ndarray, int], depth) -> dict[int, str]:
+    """Each product's geometry input hash (``cim.ingest.geometry_key``), all at once from the file's text
+    (``cim.ingest.file_digests``), or per entity where the file is not one entity per line. None are computed
+    if the graph cannot be hashed: they only save time on the next version."""
+    model = opened.file
+    try:
+        digests = file_digests(path, model, *edges, depth) or GraphDigests(model, path)
+        return geometry_input_hashes(model, [model.by_id(s) for s in step_ids], salt, digests=digests)
+    except Exception as exc:  # noqa: BLE001 - never refuse a file because of them
+        log.warning("%s: geometry input hashes not computed (%s: %s)", path, type(exc).__name__, exc)
+        return {}
+
+
 def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
     """The previous version's geometry rows; if they cannot be read, every product is tessellated."""
     if not isinstance(reuse, ReuseSource):
@@ -224,16 +241,15 @@ def _relations_table(rels: list[tuple[str, str, str]]) -> pa.Table:
 
 
 def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef, unit_scale: float,
-             workers: int, progress: Progress | None, side_work: Callable[[], T], salt: str,
+             workers: int, progress: Progress | None, side_work: Callable[[], T], keys: dict[int, str],
              previous: Previous | None = None,
-             ) -> tuple[pa.Table, pa.Table, list[Refusal], dict[int, str], dict[int, int], T]:
+             ) -> tuple[pa.Table, pa.Table, list[Refusal], dict[int, int], T]:
     """Per-element work in chunks (in worker processes when asked); ``side_work`` overlaps with it.
 
-    Every chunk hashes its products' geometry inputs (``cim.ingest.geometry_key``), refuses those placed at
-    absurd positions and describes and meshes the rest. With a ``previous`` version the hashes come first,
-    in a round of their own, because they decide what is meshed: products the previous version holds by
-    hash are described but not meshed (``reused``: step id -> its row there). Returns elements, meshes,
-    refusals, hashes, reused and what ``side_work`` returned.
+    Every chunk refuses its products placed at absurd positions and describes and meshes the rest. With a
+    ``previous`` version, products whose geometry input hash (``keys``) it holds are described but not meshed
+    (``reused``: step id -> its row there). Returns elements, meshes, refusals, reused and what ``side_work``
+    returned.
     """
     path = str(Path(opened.path).resolve())
     local = workers <= 1 or len(step_ids) < 200
@@ -247,14 +263,10 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
             def run(fn: Callable, *args, **kwargs):
                 return _Done(fn(*args, **kwargs)) if pool is None else pool.submit(fn, *args, **kwargs)
 
-            keys: dict[int, str] = {}
-            if previous is not None:
-                for done in [run(chunk_keys_in_worker, path, c, salt) for c in chunks]:
-                    keys.update(done.result())
             reused = previous.matches(keys) if previous is not None else {}
             skip = frozenset(reused)
             futures = [run(process_chunk_in_worker, path, c, georef, unit_scale, skip.intersection(c),
-                           salt if previous is None else None, check_placements=True) for c in chunks]
+                           check_placements=True) for c in chunks]
             side = side_work()  # while the workers mesh (in this process: after the chunks, which ran at once)
             parts = []
             for chunk, fut in zip(chunks, futures, strict=True):
@@ -263,8 +275,8 @@ def _process(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Geor
                     progress(len(chunk))
     finally:
         release()
-    elements, meshes, refusals, chunk_hashes = _concat(parts)
-    return elements, meshes, refusals, keys or chunk_hashes, reused, side
+    elements, meshes, refusals = _concat(parts)
+    return elements, meshes, refusals, reused, side
 
 
 @dataclass
@@ -282,12 +294,12 @@ def _chunks(ids: list[int], size: int):
         yield ids[i:i + size]
 
 
-def _concat(parts: list[Chunk]) -> tuple[pa.Table | None, pa.Table | None, list[Refusal], dict[int, str]]:
+def _concat(parts: list[Chunk]) -> tuple[pa.Table | None, pa.Table | None, list[Refusal]]:
     if not parts:  # no product in the file (or none left to process)
-        return None, None, [], {}
+        return None, None, []
     elements = pa.concat_tables([p.elements for p in parts], promote_options="permissive")
     meshes = pa.concat_tables([p.meshes for p in parts], promote_options="permissive")
-    return elements, meshes, [r for p in parts for r in p.refused], {k: v for p in parts for k, v in p.keys.items()}
+    return elements, meshes, [r for p in parts for r in p.refused]
 
 
 def storey_heights(opened: OpenedIfc, georef: Georef, unit_scale: float,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -22,12 +22,10 @@ from cim.georef.crs import outside_bounds
 from cim.ifc.elements import element_row
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index
-from cim.ingest.geometry_key import GraphDigests, geometry_input_hashes
 from cim.ingest.ifc_health import placement_issues
 
 log = logging.getLogger(__name__)
 _CACHE: dict[str, tuple[OpenedIfc, RelIndex]] = {}
-_DIGESTS: dict[str, GraphDigests] = {}  # per process: each worker hashes the entities its chunks reach once
 ABSURD_M = 1.0e8  # no real mesh vertex is 100,000 km from the model's origin
 Refusal = tuple[int, str, str]  # (step id, stage, reason)
 
@@ -55,7 +53,6 @@ def prime(path: str, opened: OpenedIfc, idx: RelIndex) -> None:
 
 def release() -> None:
     _CACHE.clear()
-    _DIGESTS.clear()
 
 
 @dataclass
@@ -65,30 +62,25 @@ class Chunk:
     elements: pa.Table
     meshes: pa.Table
     refused: list[Refusal]
-    keys: dict[int, str] = field(default_factory=dict)  # geometry input hashes, when asked for
 
 
 def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit_scale: float,
-                            reused: frozenset[int] = frozenset(), salt: str | None = None, *,
-                            check_placements: bool = False) -> Chunk:
+                            reused: frozenset[int] = frozenset(), *, check_placements: bool = False) -> Chunk:
     opened, idx = _opened(path)
-    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused, salt, path,
-                         check_placements=check_placements)
+    return process_chunk(opened, idx, step_ids, georef, unit_scale, reused, check_placements=check_placements)
 
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
-                  unit_scale: float, reused: frozenset[int] = frozenset(), salt: str | None = None,
-                  path: str | None = None, *, check_placements: bool = False) -> Chunk:
+                  unit_scale: float, reused: frozenset[int] = frozenset(), *,
+                  check_placements: bool = False) -> Chunk:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
     because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
 
     Products in ``reused`` get their attribute row only: their geometry comes from the previous version
-    (``cim.ingest.reuse``), so they are not given to the kernel. With a ``salt`` (the model's, see
-    ``cim.ingest.geometry_key``) the chunk's geometry input hashes come back too. With ``check_placements``
+    (``cim.ingest.reuse``), so they are not given to the kernel. With ``check_placements``
     products placed at absurd positions are refused here (``ifc_health.placement_issues``), before meshing."""
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
-    keys = _keys(opened, items, salt, path) if salt is not None else {}
     refused: list[Refusal] = []
     if check_placements:
         bad = placement_issues([el for el in items if el.id() not in reused], unit_scale)
@@ -137,30 +129,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         "is_closed": facts.closed.tolist(),
         "geometry_hash": facts.hashes,
     }
-    return Chunk(pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused, keys)
-
-
-def chunk_keys_in_worker(path: str, step_ids: list[int], salt: str) -> dict[int, str]:
-    opened, _ = _opened(path)
-    return chunk_keys(opened, step_ids, salt, path)
-
-
-def chunk_keys(opened: OpenedIfc, step_ids: list[int], salt: str, path: str | None = None) -> dict[int, str]:
-    """The geometry input hashes of ``step_ids`` alone: on a revision they decide what is meshed."""
-    return _keys(opened, [opened.file.by_id(i) for i in step_ids], salt, path)
-
-
-def _keys(opened: OpenedIfc, items: list, salt: str, path: str | None) -> dict[int, str]:
-    """The chunk's geometry input hashes; none if the graph cannot be hashed (they only save time later)."""
-    try:
-        key = _version(path or str(opened.path))
-        if key not in _DIGESTS:
-            _DIGESTS.clear()
-            _DIGESTS[key] = GraphDigests(opened.file, opened.path)
-        return geometry_input_hashes(opened.file, items, salt, digests=_DIGESTS[key])
-    except Exception as exc:  # noqa: BLE001 - never refuse a file because of them
-        log.warning("%s: geometry input hashes not computed (%s: %s)", opened.path, type(exc).__name__, exc)
-        return {}
+    return Chunk(pa.Table.from_pylist(list(rows.values())), _mesh_table(mesh_cols), refused)
 
 
 def _list_array(parts: list[np.ndarray], dtype: pa.DataType) -> pa.Array:
