@@ -91,3 +91,14 @@ def test_a_file_with_an_entity_over_two_lines_falls_back_to_per_entity_digests(t
     folded.write_text("".join(lines))
     whole, _, _ = both(folded)
     assert whole is None
+
+
+@pytest.mark.parametrize("relative", REAL[:2])
+def test_the_quick_mask_equals_the_string_preserving_one_on_real_exports(relative):
+    from cim.ingest.file_digests import _MASK, _masked
+
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.skip(f"shared fixture {relative} is not present")
+    data = path.read_bytes()
+    assert _masked(data) == _MASK.sub(rb"\1\2", data)

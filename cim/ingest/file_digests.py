@@ -24,6 +24,8 @@ from cim.ifc.integrity import ReferenceDepth
 
 # A string (kept) or a reference (kept as a bare '#'); a definition's '#id' starts its line and is not masked.
 _MASK = re.compile(rb"('(?:[^']|'')*')|(?<!\n)(#)\d+")
+_STRING = re.compile(rb"'(?:[^']|'')*'")
+_REFERENCE = re.compile(rb"(?<!\n)#\d+")
 _DEFINITION = re.compile(rb"^#(\d+)[ \t]*=[ \t]*(.*);[ \t\r]*$", re.M)
 _WIDTH = 16  # bytes of digest: BLAKE2b-128
 _DANGLING = b"?"  # the text of an entity that is referred to but not in the file: its absence is its value
@@ -60,7 +62,7 @@ def file_digests(path: str | Path, model: ifcopenshell.file, src: np.ndarray, ds
     one entity per line."""
     data = Path(path).read_bytes()
     data = data[max(data.find(b"DATA;"), 0):]
-    definitions = _DEFINITION.findall(_MASK.sub(rb"\1\2", data))
+    definitions = _DEFINITION.findall(_masked(data))
     del data
     def_ids = np.array([d[0] for d in definitions], dtype=np.int64) if definitions else np.zeros(0, np.int64)
     if len(def_ids) != n_defined or len(np.unique(def_ids)) != len(def_ids):
@@ -84,6 +86,17 @@ def file_digests(path: str | Path, model: ifcopenshell.file, src: np.ndarray, ds
         rows = by_level[bounds[level + 1]:bounds[level + 2]]
         digests[rows] = _level(rows, own, digests, children, indptr)
     return FileDigests(model, ids, digests, known)
+
+
+def _masked(data: bytes) -> bytes:
+    """The text with every reference ``#n`` (not a definition) as a bare ``#``, strings unchanged.
+
+    Almost no file has a '#' inside a string; for those that have none, a literal replacement over the whole
+    text gives the same result several times faster than keeping strings aside (which expands a template
+    per match in Python)."""
+    if not any(b"#" in text for text in _STRING.findall(data)):
+        return _REFERENCE.sub(b"#", data)
+    return _MASK.sub(rb"\1\2", data)
 
 
 def _heights(ids: np.ndarray, depth: ReferenceDepth) -> np.ndarray:
