@@ -90,7 +90,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     # The previous version's rows are read while the file is parsed and checked: the Delta read runs in Rust
     # and Arrow, outside the GIL, so on a revision it costs next to no wall time.
     background = ThreadPoolExecutor(1, thread_name_prefix="cim-previous")
-    loading = background.submit(_load_previous, path, reuse)
+    loading = background.submit(load_previous, path, reuse)
     background.shutdown(wait=False)
     opened = open_ifc(path)
     unit_scale = _unit_scale(opened)
@@ -194,7 +194,7 @@ def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str
         return {}
 
 
-def _load_previous(path: Path, reuse: ReuseSource | Previous | None) -> Previous | None:
+def load_previous(path: str | Path, reuse: ReuseSource | Previous | None) -> Previous | None:
     """The previous version's geometry rows; if they cannot be read, every product is tessellated."""
     if not isinstance(reuse, ReuseSource):
         return reuse

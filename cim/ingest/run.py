@@ -24,9 +24,10 @@ from cim.config import CityConfig, ModelSettings, source_root
 from cim.errors import CimError, InputError, TransientIOError
 from cim.gis import is_gis_file
 from cim.ingest.gis import prepare_gis
-from cim.ingest.ifc import Progress, prepare_ifc
+from cim.ingest.ifc import Progress, load_previous, prepare_ifc
 from cim.ingest.reuse import ReuseSource
 from cim.ingest.same_content import copy_previous, file_hashes
+from cim.isolated import call_in_child
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
 from cim.text import table_message, table_text
@@ -34,7 +35,7 @@ from cim.text import table_message, table_text
 log = logging.getLogger(__name__)
 IFC_SUFFIXES = (".ifc",)
 # Refusals caused by the store or the disk, not by the file: the unchanged file is tried again next run.
-RETRIED_STAGES = ("commit", "io")
+RETRIED_STAGES = ("commit", "io", "killed")  # not the file's fault: tried again next run
 
 
 @dataclass
@@ -142,8 +143,7 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
     if job.kind == "ifc":
         commit = _copy_if_same_content(job)
         if commit is None:
-            commit = prepare_ifc(job.path, job.city_crs, job.settings, workers=workers, progress=progress,
-                                 sha256=job.sha256, content_sha256=job.content_sha256, reuse=job.reuse)
+            commit = _prepare_ifc(job, workers, progress)
         commit.record["source_path"] = job.key
         commit.record["source_root"] = source_root(job.path, job.key)
         for err in commit.errors:
@@ -156,6 +156,21 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         for err in commit.errors:
             err["source_path"] = job.key
     return commits
+
+
+def _prepare_ifc(job: Job, workers: int, progress: Progress | None) -> ModelCommit:
+    """The IFC file parsed and meshed in a child process (``cim.isolated``): the parse, which IfcOpenShell
+    never frees, goes with it. Only a Dask task spreading its chunks over the cluster keeps the file in its
+    worker (the chunks' tasks need that worker's client)."""
+    from cim.cluster import in_dask_worker
+
+    arguments = (job.path, job.city_crs, job.settings)
+    options = {"workers": workers, "sha256": job.sha256, "content_sha256": job.content_sha256, "reuse": job.reuse}
+    if workers > 1 and in_dask_worker():
+        return prepare_ifc(*arguments, progress=progress, **options)
+    # The previous version is read here: Delta Lake's runtime cannot be used in a forked child.
+    options["reuse"] = load_previous(job.path, job.reuse)
+    return call_in_child(prepare_ifc, *arguments, path=job.path, progress=progress, **options)
 
 
 def _copy_if_same_content(job: Job) -> ModelCommit | None:
