@@ -75,10 +75,13 @@ def delta_files(store: Path) -> dict:
     return out
 
 
-def worker_usage() -> tuple[float, float]:
-    """Run inside a Dask worker: its own peak RSS so far (MB) and CPU seconds (user + system)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return round(usage.ru_maxrss / 1024, 1), round(usage.ru_utime + usage.ru_stime, 1)
+def worker_usage() -> tuple[float, float, float]:
+    """Run inside a Dask worker: its own peak RSS so far (MB), the largest peak of the children it forked to read
+    one file each (``cim.isolated``; MB), and the CPU seconds (user + system) of the worker and those children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return round(own.ru_maxrss / 1024, 1), round(children.ru_maxrss / 1024, 1), round(cpu, 1)
 
 
 def start_cluster(n_workers: int):
@@ -117,7 +120,8 @@ def full_ingest(inbox: Path, store: Path, n_workers: int, n_elements: int, keep:
         raise
     row.update(workers=n_workers, elements_per_s=round(n_elements / row["wall_s"], 1),
                worker_peak_rss_mb=sorted(u[0] for u in usage.values()),
-               workers_cpu_s=round(sum(u[1] for u in usage.values()), 1), store_bytes=tree_bytes(store))
+               file_process_peak_rss_mb=max(u[1] for u in usage.values()),
+               workers_cpu_s=round(sum(u[2] for u in usage.values()), 1), store_bytes=tree_bytes(store))
     if not keep:
         client.close()
         cluster.close()
@@ -233,7 +237,7 @@ def run(n_models: int, n_elements: int, seed: int, tile_size: float | None, work
         if 1 in ingests and 2 in ingests:
             scaling = ingests[1]["wall_s"] / ingests[2]["wall_s"]
             result["scaling"] = {"ratio": round(scaling, 2), "target_met": scaling >= TARGETS["scaling_min"]}
-        peak = max(max(r["worker_peak_rss_mb"]) for r in ingests.values())
+        peak = max(max(r["worker_peak_rss_mb"]) + r.get("file_process_peak_rss_mb", 0.0) for r in ingests.values())
         result["worker_peak"] = {"mb": peak, "target_met": peak <= TARGETS["worker_peak_mb_max"]}
         if with_clash:
             result["clash_full"] = clash(store, True, tile_size)
@@ -277,8 +281,10 @@ def table(r: dict) -> str:
     for n, i in sorted(r.get("ingest", {}).items()):
         add(f"full ingest, {n} worker(s)", f"{i['wall_s']} s, {i['elements_per_s']} elements/s (exit {i['rc']}), "
             f"workers' CPU {i.get('workers_cpu_s')} s, ingest process CPU {i.get('ingest_process_cpu_s')} s")
-        add(f"peak RSS per worker, {n} worker(s)", f"{', '.join(str(m) for m in i['worker_peak_rss_mb'])} MB",
-            f"<= {TARGETS['worker_peak_mb_max']} MB", all(m <= TARGETS["worker_peak_mb_max"]
+        child = i.get("file_process_peak_rss_mb", 0.0)
+        add(f"peak RSS per worker, {n} worker(s): the worker + its largest per-file process (worst case, both "
+            "at their peaks at once)", f"{', '.join(str(m) for m in i['worker_peak_rss_mb'])} + {child} MB",
+            f"<= {TARGETS['worker_peak_mb_max']} MB", all(m + child <= TARGETS["worker_peak_mb_max"]
                                                           for m in i["worker_peak_rss_mb"]))
         add(f"peak RSS of the ingest process, {n} worker(s)", f"{i['ingest_process_peak_rss_mb']} MB")
         add(f"store on disk, {n} worker(s)", f"{i['store_bytes'] / 1e6:.1f} MB "

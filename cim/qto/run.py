@@ -18,6 +18,7 @@ from cim.errors import CimError, ConfigError, StoreError
 from cim.geometry.gross import georef_from_record, gross_meshes, open_model
 from cim.geometry.mesh import mesh_rows
 from cim.ingest.ifc import file_sha256
+from cim.isolated import call_in_child
 from cim.qto.aggregate import summary_rows
 from cim.qto.compute import STRUCTURAL, base_class, compute, model_geometry
 from cim.qto.crosscheck import disagreements, quantity_rows
@@ -66,9 +67,9 @@ def _gross(store: Store, latest: dict, elements: list[dict], relations: list[dic
             raise QtoError(path, f"this file changed since version {latest['version']} of {latest['model_id']!r} "
                            "was ingested", "ingest it again first (cim ingest), pass --ifc with the ingested file, "
                            "or --approximate to accept gross = net + openings flagged unreliable")
-        model = open_model(path)
         georef = georef_from_record(json.loads(latest["georef"]))
-        raw = gross_meshes(model, georef, wanted)
+        # read in a child process: IfcOpenShell never frees a parsed file (cim.isolated)
+        raw = call_in_child(_gross_from_file, path, georef, wanted, path=path)
     except (CimError, OSError) as exc:
         if not approximate:
             raise exc if isinstance(exc, QtoError) else QtoError(path, f"gross meshes unavailable: {exc}",
@@ -77,6 +78,10 @@ def _gross(store: Store, latest: dict, elements: list[dict], relations: list[dic
         log.warning("gross meshes unavailable (%s): gross = net + openings, flagged unreliable", exc)
         return {}, f"unavailable: {exc}"
     return {gid: mesh_from_arrays(v, f) for gid, (v, f) in raw.items()}, f"tessellated from {path}"
+
+
+def _gross_from_file(path: Path, georef, wanted: list[str]) -> dict:
+    return gross_meshes(open_model(path), georef, wanted)
 
 
 def _table(rows: list[dict], columns: dict[str, pa.DataType]) -> pa.Table:

@@ -9,6 +9,7 @@ import pyarrow as pa
 from cim.errors import CimError
 from cim.georef import resolve_georef
 from cim.ifc.reader import open_ifc
+from cim.isolated import call_in_child
 from cim.store import Store
 from cim.store.schema import table_schema
 from cim.tunnel.compartments import compartment_records, compartments_table, finish_zones
@@ -62,6 +63,13 @@ def build_tables(rows: list[dict], ifc_file, georef, phase: str, rules_path: Pat
     return assets, comps, findings
 
 
+def _tables_from_file(rows: list[dict], ifc_path: Path, crs: str, placement: dict | None, phase: str,
+                      rules_path: Path | None) -> tuple[list, list, list]:
+    opened = open_ifc(ifc_path)
+    georef = resolve_georef(opened.file, ifc_path, crs, placement)
+    return build_tables(rows, opened.file, georef, phase, rules_path)
+
+
 def analyse_tunnel(store: Store, model_id: str, ifc_path: Path, rules_path: Path | None = None,
                    placement: dict | None = None) -> dict:
     """Build tunnel_assets, tunnel_compartments and tunnel_findings from the current version and write them."""
@@ -73,9 +81,9 @@ def analyse_tunnel(store: Store, model_id: str, ifc_path: Path, rules_path: Path
         raise TunnelError(ifc_path, f"no tunnel found: model {model_id!r} has no tunnel facility and no tunnel "
                           "compartments, so nothing was written", f"recognised patterns are {RECOGNISED}")
     rows = elements.to_pylist()
-    opened = open_ifc(ifc_path)
-    georef = resolve_georef(opened.file, ifc_path, store.crs, placement)
-    assets, comps, findings = build_tables(rows, opened.file, georef, latest.get("phase") or "manage", rules_path)
+    # read in a child process: IfcOpenShell never frees a parsed file (cim.isolated)
+    assets, comps, findings = call_in_child(_tables_from_file, rows, ifc_path, store.crs, placement,
+                                            latest.get("phase") or "manage", rules_path, path=ifc_path)
     version = int(latest["version"])
     with store.derived(model_id, version) as tx:  # the three tables or none
         tx.replace_model_rows("tunnel_assets", _with_columns("tunnel_assets", assets_table(assets)))
