@@ -1,7 +1,8 @@
 """Digests by value of every entity of a file at once, level by level up the reference graph.
 
-The same Merkle digest as ``cim.ingest.geometry_key.GraphDigests`` (an entity's text with each reference
-standing for the digest of what it refers to), computed without recursing per entity: the file's text is
+A Merkle digest like ``cim.ingest.geometry_key.GraphDigests``' (an entity's text with each reference standing
+for the digest of what it refers to; the values differ, entities get equal digests exactly where those give
+equal ones), computed without recursing per entity: the file's text is
 masked once (references out, strings kept), and the entities are hashed in order of their height in the
 reference graph (``cim.ifc.integrity.reference_depth``), each level gathering its children's digests with
 numpy. What is left per entity is one BLAKE2b call, so the keys of a 10,000-product model take a fraction of

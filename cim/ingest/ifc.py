@@ -123,8 +123,8 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
                 identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx))
 
-    # The workers hash each product's geometry inputs, check its placement and mesh it; with a previous
-    # version, products whose hash it holds are not meshed again (see ``_process``).
+    # The workers check each product's placement and mesh it; with a previous version, products whose geometry
+    # input hash (``keys``, above) it holds are not meshed again (see ``_process``).
     elements, meshes, refusals, reused, (rels, storeys, identity, orphans) = _process(
         opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, keys, previous)
     elements = elements if elements is not None else _empty("elements", city_crs)

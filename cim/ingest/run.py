@@ -34,8 +34,9 @@ from cim.text import table_message, table_text
 
 log = logging.getLogger(__name__)
 IFC_SUFFIXES = (".ifc",)
-# Refusals caused by the store or the disk, not by the file: the unchanged file is tried again next run.
-RETRIED_STAGES = ("commit", "io", "killed")  # not the file's fault: tried again next run
+# Refusals caused by the store, the disk or the machine (a reading process killed), not by the file: the
+# unchanged file is tried again next run.
+RETRIED_STAGES = ("commit", "io", "killed")
 
 
 @dataclass
