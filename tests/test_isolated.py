@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ def _raise_input_error(path):
 
 
 def _crash(*args, **kwargs):
+    faulthandler.disable()  # pytest's dump of the "crashed" child would only clutter the log
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
