@@ -104,12 +104,15 @@ def _run(conn, fn: Callable, args: tuple, kwargs: dict, report: bool) -> None:
 
 def _died(path: str | Path, exitcode: int | None) -> ChildDied:
     if exitcode is not None and exitcode < 0:
-        sig = signal.Signals(-exitcode)
-        if sig == signal.SIGKILL:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:  # a real-time or unnamed signal
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
             return ChildDied(path, "the process reading the file was killed (SIGKILL), most likely for lack of "
                              "memory", "give the run more memory or fewer workers; the file is tried again on "
                              "the next run", stage="killed")
-        return ChildDied(path, f"a library crashed reading the file ({sig.name}); nothing of it was stored",
+        return ChildDied(path, f"a library crashed reading the file ({name}); nothing of it was stored",
                          "the file is likely damaged: validate it and re-export it from the authoring tool")
     return ChildDied(path, f"the process reading the file ended without a result (exit code {exitcode})",
                      "run again with --verbose to see the library's messages")
