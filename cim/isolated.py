@@ -8,9 +8,9 @@ same way. :func:`call_in_child` runs the work in a forked child instead; the res
 comes back through a pipe and the child's memory, leak included, goes with it.
 
 It also contains crashes: a geometry kernel that dies on a damaged file (SIGSEGV) ends the child, not the run,
-and the file is refused with a message naming the signal. A fork costs a few milliseconds (the child shares
-the parent's memory until it writes), and the child inherits what the parent imported, so nothing is loaded
-again.
+and the file is refused with a message naming the signal. A fork costs about 30 ms per GB of the parent's
+memory (page tables; the child shares the pages until it writes), and the child inherits what the parent
+imported, so nothing is loaded again.
 """
 
 from __future__ import annotations

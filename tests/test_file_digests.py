@@ -21,7 +21,7 @@ def both(path: Path):
     """(whole-file digests, per-entity digests, products) of one file."""
     model = ifcopenshell.open(str(path))
     src, dst, n = reference_edges(path)
-    whole = file_digests(path, model, src, dst, n, reference_depth(src, dst))
+    whole = file_digests(path, src, dst, n, reference_depth(src, dst))
     return whole, GraphDigests(model, path), model.by_type("IfcProduct")
 
 

@@ -166,13 +166,18 @@ def reference_depth(src: np.ndarray, dst: np.ndarray) -> ReferenceDepth:
     level = 0
     while frontier.size:
         height[frontier] = level
-        starts, counts = indptr[frontier], indptr[frontier + 1] - indptr[frontier]
-        total = int(counts.sum())
-        if not total:
+        positions = range_positions(indptr[frontier], indptr[frontier + 1] - indptr[frontier])
+        if not positions.size:
             break
-        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        referrers, dec = np.unique(incoming_src[offsets + np.arange(total)], return_counts=True)
+        referrers, dec = np.unique(incoming_src[positions], return_counts=True)
         outdeg[referrers] -= dec
         frontier = referrers[outdeg[referrers] == 0]
         level += 1
     return ReferenceDepth(ids, height)
+
+
+def range_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``starts[0] .. starts[0]+counts[0]-1, starts[1] ..``: the positions of several rows of a CSR adjacency
+    (an index pointer array) in one array, without a Python loop."""
+    total = int(counts.sum())
+    return np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(total)

@@ -21,7 +21,7 @@ from pathlib import Path
 import ifcopenshell
 import numpy as np
 
-from cim.ifc.integrity import ReferenceDepth
+from cim.ifc.integrity import ReferenceDepth, range_positions
 
 # A string (kept) or a reference (kept as a bare '#'); a definition's '#id' starts its line and is not masked.
 _MASK = re.compile(rb"('(?:[^']|'')*')|(?<!\n)(#)\d+")
@@ -33,12 +33,10 @@ _DANGLING = b"?"  # the text of an entity that is referred to but not in the fil
 
 
 class FileDigests:
-    """Hex digest of any entity of one file, as ``GraphDigests.of`` gives it (features read on demand)."""
+    """Hex digest of any entity of one file, as ``GraphDigests.of`` gives it."""
 
-    def __init__(self, model: ifcopenshell.file, ids: np.ndarray, digests: np.ndarray, known: np.ndarray):
-        self.model = model
+    def __init__(self, ids: np.ndarray, digests: np.ndarray, known: np.ndarray):
         self._ids, self._digests, self._known = ids, digests, known
-        self._features: dict[int, list] | None = None
 
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
         if entity is None:
@@ -48,15 +46,8 @@ class FileDigests:
             return "<cycle>"  # on or above a reference cycle: such products are refused before meshing
         return self._digests[i].tobytes().hex()
 
-    def features(self) -> dict[int, list]:
-        from cim.ingest.geometry_key import _features
 
-        if self._features is None:
-            self._features = _features(self.model)
-        return self._features
-
-
-def file_digests(path: str | Path, model: ifcopenshell.file, src: np.ndarray, dst: np.ndarray, n_defined: int,
+def file_digests(path: str | Path, src: np.ndarray, dst: np.ndarray, n_defined: int,
                  depth: ReferenceDepth) -> FileDigests | None:
     """Every entity's digest, from the file's text and what ``reference_edges`` read of it (each ``#n`` in
     file order, once per occurrence, and the number of definitions), or None when the file is not laid out
@@ -86,7 +77,7 @@ def file_digests(path: str | Path, model: ifcopenshell.file, src: np.ndarray, ds
     for level in range(len(bounds) - 2):
         rows = by_level[bounds[level + 1]:bounds[level + 2]]
         digests[rows] = _level(rows, own, digests, children, indptr)
-    return FileDigests(model, ids, digests, known)
+    return FileDigests(ids, digests, known)
 
 
 def _masked(data: bytes) -> bytes:
@@ -113,10 +104,8 @@ def _heights(ids: np.ndarray, depth: ReferenceDepth) -> np.ndarray:
 def _level(rows: np.ndarray, own: list[bytes], digests: np.ndarray, children: np.ndarray,
            indptr: np.ndarray) -> np.ndarray:
     """Digests of entities whose children all have theirs: BLAKE2b of (text length, text, children's digests)."""
-    starts, counts = indptr[rows], indptr[rows + 1] - indptr[rows]
-    total = int(counts.sum())
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(total)
-    buffer = digests[children[offsets]].tobytes()
+    counts = indptr[rows + 1] - indptr[rows]
+    buffer = digests[children[range_positions(indptr[rows], counts)]].tobytes()
     ends = (np.cumsum(counts) * _WIDTH).tolist()
     out, begin = [], 0
     blake = hashlib.blake2b

@@ -22,11 +22,15 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ifcopenshell
 
 from cim import __version__
 from cim.georef import Georef
+
+if TYPE_CHECKING:
+    from cim.ingest.file_digests import FileDigests
 
 _TOKEN = re.compile(rb"'(?:[^']|'')*'|#(\d+)")  # a quoted string (left as is) or a reference
 # one entity on one line, as writers almost always put it; others are serialised by ifcopenshell instead
@@ -47,7 +51,6 @@ class GraphDigests:
         self.model = model
         self._memo: dict[int, bytes] = {}
         self._active: set[int] = set()
-        self._features: dict[int, list] | None = None
         # the file's own text of each entity: several times cheaper than serialising it again
         self.lines: dict[int, bytes] = {}
         if path is not None:
@@ -82,12 +85,6 @@ class GraphDigests:
         ref = match.group(1)
         return match.group(0) if ref is None else b"#" + self.digest(int(ref))
 
-    def features(self) -> dict[int, list[tuple[str, ifcopenshell.entity_instance]]]:
-        """Host STEP id -> its openings and projections (read once per file)."""
-        if self._features is None:
-            self._features = _features(self.model)
-        return self._features
-
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
         return "-" if entity is None else self.digest(entity.id()).decode()
 
@@ -102,12 +99,13 @@ def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash:
 
 def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.entity_instance],
                           salt: str, path: str | Path | None = None, *,
-                          digests: GraphDigests | None = None) -> dict[int, str]:
+                          digests: GraphDigests | FileDigests | None = None) -> dict[int, str]:
     """STEP id -> geometry input hash of each product (see the module docstring); ``path`` is the file
     ``model`` was read from, whose text is hashed where it has one entity per line. Pass ``digests`` to
-    share the memoised entity digests between calls on the same file."""
+    share the memoised entity digests between calls on the same file, or the whole file's
+    (``cim.ingest.file_digests``)."""
     digests = digests if digests is not None else GraphDigests(model, path)
-    features = digests.features()
+    features = _features(model)
     out = {}
     for product in products:
         h = hashlib.sha1(salt.encode())

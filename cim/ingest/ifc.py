@@ -87,8 +87,9 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
              sha256: str, reuse: ReuseSource | Previous | None) -> ModelCommit:
-    # The previous version's rows are read while the file is parsed and checked: the Delta read runs in Rust
-    # and Arrow, outside the GIL, so on a revision it costs next to no wall time.
+    # Given as a ReuseSource (a Dask task reading its file in the worker), the previous version's rows are read
+    # while the file is parsed and checked: the Delta read runs outside the GIL. A child process gets them
+    # already read (``cim.ingest.run``: Delta's runtime does not survive a fork).
     background = ThreadPoolExecutor(1, thread_name_prefix="cim-previous")
     loading = background.submit(load_previous, path, reuse)
     background.shutdown(wait=False)
@@ -187,7 +188,7 @@ def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str
     if the graph cannot be hashed: they only save time on the next version."""
     model = opened.file
     try:
-        digests = file_digests(path, model, *edges, depth) or GraphDigests(model, path)
+        digests = file_digests(path, *edges, depth) or GraphDigests(model, path)
         return geometry_input_hashes(model, [model.by_id(s) for s in step_ids], salt, digests=digests)
     except Exception as exc:  # noqa: BLE001 - never refuse a file because of them
         log.warning("%s: geometry input hashes not computed (%s: %s)", path, type(exc).__name__, exc)
