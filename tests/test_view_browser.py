@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from queue import Empty, Queue
 
 import pytest
 
@@ -44,20 +45,28 @@ def smoke(*args: str, timeout: float = BROWSER_TIMEOUT_S) -> dict:
 
 
 def start_view(args: list[str], timeout: float = 600) -> tuple[subprocess.Popen, str, list[str]]:
-    """`cim view ...` as a real process; returns it once it prints the URL it serves."""
+    """`cim view ...` as a real process; returns it once it prints the URL it serves.
+
+    Its output is read by a thread, line by line: a selector on the pipe misses lines that arrived together
+    and wait in the reader's buffer (the URL line then went unseen until the timeout)."""
     cim = Path(sys.executable).with_name("cim")
     proc = subprocess.Popen([str(cim), "view", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    queue: Queue[str | None] = Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:
+            queue.put(line)
+        queue.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
     lines: list[str] = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not sel.select(timeout=1.0):
-            if proc.poll() is not None:
-                break
+        try:
+            line = queue.get(timeout=1.0)
+        except Empty:
             continue
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
+        if line is None:
             break
         lines.append(line.rstrip())
         if "cim view: open " in line:
