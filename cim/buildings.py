@@ -7,6 +7,8 @@ from collections import defaultdict
 import pyarrow as pa
 import shapely
 
+from cim.geometry.union import union_by_groups
+
 NOT_BUILT = ("IfcOpeningElement", "IfcSpace", "IfcSite", "IfcBuilding", "IfcBuildingStorey", "IfcAnnotation",
              "IfcGrid", "IfcDistributionPort", "IfcVirtualElement", "IfcAlignment", "IfcReferent",
              "IfcFacility", "IfcFacilityPart", "IfcBridge", "IfcRoad", "IfcRailway", "IfcMarineFacility",
@@ -88,7 +90,7 @@ def _lod1(building: dict, built: list[dict], storey_ids: list[str],
     above = [g for s, g in floors.items()
              if ground is None or levels.get(s, (ground, 0.0))[0] >= ground - GROUND_TOLERANCE]
     if above:  # the outline of the walls and slabs of the storeys at and above ground (外墙外围)
-        outline = fill_holes(shapely.union_all(above))
+        outline = fill_holes(union_by_groups(above))
     else:  # no storeys (a tunnel, a bridge): every built element above ground, else every one
         rows = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
         outline = filled_outline([r["footprint"] for r in rows])
@@ -124,9 +126,9 @@ def filled_outline(wkbs: list[bytes]) -> shapely.Geometry | None:
     """Union of footprints (WKB) with courtyards and gaps filled; None when empty."""
     geoms = shapely.from_wkb(wkbs)
     try:
-        shape = shapely.union_all(geoms)
+        shape = union_by_groups(geoms)
     except shapely.errors.GEOSException:  # robustness problem: snap to a 0.1 mm grid and retry
-        shape = shapely.union_all(geoms, grid_size=1e-4)
+        shape = union_by_groups(geoms, grid_size=1e-4)
     if shape.is_empty:
         return None
     return fill_holes(shape)
@@ -142,7 +144,7 @@ def fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
         return filled[0]
     multi = shapely.multipolygons(filled)
     # Disjoint exteriors already form a valid multipolygon; a part inside another's hole needs a union.
-    return multi if multi.is_valid else shapely.union_all(filled)
+    return multi if multi.is_valid else union_by_groups(filled)
 
 
 def floor_outlines(built: list[dict], storey_ids: list[str] | None = None) -> dict[str, shapely.Geometry]:

@@ -26,6 +26,7 @@ from cim.gis import is_gis_file
 from cim.ingest.gis import prepare_gis
 from cim.ingest.ifc import Progress, load_previous, prepare_ifc
 from cim.ingest.reuse import ReuseSource
+from cim.ingest.revise import revise
 from cim.ingest.same_content import copy_previous, file_hashes
 from cim.isolated import call_in_child
 from cim.store import ModelCommit, Store
@@ -142,7 +143,7 @@ def _skip_reason(store: Store, job: Job, current: pa.Table) -> str | None:
 def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None) -> list[ModelCommit]:
     """Read and transform; writes nothing. Raises CimError for bad input."""
     if job.kind == "ifc":
-        commit = _copy_if_same_content(job)
+        commit = _copy_if_same_content(job) or _revise(job)
         if commit is None:
             commit = _prepare_ifc(job, workers, progress)
         commit.record["source_path"] = job.key
@@ -190,6 +191,18 @@ def _copy_if_same_content(job: Job) -> ModelCommit | None:
         log.info("%s: same content as version %d (only the header's time stamp differs): its rows are reused",
                  table_text(job.path), job.reuse.version)
     return commit
+
+
+def _revise(job: Job) -> ModelCommit | None:
+    """The new version from the lines that changed since the previous one (``cim.ingest.revise``), or None."""
+    if job.reuse is None or job.content_sha256 is None:
+        return None
+    try:
+        return revise(job.reuse, job.path, job.key, city_crs=job.city_crs, settings=job.settings,
+                      sha256=job.sha256, content_sha256=job.content_sha256)
+    except Exception as exc:  # noqa: BLE001 - only a shortcut: the file is ingested in full, which reports it
+        log.info("%s: ingested in full (%s: %s)", table_text(job.path), type(exc).__name__, table_text(exc))
+        return None
 
 
 def commit_job(store: Store, job: Job, commits: list[ModelCommit], run_id: str | None,

@@ -21,7 +21,7 @@ from cim.store import ModelCommit
 
 _TIME_STAMP = re.compile(rb"(FILE_NAME\s*\(\s*'(?:[^']|'')*'\s*,\s*)'(?:[^']|'')*'")
 _HEADER_MAX = 1 << 16  # the header is a few hundred bytes; a longer one is hashed as it is
-COPIED_TABLES = ("elements", "meshes", "buildings", "relations")
+COPIED_TABLES = ("elements", "meshes", "buildings", "relations", "step_lines")
 _SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "tables.toml"
 
 # Tables that keep every ingested version of a model (the views show the current one and <name>_history).
-VERSIONED_TABLES = ("elements", "meshes", "buildings", "relations")
+VERSIONED_TABLES = ("elements", "meshes", "buildings", "relations", "step_lines")
 
 
 @cache
@@ -33,6 +33,7 @@ def _types() -> dict[str, pa.DataType]:
         "bool": pa.bool_(),
         "timestamp": pa.timestamp("us", tz="UTC"),
         "wkb": pa.binary(),
+        "bytes": pa.binary(),
         "list<string>": pa.list_(pa.string()),
         "list<float64>": pa.list_(pa.float64()),
         "list<int32>": pa.list_(pa.int32()),

@@ -1,0 +1,188 @@
+"""A revision that edited geometry only: mesh the products it touched, carry everything else.
+
+The geometry input hashes (``cim.ingest.reuse``) spare the kernel, but a revision still parses the whole
+file, hashes its graph and describes every product: a third of a full ingest when 1% of a model moved.
+Here the revision is compared with the previous version line by line instead (``cim.ingest.line_index``,
+``cim.ingest.line_diff``). When only entities below products changed (placements, profiles, representation
+items), every row of the new version is the previous version's except the geometry of the products reaching
+those lines: they are meshed, in a child process as every parse is (``cim.isolated``), from a small file of
+their entities, the project, the spatial structure and the georeferencing. The result is what a full ingest
+of the file gives (``tests/test_revise.py`` compares them column by column).
+
+Any doubt means a full ingest: a previous version with error rows, other settings or code, duplicate
+GlobalIds or no line index; a plan ``line_diff`` refuses; a small file whose georeferencing, unit, schema or
+settings salt differs from the previous version's; a product refused, without mesh or in a reference cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cim import __version__
+from cim.buildings import buildings_table
+from cim.ifc.integrity import reference_depth, reference_edges
+from cim.ifc.placement import has_body
+from cim.ifc.reader import file_schema, open_ifc
+from cim.ifc.relations import build_index
+from cim.ingest.file_digests import file_digests
+from cim.ingest.geometry_key import geometry_input_hashes, model_salt
+from cim.ingest.ifc_chunks import process_chunk
+from cim.ingest.line_diff import plan_revision
+from cim.ingest.line_index import LineIndex, read_lines
+from cim.ingest.reuse import GEOMETRY_COLUMNS, ReuseSource
+from cim.isolated import call_in_child
+from cim.store import ModelCommit
+
+log = logging.getLogger(__name__)
+REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
+CARRIED_TABLES = ("elements", "meshes", "buildings", "relations")
+_SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
+
+
+@dataclass
+class Remeshed:
+    """What the child gives back: the changed products' new geometry (picklable)."""
+
+    salt: str
+    elements: pa.Table  # step_id and REVISED_COLUMNS
+    meshes: pa.Table
+    storeys: dict[str, tuple[float, float]]
+
+
+def revise(source: ReuseSource | None, path: str, key: str, *, city_crs: str, settings, sha256: str,
+           content_sha256: str) -> ModelCommit | None:
+    """The new version from the previous one and the lines that changed, or None: ingest the file in full."""
+    if source is None or source.record is None or not _same_setup(source.record, key, settings, city_crs):
+        return None
+    from cim.store import Store
+
+    store = Store(source.store_root, create=False)
+    if not store.has_table("step_lines"):
+        return None
+    old = LineIndex.from_table(store.read_model("step_lines", source.model_id, source.version))
+    if old is None or old.salt is None:
+        return None
+    new = read_lines(path, old.salt, old)
+    if new is None:
+        return None
+    plan = plan_revision(new, old, file_schema(path))
+    if isinstance(plan, str):
+        log.info("%s: ingested in full: %s", path, plan)
+        return None
+    with ThreadPoolExecutor(len(CARRIED_TABLES) + 1, thread_name_prefix="cim-revise") as pool, \
+            tempfile.TemporaryDirectory(prefix="cim-revise-") as tmp:
+        reads = {}
+
+        def read_previous() -> None:  # while the child meshes
+            reads["errors"] = pool.submit(_has_error_rows, store, key, source.record["sha256"])
+            reads.update({name: pool.submit(store.read_model, name, source.model_id, source.version)
+                          for name in CARRIED_TABLES})
+
+        small = Path(tmp) / "revision.ifc"
+        small.write_bytes(plan.text)
+        done = call_in_child(remesh, str(small), plan.products, city_crs, settings, path=path,
+                             after_fork=read_previous)
+        if reads["errors"].result():
+            return None
+        tables = {name: reads[name].result().drop_columns(["model_id", "version"]) for name in CARRIED_TABLES}
+    if pc.any(pc.is_valid(tables["elements"]["global_id_issue"])).as_py():
+        return None  # products keyed by STEP id: the small file would key them otherwise
+    if isinstance(done, str) or done.salt != old.salt:
+        log.info("%s: ingested in full: %s", path, done if isinstance(done, str) else "its georeferencing changed")
+        return None
+    log.info("%s: %d entities changed since version %d: %d products meshed again, the rest carried", path,
+             plan.changed, source.version, len(plan.products))
+    return _commit(source, tables, done, new.index, sha256=sha256, content_sha256=content_sha256,
+                   size_bytes=Path(path).stat().st_size)
+
+
+def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed | str:
+    """In the child: mesh ``step_ids`` from the small file, or say why the file must be ingested in full."""
+    from cim.georef import resolve_georef
+    from cim.ingest.ifc import _unit_scale, storey_heights
+
+    opened = open_ifc(small)
+    if opened.findings.damaged:
+        return "; ".join(opened.findings.summary())
+    unit_scale = _unit_scale(opened)
+    georef = resolve_georef(opened.file, Path(small), city_crs, settings.placement)
+    salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
+                      settings_hash=settings.fingerprint(city_crs))
+    src, dst, n_defined = reference_edges(small)
+    depth = reference_depth(src, dst)
+    if any(depth.problem(s) for s in step_ids):
+        return "a changed product reaches a reference cycle or a very deep chain"
+    digests = file_digests(small, src, dst, n_defined, depth)
+    if digests is None:
+        return "the changed entities are not one per line"
+    model = opened.file
+    products = [model.by_id(s) for s in step_ids]
+    keys = geometry_input_hashes(model, products, salt, digests=digests)
+    idx = build_index(model)
+    chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True)
+    if chunk.refused:
+        return f"a changed product is refused (#{chunk.refused[0][0]}: {chunk.refused[0][2]})"
+    meshed = dict(zip(chunk.elements["step_id"].to_pylist(), chunk.elements["has_mesh"].to_pylist(), strict=True))
+    if any(has_body(p) and not meshed.get(p.id()) for p in products):
+        return "a changed product's body gives no mesh"
+    elements = chunk.elements.select(["step_id", *REVISED_COLUMNS[:-1]])
+    elements = elements.append_column("geometry_input_hash",
+                                      pa.array([keys.get(s) for s in elements["step_id"].to_pylist()], pa.string()))
+    return Remeshed(salt, elements, chunk.meshes, storey_heights(opened, georef, unit_scale, idx))
+
+
+def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, index: LineIndex, *,
+            sha256: str, content_sha256: str, size_bytes: int) -> ModelCommit:
+    elements = _replace_rows(tables["elements"], done.elements)
+    changed = set(done.elements["step_id"].to_pylist())
+    steps = elements["step_id"].to_pylist()
+    gids = {g for g, s in zip(elements["global_id"].to_pylist(), steps, strict=True) if s in changed}
+    meshes = tables["meshes"]
+    meshes = meshes.filter(pc.invert(pc.is_in(meshes["global_id"], pa.array(sorted(gids), pa.string()))))
+    meshes = pa.concat_tables([meshes, done.meshes.select(meshes.column_names).cast(meshes.schema)])
+    buildings = tables["buildings"]
+    if any(b is not None for b, s in zip(elements["building_global_id"].to_pylist(), steps, strict=True)
+           if s in changed):
+        buildings = buildings_table(elements, done.storeys).select(buildings.column_names).cast(buildings.schema)
+    record = dict(source.record)
+    for name in _SET_AT_COMMIT:
+        record.pop(name, None)
+    record.update(sha256=sha256, content_sha256=content_sha256, size_bytes=size_bytes,
+                  n_elements=elements.num_rows, n_meshes=meshes.num_rows,
+                  n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
+    out = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": tables["relations"],
+           "step_lines": index.as_table()}
+    return ModelCommit(model_id=source.model_id, record=record, tables=out)
+
+
+def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:
+    """``elements`` with the REVISED_COLUMNS of the rows whose step_id is in ``revised`` taken from it."""
+    steps = elements["step_id"].to_pylist()
+    at = {s: i for i, s in enumerate(revised["step_id"].to_pylist())}
+    positions = [i for i, s in enumerate(steps) if s in at]
+    for name in REVISED_COLUMNS:
+        values = elements[name].to_pylist()
+        new = revised[name].to_pylist()
+        for pos in positions:
+            values[pos] = new[at[steps[pos]]]
+        column = pa.array(values, elements.schema.field(name).type)
+        elements = elements.set_column(elements.column_names.index(name), elements.schema.field(name), column)
+    return elements
+
+
+def _same_setup(record: dict, key: str, settings, city_crs: str) -> bool:
+    return (record.get("settings_hash") == settings.fingerprint(city_crs) and record.get("source_path") == key
+            and record.get("code_version") == __version__ and record.get("kind") == "ifc"
+            and record.get("status") in ("ok", "warning"))
+
+
+def _has_error_rows(store, key: str, sha256: str) -> bool:
+    errors = store.read("ingest_errors", columns=["sha256"], filters=[("source_path", "=", key)])
+    return sha256 in set(errors["sha256"].to_pylist())
