@@ -61,6 +61,7 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) 
     cols = ["global_id", "ifc_class", "predefined_type", "name", "object_type", "building_global_id",
             "storey_global_id", "footprint", "zmin", "zmax"]
     rows = elements.select([c for c in cols if c in elements.column_names]).to_pylist()
+    rows.sort(key=lambda r: r["global_id"])  # outlines and sums in one order, however the rows were read
     # find_ancestor counts the element itself, so a building or facility is its own building.
     buildings = {r["global_id"]: r for r in rows if r["global_id"] == r["building_global_id"]}
     members: dict[str, list[dict]] = defaultdict(list)

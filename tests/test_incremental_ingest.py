@@ -15,44 +15,12 @@ from cim.ingest.ifc import prepare_ifc
 from cim.ingest.reuse import Previous
 from cim.ingest.run import ingest_file
 from cim.store import Store
-from tests.models import add_box, add_door_in_opening, add_wall, new_model, place, write
-
-N_MESHED = 7  # two walls, a column, three instances of one type, a door
-
-
-def _mapped_instances(f, ctx, n: int) -> None:
-    """``n`` columns sharing one IfcRepresentationMap, as a type's instances do."""
-    pos = f.createIfcAxis2Placement2D(f.createIfcCartesianPoint((0.2, 0.2)))
-    profile = f.createIfcRectangleProfileDef("AREA", None, pos, 0.4, 0.4)
-    rep = ifcopenshell.api.run("geometry.add_profile_representation", f, context=ctx["body"], profile=profile,
-                               depth=3.0)
-    origin = f.createIfcAxis2Placement3D(f.createIfcCartesianPoint((0.0, 0.0, 0.0)))
-    shared = f.createIfcRepresentationMap(origin, rep)
-    ctype = ifcopenshell.api.run("root.create_entity", f, ifc_class="IfcColumnType", name="C40")
-    ctype.RepresentationMaps = [shared]
-    for i in range(n):
-        item = f.createIfcMappedItem(shared, f.createIfcCartesianTransformationOperator3D(
-            None, None, f.createIfcCartesianPoint((0.0, 0.0, 0.0)), None, None))
-        body = f.createIfcShapeRepresentation(ctx["body"], "Body", "MappedRepresentation", [item])
-        col = ifcopenshell.api.run("root.create_entity", f, ifc_class="IfcColumn", name=f"T{i}")
-        ifcopenshell.api.run("spatial.assign_container", f, relating_structure=ctx["storey"], products=[col])
-        col.Representation = f.createIfcProductDefinitionShape(None, None, [body])
-        place(f, col, (10.0 + 2 * i, 10.0, 0.0))
-        ifcopenshell.api.run("type.assign_type", f, related_objects=[col], relating_type=ctype)
-
-
-def _base(path: Path) -> Path:
-    f, ctx = new_model()
-    add_wall(f, ctx, name="W1")
-    add_wall(f, ctx, name="W2", start=(0.0, 4.0, 0.0), length=6.0)
-    add_box(f, ctx, "IfcColumn", name="C1", corner=(3.0, 8.0, 0.0), size=(0.5, 0.5, 3.0))
-    _mapped_instances(f, ctx, 3)
-    add_box(f, ctx, "IfcDoor", name="D1", corner=(20.0, 0.0, 0.0), size=(0.9, 0.1, 2.1))
-    return write(f, path)
-
-
-def _by_name(f: ifcopenshell.file, name: str):
-    return next(p for p in f.by_type("IfcProduct") if p.Name == name)
+from tests.incremental_models import N_MESHED
+from tests.incremental_models import base_model as _base
+from tests.incremental_models import by_name as _by_name
+from tests.incremental_models import revise as _revise
+from tests.incremental_models import wall_with_opening as _wall_with_opening
+from tests.models import add_box, new_model, place, write
 
 
 def _move_w2(f):
@@ -69,13 +37,6 @@ def _raise_the_type(f):
 
 def _shift_map_conversion(f):
     f.by_type("IfcMapConversion")[0].Eastings += 10.0
-
-
-def _revise(path: Path, change) -> None:
-    """Open the file, apply ``change`` and write it back (STEP ids kept, as a re-save would)."""
-    f = ifcopenshell.open(str(path))
-    change(f)
-    f.write(str(path))
 
 
 def _touch_header(path: Path) -> None:
@@ -144,14 +105,6 @@ def test_a_file_saved_again_with_only_a_new_header_time_stamp_reuses_everything(
     store, latest = _revision_vs_scratch(tmp_path, _touch_header)
     assert latest["n_meshes_reused"] == N_MESHED
     assert _changed(store) == set()
-
-
-def _wall_with_opening(path: Path) -> Path:
-    f, ctx = new_model()
-    wall = add_wall(f, ctx, name="W1", length=6.0)
-    add_door_in_opening(f, ctx, wall, corner=(2.0, 0.0, 0.0))
-    add_wall(f, ctx, name="W2", start=(0.0, 4.0, 0.0))
-    return write(f, path)
 
 
 def test_a_moved_opening_redoes_the_wall_it_cuts(tmp_path):

@@ -8,10 +8,10 @@ other product's rows, relationships, properties) is the previous version's, so t
 file ingested in full, when an edit could reach more than geometry:
 
 - a changed entity is itself an IfcRoot (a product's name, a relationship, a property set, a type);
-- the climb reaches an IfcRoot that is not a plain product (a type object, a property set, the project),
-  a spatial element (storey heights and building outlines follow it), an opening or projection (its host's
-  mesh changes), a representation context or georeferencing entity, or nothing at all;
-- more than a quarter of the products are reached (meshing them all is then about as quick).
+- the climb reaches an IfcRoot that is not a product (a type object, a property set, the project), a
+  spatial element (storey heights and building outlines follow it), a representation context or
+  georeferencing entity, or nothing at all (an opening or projection it reaches is redone with its host);
+- more than a quarter of the products (and more than 64) are reached: meshing them all is then as quick.
 
 The products to redo are meshed from a small file of their entities and what georeferences them
 (``Revision.text``); ``cim.ingest.revise`` checks that its georeferencing and geometry salt are the previous
@@ -30,6 +30,7 @@ from cim.ifc.integrity import range_positions
 from cim.ingest.line_index import FileLines, LineIndex, numbers, type_name, unique
 
 MAX_SHARE = 0.25
+_FEW = 64  # products always worth meshing the short way, whatever their share of a small model
 _HASH, _EQUALS = 35, 61
 OTHER, PRODUCT, FEATURE, SPATIAL, ROOT, FRAME, PROJECT, FEATURE_REL = range(8)
 _FRAME_TYPES = ("IfcRepresentationContext", "IfcCoordinateOperation", "IfcCoordinateReferenceSystem")
@@ -57,16 +58,16 @@ def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float 
         changed = np.flatnonzero(np.frombuffer(new.index.hashes, np.uint64) != np.frombuffer(old.hashes, np.uint64))
     kinds = _kinds(new, schema)
     if (bad := changed[kinds[changed] != OTHER]).size:
-        return _why(new, kinds, bad[0], "changed")
+        return _why(new, kinds, bad[0], "changed", schema)
     edges = references(new)
     if edges is None:
         return "a line defines more than one entity"
     src, dst = edges
     affected = _climb(changed, src, dst, kinds)
     if isinstance(affected, tuple):
-        return _why(new, kinds, *affected)
+        return _why(new, kinds, *affected, schema)
     n_products = int(np.isin(kinds, (PRODUCT, FEATURE, SPATIAL)).sum())
-    if len(affected) > max_share * max(n_products, 1):
+    if len(affected) > max(max_share * n_products, _FEW):
         return f"{len(affected)} of {n_products} products changed"
     keep = _closure(_seeds(affected, kinds, src, dst), src, dst, len(new.starts))
     text = new.header + b"\n".join([new.line(i) for i in keep.tolist()]) + b"\nENDSEC;\nEND-ISO-10303-21;\n"
@@ -93,7 +94,8 @@ def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndarray) -> np.ndarray | tuple:
-    """Lines of the products reaching a changed line, or (line, why) for the first that refuses the plan."""
+    """Lines of the products reaching a changed line, and the hosts of the openings and projections among
+    them (a host's mesh is cut by its openings); or (line, why) for the first line that refuses the plan."""
     order = np.argsort(dst, kind="stable")
     parents_of = src[order]
     indptr = np.searchsorted(dst[order], np.arange(len(kinds) + 1))
@@ -102,18 +104,24 @@ def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndar
         return int(orphan[0]), "changed, reaching no product"
     seen = np.zeros(len(kinds), dtype=bool)
     seen[changed] = True
-    products, frontier = [], changed
+    products, frontier = [np.zeros(0, np.int64)], changed
     while frontier.size:
         at = indptr[frontier]
         parents = unique(parents_of[range_positions(at, indptr[frontier + 1] - at)])
         parents = parents[~seen[parents]]
         seen[parents] = True
         kind = kinds[parents]
-        if (bad := parents[~np.isin(kind, (OTHER, PRODUCT))]).size:
+        if (bad := parents[~np.isin(kind, (OTHER, PRODUCT, FEATURE))]).size:
             return int(bad[0]), "reached by a changed line"
-        products.append(parents[kind == PRODUCT])
+        products.append(parents[kind != OTHER])
         frontier = parents[kind == OTHER]
-    return np.sort(np.concatenate(products)) if products else np.zeros(0, np.int64)
+    found = unique(np.concatenate(products))
+    features = found[kinds[found] == FEATURE]
+    if features.size:  # the relationship naming an opening names its host
+        rels = unique(src[np.isin(dst, features) & (kinds[src] == FEATURE_REL)])
+        hosts = dst[np.isin(src, rels) & np.isin(kinds[dst], (PRODUCT, FEATURE))]
+        found = unique(np.concatenate([found, hosts]))
+    return found
 
 
 def _seeds(affected: np.ndarray, kinds: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -173,6 +181,15 @@ def _kind(name: str, schema: str) -> int:
     return ROOT if "IfcRoot" in chain else OTHER
 
 
-def _why(lines: FileLines, kinds: np.ndarray, line: int, what: str) -> str:
+def _why(lines: FileLines, kinds: np.ndarray, line: int, what: str, schema: str) -> str:
     kind = _REFUSED.get(int(kinds[line]), "an entity")
-    return f"{kind} (#{int(lines.ids[line])} {type_name(lines, line)}) {what}"
+    return f"{kind} (#{int(lines.ids[line])} {_spelled(type_name(lines, line), schema)}) {what}"
+
+
+@cache
+def _spelled(name: str, schema: str) -> str:
+    """IFCWALL as the schema spells it: IfcWall."""
+    try:
+        return wrapper.schema_by_name(schema).declaration_by_name(name).name()
+    except (RuntimeError, IndexError):
+        return name

@@ -25,7 +25,7 @@ import pyarrow as pa
 _HASH_BYTES = 8
 GROUP = 64  # lines per group hash: a revision hashes each line only in the groups whose bytes changed
 _DIGITS, _MAX_TYPE, _WORDS = 18, 48, 6
-_NEWLINE, _HASH, _SEMICOLON, _CR, _EQUALS, _PAREN = 10, 35, 59, 13, 61, 40
+_NEWLINE, _HASH, _SEMICOLON, _CR, _EQUALS, _PAREN, _QUOTE = 10, 35, 59, 13, 61, 40, 39
 
 
 @dataclass(frozen=True)
@@ -202,4 +202,8 @@ def _entity_lines(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     keep = last >= starts
     if not (arr[starts[keep]] == _HASH).all() or not (arr[last[keep]] == _SEMICOLON).all():
         return None
-    return starts[keep], ends[keep]
+    starts, ends = starts[keep], ends[keep]
+    quotes = np.concatenate([[0], np.cumsum(arr == _QUOTE)])
+    if ((quotes[ends] - quotes[starts]) % 2).any():
+        return None  # a string runs over a line break: a line is not one entity, whatever it looks like
+    return starts, ends

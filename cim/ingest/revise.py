@@ -51,8 +51,8 @@ class Remeshed:
     """What the child gives back: the changed products' new geometry (picklable)."""
 
     salt: str
-    elements: pa.Table  # step_id and REVISED_COLUMNS
-    meshes: pa.Table
+    elements: pa.Table | None  # step_id and REVISED_COLUMNS; None when no product changed
+    meshes: pa.Table | None
     storeys: dict[str, tuple[float, float]]
 
 
@@ -123,9 +123,12 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
     if digests is None:
         return "the changed entities are not one per line"
     model = opened.file
+    idx = build_index(model)
+    storeys = storey_heights(opened, georef, unit_scale, idx)
+    if not step_ids:  # only the header changed, or lines no product reaches through geometry
+        return Remeshed(salt, None, None, storeys)
     products = [model.by_id(s) for s in step_ids]
     keys = geometry_input_hashes(model, products, salt, digests=digests)
-    idx = build_index(model)
     chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True)
     if chunk.refused:
         return f"a changed product is refused (#{chunk.refused[0][0]}: {chunk.refused[0][2]})"
@@ -135,11 +138,18 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
     elements = chunk.elements.select(["step_id", *REVISED_COLUMNS[:-1]])
     elements = elements.append_column("geometry_input_hash",
                                       pa.array([keys.get(s) for s in elements["step_id"].to_pylist()], pa.string()))
-    return Remeshed(salt, elements, chunk.meshes, storey_heights(opened, georef, unit_scale, idx))
+    return Remeshed(salt, elements, chunk.meshes, storeys)
 
 
 def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, index: LineIndex, *,
             sha256: str, content_sha256: str, size_bytes: int) -> ModelCommit:
+    record = dict(source.record)
+    for name in _SET_AT_COMMIT:
+        record.pop(name, None)
+    record.update(sha256=sha256, content_sha256=content_sha256, size_bytes=size_bytes)
+    if done.elements is None:
+        record.update(n_meshes_reused=tables["meshes"].num_rows)
+        return ModelCommit(model_id=source.model_id, record=record, tables={**tables, "step_lines": index.as_table()})
     elements = _replace_rows(tables["elements"], done.elements)
     changed = set(done.elements["step_id"].to_pylist())
     steps = elements["step_id"].to_pylist()
@@ -151,11 +161,7 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, in
     if any(b is not None for b, s in zip(elements["building_global_id"].to_pylist(), steps, strict=True)
            if s in changed):
         buildings = buildings_table(elements, done.storeys).select(buildings.column_names).cast(buildings.schema)
-    record = dict(source.record)
-    for name in _SET_AT_COMMIT:
-        record.pop(name, None)
-    record.update(sha256=sha256, content_sha256=content_sha256, size_bytes=size_bytes,
-                  n_elements=elements.num_rows, n_meshes=meshes.num_rows,
+    record.update(n_elements=elements.num_rows, n_meshes=meshes.num_rows,
                   n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
     out = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": tables["relations"],
            "step_lines": index.as_table()}

@@ -1,0 +1,186 @@
+"""A revision compared line by line with the previous version (cim.ingest.revise) equals a from-scratch ingest,
+and takes the short way only where the changed lines reach product geometry alone."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import ifcopenshell
+import pytest
+
+from cim.config import CityConfig, default_config
+from cim.ingest.line_diff import plan_revision
+from cim.ingest.line_index import LineIndex, read_lines
+from cim.ingest.run import ingest_file
+from cim.store import Store
+from tests.incremental_models import N_MESHED, base_model, by_name, revise, wall_with_opening
+
+TABLES = ("elements", "meshes", "buildings", "relations", "step_lines")
+
+
+def _rows(store: Store, table: str, model: str, version: int) -> list[dict]:
+    rows = store.read_model(table, model, version).drop_columns(["model_id", "version"]).to_pylist()
+    return sorted(rows, key=lambda r: (r.get("global_id") or "", repr(r)))
+
+
+def _revised(tmp_path: Path, change, base=base_model, city=None, caplog=None) -> tuple[Store, dict, str]:
+    """Ingest ``base``, apply ``change``, ingest again; assert every table equals a from-scratch ingest of the
+    revised file. Returns the store, the new version's record and which way the revision went."""
+    city = city or default_config("EPSG:4549", "plan")
+    path = base(tmp_path / "m.ifc")
+    store = Store(tmp_path / "store", "EPSG:4549")
+    assert ingest_file(store, city, path, workers=1).versions == [1]
+    change(path)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cim.ingest.revise"):
+        assert ingest_file(store, city, path, workers=1).versions == [2]
+    said = " ".join(r.getMessage() for r in caplog.records if r.name == "cim.ingest.revise")
+    way = "lines" if "meshed again" in said else "full"
+    scratch = Store(tmp_path / "scratch", "EPSG:4549")
+    assert ingest_file(scratch, city, path, workers=1).versions == [1]
+    model = path.stem
+    for table in TABLES:
+        assert _rows(store, table, model, 2) == _rows(scratch, table, model, 1), table
+    latest, fresh = store.latest(model), scratch.latest(model)
+    for field in ("n_elements", "n_meshes", "status", "message", "georef", "content_sha256", "sha256"):
+        assert latest[field] == fresh[field], field
+    return store, latest, way + ": " + said
+
+
+def _move_point(name: str, dx: float = 0.25):
+    """Move a product by editing its own placement point in place (no entity added: a re-save keeps ids)."""
+    def change(path: Path) -> None:
+        def edit(f):
+            point = by_name(f, name).ObjectPlacement.RelativePlacement.Location
+            x, y, z = point.Coordinates
+            point.Coordinates = (x + dx, y, z)
+        revise(path, edit)
+    return change
+
+
+def _edit(fn):
+    return lambda path: revise(path, fn)
+
+
+def test_an_element_moved_in_place_is_meshed_again_alone_and_the_rest_carried(tmp_path, caplog):
+    _, latest, way = _revised(tmp_path, _move_point("W2"), caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED - 1
+
+
+def test_a_widened_profile_is_meshed_again_alone(tmp_path, caplog):
+    def widen(f):
+        by_name(f, "C1").Representation.Representations[0].Items[0].SweptArea.XDim = 0.7
+    _, latest, way = _revised(tmp_path, _edit(widen), caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED - 1
+
+
+def test_a_wall_with_an_opening_moved_in_place_is_cut_again_from_the_small_file(tmp_path, caplog):
+    _, latest, way = _revised(tmp_path, _move_point("W1", 0.4), base=wall_with_opening, caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] < latest["n_meshes"]
+
+
+def test_a_new_file_description_alone_carries_every_row(tmp_path, caplog):
+    def describe(path: Path) -> None:
+        text = path.read_text()
+        text, n = re.subn(r"FILE_DESCRIPTION\(\([^)]*\)", "FILE_DESCRIPTION(('ViewDefinition [Revised]')", text,
+                          count=1)
+        assert n == 1
+        path.write_text(text)
+    _, latest, way = _revised(tmp_path, describe, caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    (_edit(lambda f: setattr(f.by_type("IfcRepresentationMap")[0].MappedRepresentation.Items[0], "Depth", 3.5)),
+     "IfcColumnType"),
+    (_edit(lambda f: setattr(f.by_type("IfcMapConversion")[0], "Eastings", f.by_type("IfcMapConversion")[0].Eastings
+                             + 10.0)), "IfcMapConversion"),
+    (_edit(lambda f: setattr(by_name(f, "W2"), "Name", "W2 renamed")), "IfcWall"),
+    (_edit(lambda f: setattr(f.by_type("IfcBuildingStorey")[0].ObjectPlacement.RelativePlacement.Location,
+                             "Coordinates", (0.0, 0.0, 0.5))), "IfcBuildingStorey"),
+    (_edit(lambda f: f.createIfcCartesianPoint((1.0, 2.0, 3.0))), "added, removed"),
+])
+def test_a_change_that_reaches_more_than_product_geometry_is_ingested_in_full(tmp_path, caplog, change, why):
+    _, _, way = _revised(tmp_path, change, caplog=caplog)
+    assert way.startswith("full") and why in way, way
+
+
+def test_a_moved_opening_is_meshed_again_with_the_wall_it_cuts(tmp_path, caplog):
+    store, latest, way = _revised(tmp_path, _move_point("Opening", 0.5), base=wall_with_opening, caplog=caplog)
+    assert way.startswith("lines"), way
+    old = {r["name"]: r["geometry_hash"] for r in _rows(store, "elements", "m", 1)}
+    new = {r["name"]: r["geometry_hash"] for r in _rows(store, "elements", "m", 2)}
+    assert {name for name in new if new[name] != old[name]} == {"W1", "Opening"}
+
+
+def test_an_element_moved_to_an_absurd_place_is_refused_by_the_full_ingest(tmp_path, caplog):
+    store, latest, way = _revised(tmp_path, _move_point("W2", 1e9), caplog=caplog)
+    assert way.startswith("full") and "refused" in way, way
+    assert latest["status"] == "incomplete"
+    assert "W2" not in {r["name"] for r in _rows(store, "elements", "m", 2)}
+
+
+def test_a_real_export_moved_in_place_is_revised_by_lines_and_equals_its_from_scratch_ingest(tmp_path, caplog):
+    from tests.conftest import fixture_path
+
+    source = fixture_path("ifc4/AC20-FZK-Haus.ifc")
+
+    def base(path: Path) -> Path:
+        ifcopenshell.open(str(source)).write(str(path))  # both versions from one writer
+        return path
+
+    def move_a_wall(path: Path) -> None:
+        def edit(f):
+            wall = sorted(f.by_type("IfcWall"), key=lambda w: w.GlobalId)[0]
+            point = wall.ObjectPlacement.RelativePlacement.Location
+            point.Coordinates = (point.Coordinates[0] + 0.3, *point.Coordinates[1:])
+        revise(path, edit)
+
+    city = CityConfig(path=tmp_path / "cim.toml", name="t", crs="EPSG:4549", models={"m.ifc": {"placement": {
+        "eastings": 464_700.0, "northings": 2_865_900.0, "height": 5.0}}})
+    _, latest, way = _revised(tmp_path, move_a_wall, base=base, city=city, caplog=caplog)
+    if way.startswith("full"):  # the wall's point may be shared (then the plan names what it reaches)
+        assert "reached" in way or "products changed" in way, way
+    else:
+        assert 0 < latest["n_meshes"] - latest["n_meshes_reused"] <= 12
+
+
+def test_the_line_index_finds_exactly_the_edited_lines(tmp_path):
+    path = base_model(tmp_path / "m.ifc")
+    before = read_lines(path)
+    _move_point("C1")(path)
+    after = read_lines(path, None, before.index)
+    assert after.index.layout == before.index.layout
+    [changed] = after.changed.tolist()
+    assert after.line(changed).startswith(b"#%d=IFCCARTESIANPOINT" % after.ids[changed])
+    plan = plan_revision(after, before.index, "IFC4")
+    f = ifcopenshell.open(str(path))
+    assert plan.products == [by_name(f, "C1").id()]
+    assert after.index == read_lines(path).index  # hashed by groups, the index is the same as from scratch
+
+
+def test_a_file_not_one_entity_per_line_gets_no_index(tmp_path):
+    path = base_model(tmp_path / "m.ifc")
+    text = path.read_text()
+    data = text.index("DATA;")
+    wrapped = text[:data] + re.sub(r"(#\d+=IFC\w+\([^\n]*?),", r"\1,\n", text[data:], count=1)
+    assert wrapped.count("\n") == text.count("\n") + 1
+    path.write_text(wrapped)
+    assert read_lines(path) is None
+    assert LineIndex.from_table(LineIndex("", b"", b"").as_table().slice(0, 0)) is None
+
+
+def test_a_string_running_over_a_line_break_gets_no_index(tmp_path):
+    path = base_model(tmp_path / "m.ifc")
+    text = path.read_text()
+    data = text.index("DATA;")
+    crafted = text[:data] + text[data:].replace("'W1'", "'W1;\n#999999=IFCWALL($);'", 1)
+    assert crafted != text
+    path.write_text(crafted)
+    assert read_lines(path) is None
