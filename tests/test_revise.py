@@ -16,6 +16,13 @@ from cim.ingest.line_index import LineIndex, read_lines
 from cim.ingest.run import ingest_file
 from cim.store import Store
 from tests.incremental_models import N_MESHED, base_model, by_name, revise, wall_with_opening
+from tests.models import add_box, place
+
+
+def _context(f) -> dict:
+    storey = f.by_type("IfcBuildingStorey")[0]
+    body = next(c for c in f.by_type("IfcGeometricRepresentationSubContext") if c.ContextIdentifier == "Body")
+    return {"storey": storey, "body": body}
 
 TABLES = ("elements", "meshes", "buildings", "relations", "step_lines")
 
@@ -104,11 +111,31 @@ def test_a_new_file_description_alone_carries_every_row(tmp_path, caplog):
     (_edit(lambda f: setattr(by_name(f, "W2"), "Name", "W2 renamed")), "IfcWall"),
     (_edit(lambda f: setattr(f.by_type("IfcBuildingStorey")[0].ObjectPlacement.RelativePlacement.Location,
                              "Coordinates", (0.0, 0.0, 0.5))), "IfcBuildingStorey"),
-    (_edit(lambda f: f.createIfcCartesianPoint((1.0, 2.0, 3.0))), "added, removed"),
+    (_edit(lambda f: f.createIfcCartesianPoint((1.0, 2.0, 3.0))), "reaching no product"),
+    (_edit(lambda f: f.remove(by_name(f, "C1"))), "removed"),
+    (_edit(lambda f: add_box(f, _context(f), "IfcColumn", name="C9", corner=(30.0, 0.0, 0.0), size=(0.4, 0.4, 3.0))),
+     "IfcRoot entity"),
 ])
 def test_a_change_that_reaches_more_than_product_geometry_is_ingested_in_full(tmp_path, caplog, change, why):
     _, _, way = _revised(tmp_path, change, caplog=caplog)
     assert way.startswith("full") and why in way, way
+
+
+def test_an_element_moved_as_an_editor_does_it_new_placement_entities_appended_is_revised_by_lines(
+        tmp_path, caplog):
+    _, latest, way = _revised(tmp_path, _edit(lambda f: place(f, by_name(f, "W2"), (0.5, 4.0, 0.0))), caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED - 1
+
+
+def test_a_new_point_given_to_an_element_is_revised_by_lines(tmp_path, caplog):
+    def new_point(f):
+        rel = by_name(f, "C1").ObjectPlacement.RelativePlacement
+        x, y, z = rel.Location.Coordinates
+        rel.Location = f.createIfcCartesianPoint((x + 0.3, y + 0.3, z))
+    _, latest, way = _revised(tmp_path, _edit(new_point), caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED - 1
 
 
 def test_a_moved_opening_is_meshed_again_with_the_wall_it_cuts(tmp_path, caplog):

@@ -39,6 +39,7 @@ from cim.ingest.ifc_health import (
     orphan_lines,
     reference_issues,
 )
+from cim.ingest.line_diff import with_roots
 from cim.ingest.line_index import LineIndex, read_lines
 from cim.ingest.reuse import Previous, ReuseSource, merge
 from cim.ingest.same_content import file_hashes
@@ -176,7 +177,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         "n_meshes_reused": len(reused) if previous is not None else None,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations,
-              "step_lines": _line_index(path, salt)}
+              "step_lines": _line_index(path, salt, opened.schema)}
     rows += [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]
@@ -197,7 +198,7 @@ def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str
         return {}
 
 
-def _line_index(path: Path, salt: str) -> pa.Table:
+def _line_index(path: Path, salt: str, schema: str) -> pa.Table:
     """The file's line index (``cim.ingest.line_index``): its next revision is diffed against it. No row
     when the file is not one entity per line, or it cannot be read: it only saves time on the next version."""
     try:
@@ -207,7 +208,7 @@ def _line_index(path: Path, salt: str) -> pa.Table:
         lines = None
     if lines is None:
         return LineIndex("", b"", b"").as_table().slice(0, 0)
-    return lines.index.as_table()
+    return with_roots(lines, schema).as_table()
 
 
 def load_previous(path: str | Path, reuse: ReuseSource | Previous | None) -> Previous | None:

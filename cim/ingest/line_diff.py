@@ -7,7 +7,8 @@ reference graph from the changed lines up to the first product. Everything else 
 other product's rows, relationships, properties) is the previous version's, so the plan is refused, and the
 file ingested in full, when an edit could reach more than geometry:
 
-- a changed entity is itself an IfcRoot (a product's name, a relationship, a property set, a type);
+- a changed entity is itself an IfcRoot (a product's name, a relationship, a property set, a type), except a
+  product that only refers to other entities (an editor's new placement or representation for it);
 - the climb reaches an IfcRoot that is not a product (a type object, a property set, the project), a
   spatial element (storey heights and building outlines follow it), a representation context or
   georeferencing entity, or nothing at all (an opening or projection it reaches is redone with its host);
@@ -20,21 +21,22 @@ version's before using anything meshed from it.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
 from dataclasses import dataclass
-from functools import cache
 
-import ifcopenshell.ifcopenshell_wrapper as wrapper
 import numpy as np
 
 from cim.ifc.integrity import range_positions
+from cim.ingest.entity_kinds import FEATURE, FEATURE_REL, FRAME, OTHER, PRODUCT, PROJECT, ROOT, ROOTED, SPATIAL, spelled
+from cim.ingest.entity_kinds import kinds as kinds_of
 from cim.ingest.line_index import FileLines, LineIndex, numbers, type_name, unique
 
+_REFERENCE = re.compile(rb"#\d+")
 MAX_SHARE = 0.25
 _FEW = 64  # products always worth meshing the short way, whatever their share of a small model
 _HASH, _EQUALS = 35, 61
-OTHER, PRODUCT, FEATURE, SPATIAL, ROOT, FRAME, PROJECT, FEATURE_REL = range(8)
-_FRAME_TYPES = ("IfcRepresentationContext", "IfcCoordinateOperation", "IfcCoordinateReferenceSystem")
-_FEATURE_RELS = ("IfcRelVoidsElement", "IfcRelProjectsElement")
 _REFUSED = {FEATURE: "an opening or projection", SPATIAL: "a spatial element", ROOT: "an IfcRoot entity",
             FRAME: "a representation context or georeferencing entity", PROJECT: "the IfcProject",
             FEATURE_REL: "an opening relationship"}
@@ -51,19 +53,18 @@ class Revision:
 
 def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float = MAX_SHARE) -> Revision | str:
     """The revision's plan, or why the file must be ingested in full."""
-    if new.index.layout != old.layout:
-        return "entities were added, removed, renumbered or reordered since the previous version"
-    changed = new.changed
-    if changed is None:
-        changed = np.flatnonzero(np.frombuffer(new.index.hashes, np.uint64) != np.frombuffer(old.hashes, np.uint64))
-    kinds = _kinds(new, schema)
-    if (bad := changed[kinds[changed] != OTHER]).size:
-        return _why(new, kinds, bad[0], "changed", schema)
+    kinds = kinds_of(new, schema)
+    changed = _changed(new, old)
+    if isinstance(changed, str):
+        return changed
+    relinked = _relinked(new, old, changed[kinds[changed] != OTHER], kinds)
+    if isinstance(relinked, tuple):
+        return _why(new, kinds, *relinked, schema)
     edges = references(new)
     if edges is None:
-        return "a line defines more than one entity"
+        return "a line defines more than one entity, or refers to one the file does not define"
     src, dst = edges
-    affected = _climb(changed, src, dst, kinds)
+    affected = _climb(changed[kinds[changed] == OTHER], src, dst, kinds, relinked)
     if isinstance(affected, tuple):
         return _why(new, kinds, *affected, schema)
     n_products = int(np.isin(kinds, (PRODUCT, FEATURE, SPATIAL)).sum())
@@ -72,6 +73,64 @@ def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float 
     keep = _closure(_seeds(affected, kinds, src, dst), src, dst, len(new.starts))
     text = new.header + b"\n".join([new.line(i) for i in keep.tolist()]) + b"\nENDSEC;\nEND-ISO-10303-21;\n"
     return Revision(new.ids[affected].tolist(), text, len(changed))
+
+
+def _changed(new: FileLines, old: LineIndex) -> np.ndarray | str:
+    """Lines of the new file that are new or differ from the previous version's line of the same STEP id, or
+    why the two cannot be compared. With the same layout, line by line; else aligned by id, as a tool that
+    keeps ids writes an edit (new entities appended, replaced ones left out)."""
+    if new.index.layout == old.layout:
+        if new.changed is not None:
+            return new.changed
+        return np.flatnonzero(np.frombuffer(new.index.hashes, np.uint64) != np.frombuffer(old.hashes, np.uint64))
+    old_ids, roots = old.ids(), old.root_ids()
+    if old_ids is None or roots is None:
+        return "entities were added, removed or reordered, and the previous version has no ids to align them"
+    order = np.argsort(old_ids)
+    slot = np.minimum(np.searchsorted(old_ids[order], new.ids), len(order) - 1)
+    common = old_ids[order][slot] == new.ids
+    old_hashes = np.frombuffer(old.hashes, np.uint64)[order][slot]
+    differ = ~common | (old_hashes != np.frombuffer(new.index.hashes, np.uint64))
+    removed = np.setdiff1d(old_ids, new.ids, assume_unique=True)
+    if (gone := np.intersect1d(removed, roots, assume_unique=True)).size:
+        return f"an IfcRoot entity (#{int(gone[0])}: a product, relationship, property set or type) was removed"
+    return np.flatnonzero(differ)
+
+
+def _relinked(new: FileLines, old: LineIndex, rooted: np.ndarray, kinds: np.ndarray) -> np.ndarray | tuple:
+    """The changed IfcRoot lines that are products whose text is the previous one's but for the entities
+    they refer to (an editor gave them a new placement or representation): meshed again, their other
+    attributes unchanged. Any other changed or new IfcRoot refuses the plan: (line, why)."""
+    roots, masks = old.root_ids(), old.masks()
+    if not rooted.size:
+        return rooted
+    if roots is None or masks is None:
+        return int(rooted[0]), "changed"
+    slot = np.minimum(np.searchsorted(roots, new.ids[rooted]), len(roots) - 1)
+    known = roots[slot] == new.ids[rooted]
+    same = known & (masks[slot] == np.frombuffer(_masks(new, rooted), np.uint64))
+    bad = rooted[~same | ~np.isin(kinds[rooted], (PRODUCT, FEATURE))]
+    if bad.size:
+        return int(bad[0]), "changed or added"
+    return rooted
+
+
+def with_roots(lines: FileLines, schema: str) -> LineIndex:
+    """The file's index with its ``roots`` and ``root_masks``: the ids of its IfcRoot lines, which a revision
+    may not remove, and the hash of each one's text with its references blanked, which it may not change."""
+    rooted = np.flatnonzero(np.isin(kinds_of(lines, schema), ROOTED))
+    rooted = rooted[np.argsort(lines.ids[rooted])]
+    return dataclasses.replace(lines.index, roots=lines.ids[rooted].astype("<i8").tobytes(),
+                               root_masks=_masks(lines, rooted))
+
+
+def _masks(lines: FileLines, positions: np.ndarray) -> bytes:
+    blake, sub = hashlib.blake2b, _REFERENCE.sub
+    out = []
+    for i in positions.tolist():
+        text = lines.line(i)
+        out.append(blake(sub(b"#", text[text.index(b"=") + 1:]), digest_size=8).digest())
+    return b"".join(out)
 
 
 def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
@@ -90,10 +149,13 @@ def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
     order = np.argsort(lines.ids)
     slot = np.minimum(np.searchsorted(lines.ids[order], values), len(order) - 1)
     found = (n_digits > 0) & (lines.ids[order][slot] == values) & (owner >= 0)
+    if (found != ((n_digits > 0) & (owner >= 0))).any():
+        return None  # a reference to an entity the file does not define: the full ingest reports it
     return owner[found], order[slot[found]]
 
 
-def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndarray) -> np.ndarray | tuple:
+def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndarray,
+           relinked: np.ndarray) -> np.ndarray | tuple:
     """Lines of the products reaching a changed line, and the hosts of the openings and projections among
     them (a host's mesh is cut by its openings); or (line, why) for the first line that refuses the plan."""
     order = np.argsort(dst, kind="stable")
@@ -104,7 +166,7 @@ def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndar
         return int(orphan[0]), "changed, reaching no product"
     seen = np.zeros(len(kinds), dtype=bool)
     seen[changed] = True
-    products, frontier = [np.zeros(0, np.int64)], changed
+    products, frontier = [relinked.astype(np.int64)], changed
     while frontier.size:
         at = indptr[frontier]
         parents = unique(parents_of[range_positions(at, indptr[frontier + 1] - at)])
@@ -149,47 +211,6 @@ def _closure(seeds: np.ndarray, src: np.ndarray, dst: np.ndarray, n_lines: int) 
     return np.flatnonzero(seen)
 
 
-def _kinds(lines: FileLines, schema: str) -> np.ndarray:
-    """Each line's kind (OTHER, PRODUCT, ...), classified once per entity type."""
-    keys = np.ascontiguousarray(lines.types).view(np.dtype((np.void, lines.types.shape[1] * 8))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return np.array([_kind(type_name(lines, int(i)), schema) for i in first], dtype=np.int8)[inverse]
-
-
-@cache
-def _kind(name: str, schema: str) -> int:
-    try:
-        decl = wrapper.schema_by_name(schema).declaration_by_name(name)
-    except (RuntimeError, IndexError):
-        return ROOT  # a type the schema does not know: refuse the plan rather than guess
-    chain = []
-    while decl is not None:
-        chain.append(decl.name())
-        decl = decl.supertype()
-    if chain[0] == "IfcProject":
-        return PROJECT
-    if chain[0] in _FEATURE_RELS:
-        return FEATURE_REL
-    if any(t in chain for t in _FRAME_TYPES):
-        return FRAME
-    if "IfcFeatureElement" in chain:
-        return FEATURE
-    if "IfcSpatialElement" in chain or "IfcSpatialStructureElement" in chain:
-        return SPATIAL
-    if "IfcProduct" in chain:
-        return PRODUCT
-    return ROOT if "IfcRoot" in chain else OTHER
-
-
 def _why(lines: FileLines, kinds: np.ndarray, line: int, what: str, schema: str) -> str:
     kind = _REFUSED.get(int(kinds[line]), "an entity")
-    return f"{kind} (#{int(lines.ids[line])} {_spelled(type_name(lines, line), schema)}) {what}"
-
-
-@cache
-def _spelled(name: str, schema: str) -> str:
-    """IFCWALL as the schema spells it: IfcWall."""
-    try:
-        return wrapper.schema_by_name(schema).declaration_by_name(name).name()
-    except (RuntimeError, IndexError):
-        return name
+    return f"{kind} (#{int(lines.ids[line])} {spelled(type_name(lines, line), schema)}) {what}"

@@ -36,6 +36,22 @@ class LineIndex:
     hashes: bytes  # 8 bytes per entity line, in file order
     groups: bytes  # 8 bytes per GROUP lines (the last group may be shorter)
     salt: str | None = None  # the geometry salt its products' geometry_input_hash were computed with
+    id_steps: bytes | None = None  # the lines' STEP ids as int32 steps from 0 (None if one does not fit)
+    roots: bytes | None = None  # sorted int64 ids of the lines that are IfcRoot entities
+    root_masks: bytes | None = None  # 8 bytes per root: its text's hash with references blanked
+
+    def ids(self) -> np.ndarray | None:
+        if not self.id_steps or len(self.id_steps) != 4 * self.n_lines:
+            return None
+        return np.cumsum(np.frombuffer(self.id_steps, dtype="<i4").astype(np.int64))
+
+    def root_ids(self) -> np.ndarray | None:
+        return None if self.roots is None else np.frombuffer(self.roots, dtype="<i8")
+
+    def masks(self) -> np.ndarray | None:
+        if self.roots is None or self.root_masks is None or len(self.root_masks) != len(self.roots):
+            return None
+        return np.frombuffer(self.root_masks, dtype=np.uint64)
 
     @property
     def n_lines(self) -> int:
@@ -45,7 +61,10 @@ class LineIndex:
         return pa.table({"n_lines": pa.array([self.n_lines], pa.int64()), "layout_sha256": [self.layout],
                          "geometry_salt": pa.array([self.salt], pa.string()),
                          "line_hashes": pa.array([self.hashes], pa.binary()),
-                         "group_hashes": pa.array([self.groups], pa.binary())})
+                         "group_hashes": pa.array([self.groups], pa.binary()),
+                         "id_steps": pa.array([self.id_steps], pa.binary()),
+                         "root_ids": pa.array([self.roots], pa.binary()),
+                         "root_masks": pa.array([self.root_masks], pa.binary())})
 
     @classmethod
     def from_table(cls, table: pa.Table) -> LineIndex | None:
@@ -57,7 +76,9 @@ class LineIndex:
         if (not lines or not groups or not row.get("layout_sha256") or len(lines) != n * _HASH_BYTES
                 or len(groups) != -(-n // GROUP) * _HASH_BYTES):
             return None
-        return cls(row["layout_sha256"], bytes(lines), bytes(groups), row.get("geometry_salt"))
+        steps, roots, masks = row.get("id_steps"), row.get("root_ids"), row.get("root_masks")
+        return cls(row["layout_sha256"], bytes(lines), bytes(groups), row.get("geometry_salt"),
+                   *(bytes(v) if v is not None else None for v in (steps, roots, masks)))
 
 
 @dataclass
@@ -112,8 +133,15 @@ def read_lines(path: str | Path, salt: str | None = None, previous: LineIndex | 
         hashes, lines.changed = _rehash(lines, groups, previous)
     else:
         hashes = _hash_all(zip(starts.tolist(), ends.tolist(), strict=True), body)
-    lines.index = LineIndex(layout, hashes, groups, salt)
+    lines.index = LineIndex(layout, hashes, groups, salt, _steps(ids))
     return lines
+
+
+def _steps(ids: np.ndarray) -> bytes | None:
+    steps = np.diff(ids, prepend=0)
+    if len(steps) and (steps.min() < np.iinfo(np.int32).min or steps.max() > np.iinfo(np.int32).max):
+        return None
+    return steps.astype("<i4").tobytes()
 
 
 def _rehash(lines: FileLines, groups: bytes, previous: LineIndex) -> tuple[bytes, np.ndarray]:

@@ -34,7 +34,7 @@ from cim.ifc.relations import build_index
 from cim.ingest.file_digests import file_digests
 from cim.ingest.geometry_key import geometry_input_hashes, model_salt
 from cim.ingest.ifc_chunks import process_chunk
-from cim.ingest.line_diff import plan_revision
+from cim.ingest.line_diff import plan_revision, with_roots
 from cim.ingest.line_index import LineIndex, read_lines
 from cim.ingest.reuse import GEOMETRY_COLUMNS, ReuseSource
 from cim.isolated import call_in_child
@@ -72,7 +72,8 @@ def revise(source: ReuseSource | None, path: str, key: str, *, city_crs: str, se
     new = read_lines(path, old.salt, old)
     if new is None:
         return None
-    plan = plan_revision(new, old, file_schema(path))
+    schema = file_schema(path)
+    plan = plan_revision(new, old, schema)
     if isinstance(plan, str):
         log.info("%s: ingested in full: %s", path, plan)
         return None
@@ -99,7 +100,8 @@ def revise(source: ReuseSource | None, path: str, key: str, *, city_crs: str, se
         return None
     log.info("%s: %d entities changed since version %d: %d products meshed again, the rest carried", path,
              plan.changed, source.version, len(plan.products))
-    return _commit(source, tables, done, new.index, sha256=sha256, content_sha256=content_sha256,
+    index = with_roots(new, schema)
+    return _commit(source, tables, done, index, sha256=sha256, content_sha256=content_sha256,
                    size_bytes=Path(path).stat().st_size)
 
 

@@ -1,0 +1,65 @@
+"""What kind of entity each line of a file defines, for the revision diff: a product, an IfcRoot that is not
+one (a relationship, a property set, a type), the georeferencing frame, or plain geometry (OTHER).
+
+Classified once per entity type from the schema's inheritance (``ifcopenshell_wrapper``), so an entity type
+added by a schema is placed by its supertypes, and one the schema does not know is treated as an IfcRoot
+(a revision touching it is ingested in full)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import ifcopenshell.ifcopenshell_wrapper as wrapper
+import numpy as np
+
+from cim.ingest.line_index import type_name
+
+if TYPE_CHECKING:
+    from cim.ingest.line_index import FileLines
+
+OTHER, PRODUCT, FEATURE, SPATIAL, ROOT, FRAME, PROJECT, FEATURE_REL = range(8)
+_FRAME_TYPES = ("IfcRepresentationContext", "IfcCoordinateOperation", "IfcCoordinateReferenceSystem")
+_FEATURE_RELS = ("IfcRelVoidsElement", "IfcRelProjectsElement")
+ROOTED = (PRODUCT, FEATURE, SPATIAL, ROOT, PROJECT, FEATURE_REL)
+
+
+def kinds(lines: FileLines, schema: str) -> np.ndarray:
+    """Each line's kind (OTHER, PRODUCT, ...), classified once per entity type."""
+    keys = np.ascontiguousarray(lines.types).view(np.dtype((np.void, lines.types.shape[1] * 8))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return np.array([kind(type_name(lines, int(i)), schema) for i in first], dtype=np.int8)[inverse]
+
+
+@cache
+def kind(name: str, schema: str) -> int:
+    try:
+        decl = wrapper.schema_by_name(schema).declaration_by_name(name)
+    except (RuntimeError, IndexError):
+        return ROOT  # a type the schema does not know: refuse the plan rather than guess
+    chain = []
+    while decl is not None:
+        chain.append(decl.name())
+        decl = decl.supertype()
+    if chain[0] == "IfcProject":
+        return PROJECT
+    if chain[0] in _FEATURE_RELS:
+        return FEATURE_REL
+    if any(t in chain for t in _FRAME_TYPES):
+        return FRAME
+    if "IfcFeatureElement" in chain:
+        return FEATURE
+    if "IfcSpatialElement" in chain or "IfcSpatialStructureElement" in chain:
+        return SPATIAL
+    if "IfcProduct" in chain:
+        return PRODUCT
+    return ROOT if "IfcRoot" in chain else OTHER
+
+
+@cache
+def spelled(name: str, schema: str) -> str:
+    """IFCWALL as the schema spells it: IfcWall."""
+    try:
+        return wrapper.schema_by_name(schema).declaration_by_name(name).name()
+    except (RuntimeError, IndexError):
+        return name
