@@ -49,9 +49,11 @@ def settings() -> ifcopenshell.geom.settings:
     return s
 
 
-def iter_meshes(model: ifcopenshell.file,
-                include: Iterable[ifcopenshell.entity_instance] | None = None) -> Iterator[RawMesh]:
+def iter_meshes(model: ifcopenshell.file, include: Iterable[ifcopenshell.entity_instance] | None = None,
+                threads: int = 1) -> Iterator[RawMesh]:
     """Yield one mesh per product with a body. Products that fail to mesh are logged and skipped.
+
+    ``threads``: the kernel's own threads (order of the shapes then varies); worker processes use one each.
 
     What the kernel prints goes to the debug log, not the console (see ``cim.geometry.quiet``).
     """
@@ -59,7 +61,7 @@ def iter_meshes(model: ifcopenshell.file,
     if include is not None and not include:
         return
     meshed: set[int] = set()
-    for mesh in _iter_library(model, include, GEOMETRY_LIBRARY):
+    for mesh in _iter_library(model, include, GEOMETRY_LIBRARY, threads):
         meshed.add(mesh.step_id)
         yield mesh
     # What the fast library could not mesh goes to Open CASCADE alone, which handles every IFC geometry type
@@ -68,12 +70,13 @@ def iter_meshes(model: ifcopenshell.file,
             if p.id() not in meshed and getattr(p, "Representation", None) is not None]
     if rest:
         log.debug("%d products not meshed by %s, meshing them with %s", len(rest), GEOMETRY_LIBRARY, FALLBACK_LIBRARY)
-        yield from _iter_library(model, rest, FALLBACK_LIBRARY)
+        yield from _iter_library(model, rest, FALLBACK_LIBRARY, threads)
 
 
-def _iter_library(model: ifcopenshell.file, include: list | None, library: str) -> Iterator[RawMesh]:
+def _iter_library(model: ifcopenshell.file, include: list | None, library: str, threads: int = 1
+                  ) -> Iterator[RawMesh]:
     with KernelOutput(f"meshing {len(include) if include is not None else 'all'} products") as kernel:
-        iterator = ifcopenshell.geom.iterator(settings(), model, 1, include=include, geometry_library=library)
+        iterator = ifcopenshell.geom.iterator(settings(), model, threads, include=include, geometry_library=library)
         with kernel.quiet():
             more = iterator.initialize()
         if more:

@@ -47,10 +47,11 @@ def union_by_groups(geoms: np.ndarray, grid_size: float | None = None) -> shapel
 
 def _distinct(parts: np.ndarray) -> np.ndarray:
     """The parts without exact repeats (the same outline on every typical floor, a slab under a wall of its
-    size): a repeat adds nothing to a union but an overlay."""
-    keys = shapely.to_wkb(shapely.normalize(parts))
-    _, first = np.unique(keys.astype(object), return_index=True)
-    return parts[np.sort(first)] if len(first) < len(parts) else parts
+    size): a repeat adds nothing to a union but an overlay. Repeats are found by their WKB bytes."""
+    first: dict[bytes, int] = {}
+    for i, key in enumerate(shapely.to_wkb(parts).tolist()):
+        first.setdefault(key, i)
+    return parts[np.fromiter(first.values(), dtype=np.int64)] if len(first) < len(parts) else parts
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -25,10 +25,26 @@ ROOTED = (PRODUCT, FEATURE, SPATIAL, ROOT, PROJECT, FEATURE_REL)
 
 
 def kinds(lines: FileLines, schema: str) -> np.ndarray:
-    """Each line's kind (OTHER, PRODUCT, ...), classified once per entity type."""
-    keys = np.ascontiguousarray(lines.types).view(np.dtype((np.void, lines.types.shape[1] * 8))).ravel()
+    """Each line's kind (OTHER, PRODUCT, ...), classified once per entity type (and kept on ``lines``)."""
+    if lines.kinds is None:
+        first, inverse = _distinct_types(lines.types)
+        lines.kinds = np.array([kind(type_name(lines, int(i)), schema) for i in first], dtype=np.int8)[inverse]
+    return lines.kinds
+
+
+def _distinct_types(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a line of each distinct type, each line's type number). The rows are folded into one integer to sort;
+    a fold that would merge two names is caught by comparing every row with its type's, and sorted whole."""
+    with np.errstate(over="ignore"):
+        folded = np.zeros(len(words), dtype=np.uint64)
+        for column in words.T:
+            folded = (folded ^ column) * np.uint64(0x100000001B3)
+    _, first, inverse = np.unique(folded, return_index=True, return_inverse=True)
+    if (words[first][inverse] == words).all():
+        return first, inverse
+    keys = np.ascontiguousarray(words).view(np.dtype((np.void, words.shape[1] * 8))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return np.array([kind(type_name(lines, int(i)), schema) for i in first], dtype=np.int8)[inverse]
+    return first, inverse
 
 
 @cache

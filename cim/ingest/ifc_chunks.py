@@ -72,7 +72,7 @@ def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
                   unit_scale: float, reused: frozenset[int] = frozenset(), *,
-                  check_placements: bool = False) -> Chunk:
+                  check_placements: bool = False, threads: int = 1) -> Chunk:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
     because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
 
@@ -92,7 +92,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
     raws = []
-    for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused]):
+    for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused], threads=threads):
         if raw.step_id not in rows:
             continue
         if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:

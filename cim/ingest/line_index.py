@@ -93,6 +93,7 @@ class FileLines:
     types: np.ndarray  # each line's entity type as a row of words (``type_name`` gives the name)
     index: LineIndex
     changed: np.ndarray | None = None  # lines that differ from the previous index (read with one)
+    kinds: np.ndarray | None = None  # each line's kind (``cim.ingest.entity_kinds``), once asked
 
     def line(self, i: int) -> bytes:
         return self.body[self.starts[i]:self.ends[i]]
@@ -191,8 +192,7 @@ def _type_codes(arr: np.ndarray, at: np.ndarray) -> np.ndarray | None:
     """Each line's entity type (the bytes from ``at`` to the next '('), zero-padded to _MAX_TYPE bytes, as
     rows of uint64 words: equal rows are equal names, exactly. None for a name longer than any IFC entity's.
 
-    Why words: numpy reads a word at any byte offset through one of eight shifted views of the text, so the
-    names of every line are read in a few gathers instead of a byte at a time."""
+    Why words: a whole-file gather of the names' bytes gives rows numpy compares and sorts at once."""
     parens = np.flatnonzero(arr == _PAREN)
     slot = np.searchsorted(parens, at)
     if not len(at):
@@ -202,15 +202,10 @@ def _type_codes(arr: np.ndarray, at: np.ndarray) -> np.ndarray | None:
     length = parens[slot] - at
     if length.max() > _MAX_TYPE:
         return None
-    padded = np.concatenate([arr, np.zeros(_MAX_TYPE + 8, dtype=np.uint8)])
-    views = [np.frombuffer(padded.data, dtype="<u8", offset=o, count=(len(padded) - o) // 8) for o in range(8)]
-    out = np.zeros((len(at), _WORDS), dtype=np.uint64)
-    for o in range(8):  # a name at offset 8k + o is words k, k+1, ... of the view shifted by o
-        rows = np.flatnonzero(at % 8 == o)
-        out[rows] = views[o][((at[rows] - o) // 8)[:, None] + np.arange(_WORDS)]
-    valid = np.clip(length[:, None] - 8 * np.arange(_WORDS), 0, 8).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        out &= np.where(valid == 8, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << (np.uint64(8) * valid)) - 1)
+    padded = np.concatenate([arr, np.zeros(_MAX_TYPE, dtype=np.uint8)])
+    window = np.lib.stride_tricks.sliding_window_view(padded, _MAX_TYPE)[at]  # rows copied, no index table
+    window[np.arange(_MAX_TYPE) >= length[:, None]] = 0
+    out = window.view("<u8")
     return out
 
 
@@ -231,7 +226,7 @@ def _entity_lines(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not (arr[starts[keep]] == _HASH).all() or not (arr[last[keep]] == _SEMICOLON).all():
         return None
     starts, ends = starts[keep], ends[keep]
-    quotes = np.concatenate([[0], np.cumsum(arr == _QUOTE)])
-    if ((quotes[ends] - quotes[starts]) % 2).any():
+    quotes = np.flatnonzero(arr == _QUOTE)
+    if ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2).any():
         return None  # a string runs over a line break: a line is not one entity, whatever it looks like
     return starts, ends

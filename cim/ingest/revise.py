@@ -17,6 +17,7 @@ settings salt differs from the previous version's; a product refused, without me
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
 CARRIED_TABLES = ("elements", "meshes", "buildings", "relations")
 _SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
+_THREADED = 200  # changed products from which two kernel threads mesh them sooner
 
 
 @dataclass
@@ -131,7 +133,8 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
         return Remeshed(salt, None, None, storeys)
     products = [model.by_id(s) for s in step_ids]
     keys = geometry_input_hashes(model, products, salt, digests=digests)
-    chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True)
+    threads = min(os.cpu_count() or 1, 2) if len(step_ids) >= _THREADED else 1  # the kernel's threads
+    chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True, threads=threads)
     if chunk.refused:
         return f"a changed product is refused (#{chunk.refused[0][0]}: {chunk.refused[0][2]})"
     meshed = dict(zip(chunk.elements["step_id"].to_pylist(), chunk.elements["has_mesh"].to_pylist(), strict=True))
