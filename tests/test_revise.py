@@ -138,6 +138,25 @@ def test_a_new_point_given_to_an_element_is_revised_by_lines(tmp_path, caplog):
     assert latest["n_meshes_reused"] == N_MESHED - 1
 
 
+def test_a_model_whose_file_moved_to_another_folder_is_still_revised_by_lines(tmp_path, caplog):
+    city = default_config("EPSG:4549", "plan")
+    path = base_model(tmp_path / "m.ifc")
+    store = Store(tmp_path / "store", "EPSG:4549")
+    assert ingest_file(store, city, path, workers=1).versions == [1]
+    moved = tmp_path / "elsewhere" / "m.ifc"
+    moved.parent.mkdir()
+    path.rename(moved)
+    _move_point("W2")(moved)
+    with caplog.at_level(logging.INFO, logger="cim.ingest.revise"):
+        assert ingest_file(store, city, moved, workers=1).versions == [2]
+    assert any("meshed again" in r.getMessage() for r in caplog.records), caplog.text
+    assert store.latest("m")["source_path"].endswith("elsewhere/m.ifc")
+    scratch = Store(tmp_path / "scratch", "EPSG:4549")
+    assert ingest_file(scratch, city, moved, workers=1).versions == [1]
+    for table in TABLES:
+        assert _rows(store, table, "m", 2) == _rows(scratch, table, "m", 1), table
+
+
 def test_a_moved_opening_is_meshed_again_with_the_wall_it_cuts(tmp_path, caplog):
     store, latest, way = _revised(tmp_path, _move_point("Opening", 0.5), base=wall_with_opening, caplog=caplog)
     assert way.startswith("lines"), way

@@ -58,10 +58,10 @@ class Remeshed:
     storeys: dict[str, tuple[float, float]]
 
 
-def revise(source: ReuseSource | None, path: str, key: str, *, city_crs: str, settings, sha256: str,
+def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sha256: str,
            content_sha256: str) -> ModelCommit | None:
     """The new version from the previous one and the lines that changed, or None: ingest the file in full."""
-    if source is None or source.record is None or not _same_setup(source.record, key, settings, city_crs):
+    if source is None or source.record is None or not _same_setup(source.record, settings, city_crs):
         return None
     from cim.store import Store
 
@@ -84,7 +84,8 @@ def revise(source: ReuseSource | None, path: str, key: str, *, city_crs: str, se
         reads = {}
 
         def read_previous() -> None:  # while the child meshes
-            reads["errors"] = pool.submit(_has_error_rows, store, key, source.record["sha256"])
+            reads["errors"] = pool.submit(_has_error_rows, store, source.record.get("source_path"),
+                                          source.record["sha256"])
             reads.update({name: pool.submit(store.read_model, name, source.model_id, source.version)
                           for name in CARRIED_TABLES})
 
@@ -188,10 +189,11 @@ def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:
     return elements
 
 
-def _same_setup(record: dict, key: str, settings, city_crs: str) -> bool:
-    return (record.get("settings_hash") == settings.fingerprint(city_crs) and record.get("source_path") == key
-            and record.get("code_version") == __version__ and record.get("kind") == "ifc"
-            and record.get("status") in ("ok", "warning"))
+def _same_setup(record: dict, settings, city_crs: str) -> bool:
+    """The previous version was made as this one would be (its file may have moved: rows do not name it)."""
+    return (record.get("settings_hash") == settings.fingerprint(city_crs) and record.get("code_version") == __version__
+            and record.get("kind") == "ifc" and record.get("status") in ("ok", "warning")
+            and record.get("source_path") is not None)
 
 
 def _has_error_rows(store, key: str, sha256: str) -> bool:

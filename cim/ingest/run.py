@@ -198,7 +198,7 @@ def _revise(job: Job) -> ModelCommit | None:
     if job.reuse is None or job.content_sha256 is None:
         return None
     try:
-        return revise(job.reuse, job.path, job.key, city_crs=job.city_crs, settings=job.settings,
+        return revise(job.reuse, job.path, city_crs=job.city_crs, settings=job.settings,
                       sha256=job.sha256, content_sha256=job.content_sha256)
     except Exception as exc:  # noqa: BLE001 - only a shortcut: the file is ingested in full, which reports it
         log.info("%s: ingested in full (%s: %s)", table_text(job.path), type(exc).__name__, table_text(exc))
