@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import shapely
@@ -157,12 +158,11 @@ def floor_outlines(built: list[dict], storey_ids: list[str] | None = None) -> di
     for r in built:
         if r["storey_global_id"] and (storey_ids is None or r["storey_global_id"] in storey_ids):
             by_storey[r["storey_global_id"]].append(r)
-    out = {}
-    for storey, rows in by_storey.items():
-        if not any(r["ifc_class"].startswith("IfcWall") for r in rows):
-            continue
-        parts = [r["footprint"] for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
-        outline = filled_outline(parts) if parts else None
-        if outline is not None:
-            out[storey] = outline
-    return out
+    floors = {storey: [r["footprint"] for r in rows
+                       if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
+              for storey, rows in by_storey.items() if any(r["ifc_class"].startswith("IfcWall") for r in rows)}
+    floors = {storey: parts for storey, parts in floors.items() if parts}
+    # GEOS releases the GIL: storeys are outlined two at a time (a revision waits for this on its own)
+    with ThreadPoolExecutor(min(2, max(1, len(floors))), thread_name_prefix="cim-floors") as pool:
+        outlines = dict(zip(floors, pool.map(filled_outline, floors.values()), strict=True))
+    return {storey: outline for storey, outline in outlines.items() if outline is not None}

@@ -36,14 +36,12 @@ class ChildDied(CimError):
     stage = "crash"
 
 
-def call_in_child(fn: Callable[..., T], /, *args, path: str | Path, progress: Callable[[int], None] | None = None,
-                  after_fork: Callable[[], None] | None = None, **kwargs) -> T:
+def call_in_child(fn: Callable[..., T], /, *args, path: str | Path,
+                  progress: Callable[[int], None] | None = None, **kwargs) -> T:
     """``fn(*args, **kwargs)`` run in a forked child, its result or exception returned or raised here.
 
     ``progress``, if given, is passed to ``fn`` as a function that reports back to this process, where the
     real ``progress`` is called. Leaving early (an exception here, Ctrl-C, SIGTERM) kills the child.
-    ``after_fork`` runs here once the child exists: work to overlap with it that must not be in flight
-    during the fork (threads reading Delta tables hold locks a child would inherit).
     """
     # os.fork, not multiprocessing.Process: the caller may itself be a daemonic pool worker (a review's ingest),
     # which multiprocessing does not let start processes.
@@ -56,8 +54,6 @@ def call_in_child(fn: Callable[..., T], /, *args, path: str | Path, progress: Ca
     status: int | None = None
     answered = False
     try:
-        if after_fork is not None:
-            after_fork()
         while True:
             try:
                 kind, value = reader.recv()

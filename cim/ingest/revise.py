@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
 CARRIED_TABLES = ("elements", "meshes", "buildings", "relations")
 _SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
-_THREADED = 200  # changed products from which two kernel threads mesh them sooner
+_THREADED = 64  # changed products from which two kernel threads mesh them sooner
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Remeshed:
     elements: pa.Table | None  # step_id and REVISED_COLUMNS; None when no product changed
     meshes: pa.Table | None
     storeys: dict[str, tuple[float, float]]
+    index: LineIndex | None = None  # the new file's
+    changed: int = 0  # entity lines changed or added
+    meshed: int = 0  # products meshed again
 
 
 def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sha256: str,
@@ -71,41 +75,56 @@ def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sh
     old = LineIndex.from_table(store.read_model("step_lines", source.model_id, source.version))
     if old is None or old.salt is None:
         return None
-    new = read_lines(path, old.salt, old)
-    if new is None:
-        return None
-    schema = file_schema(path)
-    plan = plan_revision(new, old, schema)
-    if isinstance(plan, str):
-        log.info("%s: ingested in full: %s", path, plan)
-        return None
-    with ThreadPoolExecutor(len(CARRIED_TABLES) + 1, thread_name_prefix="cim-revise") as pool, \
-            tempfile.TemporaryDirectory(prefix="cim-revise-") as tmp:
+    with ThreadPoolExecutor(len(CARRIED_TABLES) + 1, thread_name_prefix="cim-revise") as pool:
         reads = {}
 
-        def read_previous() -> None:  # while the child meshes
+        def read_previous(_planned: int) -> None:  # once the child has a plan, while it meshes
+            if reads:
+                return
             reads["errors"] = pool.submit(_has_error_rows, store, source.record.get("source_path"),
                                           source.record["sha256"])
             reads.update({name: pool.submit(store.read_model, name, source.model_id, source.version)
                           for name in CARRIED_TABLES})
 
-        small = Path(tmp) / "revision.ifc"
-        small.write_bytes(plan.text)
-        done = call_in_child(remesh, str(small), plan.products, city_crs, settings, path=path,
-                             after_fork=read_previous)
-        if reads["errors"].result():
-            return None
+        done = call_in_child(compare_and_mesh, path, old, city_crs, settings, path=path, progress=read_previous)
+        if isinstance(done, str) or not reads or reads["errors"].result():
+            log.info("%s: ingested in full: %s", path, done if isinstance(done, str) else "the previous version "
+                     "has error rows")
+            return None  # the pool's exit waits for the reads: no Delta read is in flight when the file is forked
         tables = {name: reads[name].result().drop_columns(["model_id", "version"]) for name in CARRIED_TABLES}
     if pc.any(pc.is_valid(tables["elements"]["global_id_issue"])).as_py():
         return None  # products keyed by STEP id: the small file would key them otherwise
-    if isinstance(done, str) or done.salt != old.salt:
-        log.info("%s: ingested in full: %s", path, done if isinstance(done, str) else "its georeferencing changed")
-        return None
     log.info("%s: %d entities changed since version %d: %d products meshed again, the rest carried", path,
-             plan.changed, source.version, len(plan.products))
-    index = with_roots(new, schema)
-    return _commit(source, tables, done, index, sha256=sha256, content_sha256=content_sha256,
+             done.changed, source.version, done.meshed)
+    return _commit(source, tables, done, sha256=sha256, content_sha256=content_sha256,
                    size_bytes=Path(path).stat().st_size)
+
+
+def compare_and_mesh(path: str, old: LineIndex, city_crs: str, settings,
+                     progress: Callable[[int], None] | None = None) -> Remeshed | str:
+    """In the child (the file's text and its arrays go with it): compare the file with the previous version's
+    line index, and mesh the products the changes reach; or say why the file must be ingested in full.
+    ``progress`` hears of a plan (the number of products to mesh), so the parent reads the previous rows
+    only for a revision that will use them."""
+    new = read_lines(path, old.salt, old)
+    if new is None:
+        return "the file is not laid out one entity per line"
+    schema = file_schema(path)
+    plan = plan_revision(new, old, schema)
+    if isinstance(plan, str):
+        return plan
+    if progress is not None:
+        progress(len(plan.products))
+    with tempfile.TemporaryDirectory(prefix="cim-revise-") as tmp:
+        small = Path(tmp) / "revision.ifc"
+        small.write_bytes(plan.text)
+        done = remesh(str(small), plan.products, city_crs, settings)
+    if isinstance(done, str):
+        return done
+    if done.salt != old.salt:
+        return "its georeferencing, length unit or settings changed"
+    done.index, done.changed, done.meshed = with_roots(new, schema), plan.changed, len(plan.products)
+    return done
 
 
 def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed | str:
@@ -147,8 +166,9 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
     return Remeshed(salt, elements, chunk.meshes, storeys)
 
 
-def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, index: LineIndex, *,
+def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
             sha256: str, content_sha256: str, size_bytes: int) -> ModelCommit:
+    index = done.index
     record = dict(source.record)
     for name in _SET_AT_COMMIT:
         record.pop(name, None)
