@@ -230,3 +230,38 @@ def test_a_string_running_over_a_line_break_gets_no_index(tmp_path):
     assert crafted != text
     path.write_text(crafted)
     assert read_lines(path) is None
+
+
+def _base_with_hash_in_a_name(path: Path) -> Path:
+    base_model(path)
+    revise(path, lambda f: setattr(by_name(f, "D1"), "Name", "Door #999999"))
+    return path
+
+
+def test_a_hash_sign_inside_a_name_is_text_and_the_revision_still_goes_by_lines(tmp_path, caplog):
+    _, _, way = _revised(tmp_path, _move_point("W2"), base=_base_with_hash_in_a_name, caplog=caplog)
+    assert way.startswith("lines"), way
+
+
+def test_a_name_changed_only_in_its_digits_after_a_hash_sign_is_a_change_not_a_new_reference(tmp_path, caplog):
+    store, _, way = _revised(tmp_path, _edit(lambda f: setattr(by_name(f, "Door #999999"), "Name", "Door #999998")),
+                             base=_base_with_hash_in_a_name, caplog=caplog)
+    assert way.startswith("full"), way
+    assert "Door #999998" in {r["name"] for r in _rows(store, "elements", "m", 2)}
+
+
+def test_a_revision_referring_to_an_entity_it_does_not_define_is_ingested_in_full_and_refused(tmp_path, caplog):
+    city = default_config("EPSG:4549", "plan")
+    path = base_model(tmp_path / "m.ifc")
+    store = Store(tmp_path / "store", "EPSG:4549")
+    assert ingest_file(store, city, path, workers=1).versions == [1]
+    f = ifcopenshell.open(str(path))
+    placement = by_name(f, "W2").ObjectPlacement.RelativePlacement
+    text = path.read_text()
+    holder = next(x for x in text.splitlines() if x.startswith(f"#{placement.id()}="))
+    path.write_text(text.replace(holder, holder.replace(f"#{placement.Location.id()}", "#999999", 1)))
+    with caplog.at_level(logging.INFO, logger="cim.ingest.revise"):
+        outcome = ingest_file(store, city, path, workers=1)
+    assert "does not define" in caplog.text, caplog.text
+    assert outcome.action == "quarantined" and "dangling" in outcome.message, outcome
+    assert store.latest("m")["version"] == 1  # nothing stored changed

@@ -33,10 +33,10 @@ from cim.ingest.entity_kinds import FEATURE, FEATURE_REL, FRAME, OTHER, PRODUCT,
 from cim.ingest.entity_kinds import kinds as kinds_of
 from cim.ingest.line_index import FileLines, LineIndex, numbers, type_name, unique
 
-_REFERENCE = re.compile(rb"#\d+")
+_REFERENCE = re.compile(rb"('(?:[^']|'')*')|(#)\d+")  # a string (kept) or a reference (blanked to '#')
 MAX_SHARE = 0.25
 _FEW = 64  # products always worth meshing the short way, whatever their share of a small model
-_HASH, _EQUALS = 35, 61
+_HASH, _EQUALS, _QUOTE = 35, 61, 39
 _REFUSED = {FEATURE: "an opening or projection", SPATIAL: "a spatial element", ROOT: "an IfcRoot entity",
             FRAME: "a representation context or georeferencing entity", PROJECT: "the IfcProject",
             FEATURE_REL: "an opening relationship"}
@@ -125,22 +125,26 @@ def with_roots(lines: FileLines, schema: str) -> LineIndex:
 
 
 def _masks(lines: FileLines, positions: np.ndarray) -> bytes:
+    """8-byte hash of each line's text after its '=' with every reference blanked, strings kept as they are
+    (a name 'Room #12' renamed 'Room #13' is a change)."""
     blake, sub = hashlib.blake2b, _REFERENCE.sub
     out = []
     for i in positions.tolist():
         text = lines.line(i)
-        out.append(blake(sub(b"#", text[text.index(b"=") + 1:]), digest_size=8).digest())
+        out.append(blake(sub(rb"\1\2", text[text.index(b"=") + 1:]), digest_size=8).digest())
     return b"".join(out)
 
 
 def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
     """(line of the referring entity, line of the referred one) for every ``#n`` after a line's own id, or
-    None when a line defines a second entity. Why by hand and not a regex: this runs on every revision,
-    and numpy reads the ids of the whole text at once. A ``#n`` inside a string counts as a reference: that
-    only adds lines to what is redone."""
+    None when a line defines a second entity or refers to one the file does not define. Why by hand and not a
+    regex: this runs on every revision, and numpy reads the ids of the whole text at once. A ``#`` inside a
+    string ('Door #3') is text: every line holds an even number of quotes (``read_lines`` checks it, and an
+    escaped quote is two), so a '#' after an odd number of quotes is inside one."""
     arr = np.frombuffer(lines.body, dtype=np.uint8)
     at = np.flatnonzero(arr == _HASH)
     at = at[~np.isin(at, lines.starts, assume_unique=True)]
+    at = at[np.searchsorted(np.flatnonzero(arr == _QUOTE), at) % 2 == 0]
     values, n_digits = numbers(arr, at + 1)
     after = arr[np.minimum(at + 1 + n_digits, len(arr) - 1)]
     if ((n_digits > 0) & (after == _EQUALS)).any():
