@@ -196,16 +196,14 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
 
 def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:
     """``elements`` with the REVISED_COLUMNS of the rows whose step_id is in ``revised`` taken from it."""
-    steps = elements["step_id"].to_pylist()
+    mask = pc.is_in(elements["step_id"], revised["step_id"])
     at = {s: i for i, s in enumerate(revised["step_id"].to_pylist())}
-    positions = [i for i, s in enumerate(steps) if s in at]
+    order = pa.array([at[s] for s in pc.filter(elements["step_id"], mask).to_pylist()], pa.int64())
     for name in REVISED_COLUMNS:
-        values = elements[name].to_pylist()
-        new = revised[name].to_pylist()
-        for pos in positions:
-            values[pos] = new[at[steps[pos]]]
-        column = pa.array(values, elements.schema.field(name).type)
-        elements = elements.set_column(elements.column_names.index(name), elements.schema.field(name), column)
+        field = elements.schema.field(name)
+        column = pc.replace_with_mask(elements[name].combine_chunks(), mask.combine_chunks(),
+                                      revised[name].combine_chunks().cast(field.type).take(order))
+        elements = elements.set_column(elements.column_names.index(name), field, column)
     return elements
 
 
