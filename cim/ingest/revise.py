@@ -94,8 +94,8 @@ def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sh
         tables = {name: reads[name].result().drop_columns(["model_id", "version"]) for name in CARRIED_TABLES}
     if pc.any(pc.is_valid(tables["elements"]["global_id_issue"])).as_py():
         return None  # products keyed by STEP id: the small file would key them otherwise
-    log.info("%s: %d entities changed since version %d: %d products meshed again, the rest carried", path,
-             done.changed, source.version, done.meshed)
+    log.info("%s: %s changed since version %d: %s meshed again, the rest carried", path,
+             _count(done.changed, "entity line"), source.version, _count(done.meshed, "product"))
     return _commit(source, tables, done, sha256=sha256, content_sha256=content_sha256,
                    size_bytes=Path(path).stat().st_size)
 
@@ -205,6 +205,10 @@ def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:
                                       revised[name].combine_chunks().cast(field.type).take(order))
         elements = elements.set_column(elements.column_names.index(name), field, column)
     return elements
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _same_setup(record: dict, settings, city_crs: str) -> bool:
