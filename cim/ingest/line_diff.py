@@ -33,7 +33,7 @@ from cim.ingest.entity_kinds import FEATURE, FEATURE_REL, FRAME, OTHER, PRODUCT,
 from cim.ingest.entity_kinds import kinds as kinds_of
 from cim.ingest.line_index import FileLines, LineIndex, numbers, type_name, unique
 
-_REFERENCE = re.compile(rb"('(?:[^']|'')*')|(#)\d+")  # a string (kept) or a reference (blanked to '#')
+_REFERENCE = re.compile(rb"#\d+")
 MAX_SHARE = 0.25
 _FEW = 64  # products always worth meshing the short way, whatever their share of a small model
 _HASH, _EQUALS, _QUOTE = 35, 61, 39
@@ -57,6 +57,7 @@ def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float 
     changed = _changed(new, old)
     if isinstance(changed, str):
         return changed
+    new.changed = changed  # aligned by id, the lines that differ (``with_roots`` keeps the others' masks)
     relinked = _relinked(new, old, changed[kinds[changed] != OTHER], kinds)
     if isinstance(relinked, tuple):
         return _why(new, kinds, *relinked, schema)
@@ -115,23 +116,41 @@ def _relinked(new: FileLines, old: LineIndex, rooted: np.ndarray, kinds: np.ndar
     return rooted
 
 
-def with_roots(lines: FileLines, schema: str) -> LineIndex:
+def with_roots(lines: FileLines, schema: str, previous: LineIndex | None = None) -> LineIndex:
     """The file's index with its ``roots`` and ``root_masks``: the ids of its IfcRoot lines, which a revision
-    may not remove, and the hash of each one's text with its references blanked, which it may not change."""
+    may not remove, and the hash of each one's text with its references blanked, which it may not change.
+    With the ``previous`` index the file was compared with (``lines.changed`` set), the masks of unchanged
+    lines are the previous ones."""
     rooted = np.flatnonzero(np.isin(kinds_of(lines, schema), ROOTED))
     rooted = rooted[np.argsort(lines.ids[rooted])]
+    masks = np.zeros(len(rooted), dtype=np.uint64)
+    todo = np.ones(len(rooted), dtype=bool)
+    old_roots, old_masks = (previous.root_ids(), previous.masks()) if previous is not None else (None, None)
+    if old_masks is not None and lines.changed is not None and len(old_roots):
+        slot = np.minimum(np.searchsorted(old_roots, lines.ids[rooted]), len(old_roots) - 1)
+        todo = (old_roots[slot] != lines.ids[rooted]) | np.isin(rooted, lines.changed)
+        masks[~todo] = old_masks[slot[~todo]]
+    masks[todo] = np.frombuffer(_masks(lines, rooted[todo]), dtype=np.uint64)
     return dataclasses.replace(lines.index, roots=lines.ids[rooted].astype("<i8").tobytes(),
-                               root_masks=_masks(lines, rooted))
+                               root_masks=masks.tobytes())
 
 
 def _masks(lines: FileLines, positions: np.ndarray) -> bytes:
     """8-byte hash of each line's text after its '=' with every reference blanked, strings kept as they are
-    (a name 'Room #12' renamed 'Room #13' is a change)."""
+    (a name 'Room #12' renamed 'Room #13' is a change): split at the quotes, the even pieces are outside
+    strings (an escaped quote '' leaves an empty piece between, so the parity holds)."""
     blake, sub = hashlib.blake2b, _REFERENCE.sub
     out = []
     for i in positions.tolist():
         text = lines.line(i)
-        out.append(blake(sub(rb"\1\2", text[text.index(b"=") + 1:]), digest_size=8).digest())
+        text = text[text.index(b"=") + 1:]
+        if b"'" in text:
+            pieces = text.split(b"'")
+            pieces[::2] = [sub(b"#", piece) for piece in pieces[::2]]
+            text = b"'".join(pieces)
+        else:
+            text = sub(b"#", text)
+        out.append(blake(text, digest_size=8).digest())
     return b"".join(out)
 
 

@@ -123,7 +123,7 @@ def compare_and_mesh(path: str, old: LineIndex, city_crs: str, settings,
         return done
     if done.salt != old.salt:
         return "its georeferencing, length unit or settings changed"
-    done.index, done.changed, done.meshed = with_roots(new, schema), plan.changed, len(plan.products)
+    done.index, done.changed, done.meshed = with_roots(new, schema, old), plan.changed, len(plan.products)
     return done
 
 
