@@ -78,7 +78,7 @@ def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sh
     with ThreadPoolExecutor(len(CARRIED_TABLES) + 1, thread_name_prefix="cim-revise") as pool:
         reads = {}
 
-        def read_previous(_planned: int) -> None:  # once the child has a plan, while it meshes
+        def read_previous(_: int) -> None:  # once the child can compare the file, while it plans and meshes
             if reads:
                 return
             reads["errors"] = pool.submit(_has_error_rows, store, source.record.get("source_path"),
@@ -104,17 +104,17 @@ def compare_and_mesh(path: str, old: LineIndex, city_crs: str, settings,
                      progress: Callable[[int], None] | None = None) -> Remeshed | str:
     """In the child (the file's text and its arrays go with it): compare the file with the previous version's
     line index, and mesh the products the changes reach; or say why the file must be ingested in full.
-    ``progress`` hears of a plan (the number of products to mesh), so the parent reads the previous rows
-    only for a revision that will use them."""
+    ``progress`` hears when the file can be compared with the previous version, so the parent reads the
+    previous rows while this process plans and meshes, and not for a file that is ingested in full anyway."""
     new = read_lines(path, old.salt, old)
     if new is None:
         return "the file is not laid out one entity per line"
+    if progress is not None and (new.changed is not None or old.ids() is not None):
+        progress(0)  # comparable with the previous version: most such revisions go this way
     schema = file_schema(path)
     plan = plan_revision(new, old, schema)
     if isinstance(plan, str):
         return plan
-    if progress is not None:
-        progress(len(plan.products))
     with tempfile.TemporaryDirectory(prefix="cim-revise-") as tmp:
         small = Path(tmp) / "revision.ifc"
         small.write_bytes(plan.text)
