@@ -265,3 +265,17 @@ def test_a_revision_referring_to_an_entity_it_does_not_define_is_ingested_in_ful
     assert "does not define" in caplog.text, caplog.text
     assert outcome.action == "quarantined" and "dangling" in outcome.message, outcome
     assert store.latest("m")["version"] == 1  # nothing stored changed
+
+
+def test_a_product_line_replaced_by_another_entity_under_the_same_id_is_not_taken_for_geometry(tmp_path):
+    path = base_model(tmp_path / "m.ifc")
+    before = read_lines(path)
+    from cim.ingest.line_diff import with_roots
+
+    old = with_roots(before, "IFC4")
+    wall = by_name(ifcopenshell.open(str(path)), "W2")
+    text = path.read_text()
+    line = next(x for x in text.splitlines() if x.startswith(f"#{wall.id()}="))
+    path.write_text(text.replace(line, f"#{wall.id()}=IFCCARTESIANPOINT((0.,0.,0.));"))
+    plan = plan_revision(read_lines(path, None, old), old, "IFC4")
+    assert isinstance(plan, str) and f"#{wall.id()}" in plan, plan

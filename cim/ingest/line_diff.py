@@ -58,14 +58,17 @@ def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float 
     if isinstance(changed, str):
         return changed
     new.changed = changed  # aligned by id, the lines that differ (``with_roots`` keeps the others' masks)
-    relinked = _relinked(new, old, changed[kinds[changed] != OTHER], kinds)
+    old_roots = old.root_ids()
+    was_root = np.isin(new.ids[changed], old_roots) if old_roots is not None else np.zeros(len(changed), bool)
+    rooted = (kinds[changed] != OTHER) | was_root  # an IfcRoot now, or before under the same id
+    relinked = _relinked(new, old, changed[rooted], kinds)
     if isinstance(relinked, tuple):
         return _why(new, kinds, *relinked, schema)
     edges = references(new)
     if edges is None:
         return "a line defines more than one entity, or refers to one the file does not define"
     src, dst = edges
-    affected = _climb(changed[kinds[changed] == OTHER], src, dst, kinds, relinked)
+    affected = _climb(changed[~rooted], src, dst, kinds, relinked)
     if isinstance(affected, tuple):
         return _why(new, kinds, *affected, schema)
     n_products = int(np.isin(kinds, (PRODUCT, FEATURE, SPATIAL)).sum())
