@@ -39,13 +39,13 @@ from cim.ingest.ifc_chunks import process_chunk
 from cim.ingest.line_diff import plan_revision, with_roots
 from cim.ingest.line_index import LineIndex, read_lines
 from cim.ingest.reuse import GEOMETRY_COLUMNS, ReuseSource
+from cim.ingest.same_content import has_error_rows, next_record
 from cim.isolated import call_in_child
 from cim.store import ModelCommit
 
 log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
 CARRIED_TABLES = ("elements", "meshes", "buildings", "relations")
-_SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
 _THREADED = 64  # changed products from which two kernel threads mesh them sooner
 
 
@@ -81,7 +81,7 @@ def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sh
         def read_previous(_: int) -> None:  # once the child can compare the file, while it plans and meshes
             if reads:
                 return
-            reads["errors"] = pool.submit(_has_error_rows, store, source.record.get("source_path"),
+            reads["errors"] = pool.submit(has_error_rows, store, source.record.get("source_path"),
                                           source.record["sha256"])
             reads.update({name: pool.submit(store.read_model, name, source.model_id, source.version)
                           for name in CARRIED_TABLES})
@@ -169,10 +169,7 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
 def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
             sha256: str, content_sha256: str, size_bytes: int) -> ModelCommit:
     index = done.index
-    record = dict(source.record)
-    for name in _SET_AT_COMMIT:
-        record.pop(name, None)
-    record.update(sha256=sha256, content_sha256=content_sha256, size_bytes=size_bytes)
+    record = next_record(source.record, sha256=sha256, content_sha256=content_sha256, size_bytes=size_bytes)
     if done.elements is None:
         record.update(n_meshes_reused=tables["meshes"].num_rows)
         return ModelCommit(model_id=source.model_id, record=record, tables={**tables, "step_lines": index.as_table()})
@@ -216,8 +213,3 @@ def _same_setup(record: dict, settings, city_crs: str) -> bool:
     return (record.get("settings_hash") == settings.fingerprint(city_crs) and record.get("code_version") == __version__
             and record.get("kind") == "ifc" and record.get("status") in ("ok", "warning")
             and record.get("source_path") is not None)
-
-
-def _has_error_rows(store, key: str, sha256: str) -> bool:
-    errors = store.read("ingest_errors", columns=["sha256"], filters=[("source_path", "=", key)])
-    return sha256 in set(errors["sha256"].to_pylist())

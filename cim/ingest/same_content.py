@@ -22,7 +22,7 @@ from cim.store import ModelCommit
 _TIME_STAMP = re.compile(rb"(FILE_NAME\s*\(\s*'(?:[^']|'')*'\s*,\s*)'(?:[^']|'')*'")
 _HEADER_MAX = 1 << 16  # the header is a few hundred bytes; a longer one is hashed as it is
 COPIED_TABLES = ("elements", "meshes", "buildings", "relations", "step_lines")
-_SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
+SET_AT_COMMIT = ("model_id", "version", "run_id", "ingested_at", "code_version")
 
 
 def file_hashes(path: str | Path) -> tuple[str, str]:
@@ -62,18 +62,24 @@ def copy_previous(source: ReuseSource, *, key: str, sha256: str, content_sha256:
     # one thread per table, and one for the error rows: the reads run in Rust and Arrow, outside the GIL, so
     # they overlap (reading the tables before knowing there are no error rows costs nothing on this path)
     with ThreadPoolExecutor(len(COPIED_TABLES) + 1, thread_name_prefix="cim-copy") as pool:
-        errors = pool.submit(_has_error_rows, store, key, record["sha256"])
+        errors = pool.submit(has_error_rows, store, key, record["sha256"])
         read = [pool.submit(store.read_model, name, source.model_id, source.version) for name in COPIED_TABLES]
         if errors.result():
             return None
         tables = {name: done.result().drop_columns(["model_id", "version"])
                   for name, done in zip(COPIED_TABLES, read, strict=True)}
-    for name in _SET_AT_COMMIT:
-        record.pop(name, None)
-    record.update(sha256=sha256, size_bytes=size_bytes, n_meshes_reused=tables["meshes"].num_rows)
+    record = next_record(record, sha256=sha256, size_bytes=size_bytes, n_meshes_reused=tables["meshes"].num_rows)
     return ModelCommit(model_id=source.model_id, record=record, tables=tables)
 
 
-def _has_error_rows(store, key: str, sha256: str) -> bool:
+def next_record(previous: dict, **changes) -> dict:
+    """The previous version's ``models`` row as the start of the next one's: what the commit sets left out."""
+    record = {name: value for name, value in previous.items() if name not in SET_AT_COMMIT}
+    record.update(changes)
+    return record
+
+
+def has_error_rows(store, key: str, sha256: str) -> bool:
+    """Whether ``ingest_errors`` holds rows for the file at ``key`` with that sha256 (its refusal or warnings)."""
     errors = store.read("ingest_errors", columns=["sha256"], filters=[("source_path", "=", key)])
     return sha256 in set(errors["sha256"].to_pylist())
