@@ -72,7 +72,7 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, limit: int,
 
 def _write(result: QueryResult, fmt: str, output: Path | None, limit: int, console: Console) -> None:
     if fmt == "parquet":
-        _emit_parquet(result.run("ST_AsWKB").fetch_arrow_table(), output)
+        _emit_parquet(result.run("ST_AsWKB").to_arrow_table(), output)
         return
     if fmt == "csv":
         _emit(_csv_payload(result.columns, result.run("ST_AsText").fetchall()), output)
