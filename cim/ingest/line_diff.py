@@ -184,18 +184,14 @@ def _climb(changed: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: np.ndar
            relinked: np.ndarray) -> np.ndarray | tuple:
     """Lines of the products reaching a changed line, and the hosts of the openings and projections among
     them (a host's mesh is cut by its openings); or (line, why) for the first line that refuses the plan."""
-    order = np.argsort(dst, kind="stable")
-    parents_of = src[order]
-    indptr = np.searchsorted(dst[order], np.arange(len(kinds) + 1))
-    counts = indptr[changed + 1] - indptr[changed]
-    if (orphan := changed[counts == 0]).size:
+    parents_of = _Adjacency.of(dst, src, len(kinds))
+    if (orphan := changed[parents_of.count(changed) == 0]).size:
         return int(orphan[0]), "changed, reaching no product"
     seen = np.zeros(len(kinds), dtype=bool)
     seen[changed] = True
     products, frontier = [relinked.astype(np.int64)], changed
     while frontier.size:
-        at = indptr[frontier]
-        parents = unique(parents_of[range_positions(at, indptr[frontier + 1] - at)])
+        parents = parents_of.step(frontier)
         parents = parents[~seen[parents]]
         seen[parents] = True
         kind = kinds[parents]
@@ -216,25 +212,42 @@ def _seeds(affected: np.ndarray, kinds: np.ndarray, src: np.ndarray, dst: np.nda
     """The changed products, the project, the spatial structure, the georeferencing entities, and the
     opening and projection relationships of the changed products (their hosts' meshes need them)."""
     model_wide = np.flatnonzero(np.isin(kinds, (SPATIAL, FRAME, PROJECT)))
-    rels = np.flatnonzero(kinds == FEATURE_REL)
-    rels = unique(src[np.isin(src, rels) & np.isin(dst, affected)])
+    rels = unique(src[(kinds[src] == FEATURE_REL) & np.isin(dst, affected)])
     return unique(np.concatenate([affected, model_wide, rels]))
 
 
 def _closure(seeds: np.ndarray, src: np.ndarray, dst: np.ndarray, n_lines: int) -> np.ndarray:
     """Every line the seeds reach by reference (themselves included), in file order."""
-    order = np.argsort(src, kind="stable")
-    children_of = dst[order]
-    indptr = np.searchsorted(src[order], np.arange(n_lines + 1))
+    children_of = _Adjacency.of(src, dst, n_lines)
     seen = np.zeros(n_lines, dtype=bool)
     seen[seeds] = True
     frontier = seeds
     while frontier.size:
-        at = indptr[frontier]
-        children = unique(children_of[range_positions(at, indptr[frontier + 1] - at)])
+        children = children_of.step(frontier)
         frontier = children[~seen[children]]
         seen[frontier] = True
     return np.flatnonzero(seen)
+
+
+@dataclass
+class _Adjacency:
+    """One direction of the reference graph, compressed by row: what each line refers to, or is referred
+    to by. The climb to the products and the closure of the small file walk it a level at a time."""
+
+    targets: np.ndarray
+    indptr: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, targets: np.ndarray, n_lines: int) -> _Adjacency:
+        order = np.argsort(rows, kind="stable")
+        return cls(targets[order], np.searchsorted(rows[order], np.arange(n_lines + 1)))
+
+    def count(self, rows: np.ndarray) -> np.ndarray:
+        return self.indptr[rows + 1] - self.indptr[rows]
+
+    def step(self, rows: np.ndarray) -> np.ndarray:
+        """The distinct lines one reference away from ``rows``."""
+        return unique(self.targets[range_positions(self.indptr[rows], self.count(rows))])
 
 
 def _why(lines: FileLines, kinds: np.ndarray, line: int, what: str, schema: str) -> str:

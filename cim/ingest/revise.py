@@ -174,15 +174,12 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
         record.update(n_meshes_reused=tables["meshes"].num_rows)
         return ModelCommit(model_id=source.model_id, record=record, tables={**tables, "step_lines": index.as_table()})
     elements = _replace_rows(tables["elements"], done.elements)
-    changed = set(done.elements["step_id"].to_pylist())
-    steps = elements["step_id"].to_pylist()
-    gids = {g for g, s in zip(elements["global_id"].to_pylist(), steps, strict=True) if s in changed}
+    changed = elements.filter(pc.is_in(elements["step_id"], done.elements["step_id"]))
     meshes = tables["meshes"]
-    meshes = meshes.filter(pc.invert(pc.is_in(meshes["global_id"], pa.array(sorted(gids), pa.string()))))
+    meshes = meshes.filter(pc.invert(pc.is_in(meshes["global_id"], changed["global_id"])))
     meshes = pa.concat_tables([meshes, done.meshes.select(meshes.column_names).cast(meshes.schema)])
     buildings = tables["buildings"]
-    if any(b is not None for b, s in zip(elements["building_global_id"].to_pylist(), steps, strict=True)
-           if s in changed):
+    if pc.any(pc.is_valid(changed["building_global_id"])).as_py():
         buildings = buildings_table(elements, done.storeys).select(buildings.column_names).cast(buildings.schema)
     record.update(n_elements=elements.num_rows, n_meshes=meshes.num_rows,
                   n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
