@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +29,10 @@ from cim.errors import GisError
 from cim.georef.crs import area_problem
 from cim.gis_columns import geometry_mix_note, storable_names, storable_values, typed_table
 from cim.gis_features import Rejected, check_features, repair  # noqa: F401 - repair is public here too
+from cim.gis_files import GIS_SUFFIXES, is_gis_file  # noqa: F401 - public here too
+from cim.gis_files import gis_suffix as _suffix
 from cim.store.names import layer_table_name
 
-GIS_SUFFIXES: tuple[str, ...] = (
-    ".gpkg", ".geojson", ".json", ".shp", ".zip", ".shp.zip", ".parquet", ".geoparquet", ".fgb",
-)
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 ID_COLUMNS = ("feature_id", "id", "fid", "objectid", "gid")
 FORMATS_HINT = "export it as GeoPackage, GeoJSON, zipped Shapefile, FlatGeobuf or GeoParquet"
@@ -53,31 +51,6 @@ class Layer:
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     renamed: str | None = None  # why the table name is not the layer's own (it would shadow a store name)
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".shp.zip" if name.endswith(".shp.zip") else path.suffix.lower()
-
-
-def is_gis_file(path: Path) -> bool:
-    """Suffix check, plus a peek inside .json and .zip files, which are often not GIS data."""
-    path = Path(path)
-    suffix = _suffix(path)
-    if suffix not in GIS_SUFFIXES:
-        return False
-    if not path.is_file():
-        return True
-    if suffix == ".json":
-        head = path.open("rb").read(4096)
-        return b"Feature" in head and b'"type"' in head
-    if suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                return any(n.lower().endswith((".shp", ".gpkg", ".geojson", ".fgb")) for n in zf.namelist())
-        except zipfile.BadZipFile:
-            return False
-    return True
 
 
 def _check_file(path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cim.config import CityConfig
-from cim.gis import is_gis_file
+from cim.gis_files import is_gis_file
 from cim.ingest.run import IFC_SUFFIXES
 from cim.lifecycle.inbox import is_stage_file
 

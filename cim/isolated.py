@@ -45,6 +45,7 @@ def call_in_child(fn: Callable[..., T], /, *args, path: str | Path,
     """
     # os.fork, not multiprocessing.Process: the caller may itself be a daemonic pool worker (a review's ingest),
     # which multiprocessing does not let start processes.
+    _preload()
     reader, writer = multiprocessing.Pipe(duplex=False)
     pid = os.fork()  # the kernel kills the child if the thread that forked it (this one) ends: see cim.workers
     if pid == 0:
@@ -75,6 +76,13 @@ def call_in_child(fn: Callable[..., T], /, *args, path: str | Path,
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def _preload() -> None:
+    """Import pandas here, once, before forking: pyarrow imports it on its first conversion of Python values
+    (``pa.array``, ``Table.from_pylist``; 0.2 s), so otherwise every child and every worker it forks imports it
+    again, on the critical path of each file."""
+    import pandas  # noqa: F401
 
 
 def _run(conn, fn: Callable, args: tuple, kwargs: dict, report: bool) -> None:

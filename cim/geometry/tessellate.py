@@ -20,6 +20,7 @@ import ifcopenshell.geom
 import numpy as np
 
 from cim.geometry.batch import is_closed
+from cim.geometry.instances import Copies, kernel_correction
 from cim.geometry.quiet import KernelOutput
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,23 @@ def settings() -> ifcopenshell.geom.settings:
 
 
 def iter_meshes(model: ifcopenshell.file, include: Iterable[ifcopenshell.entity_instance] | None = None,
-                threads: int = 1) -> Iterator[RawMesh]:
+                threads: int = 1, copies: Copies | None = None) -> Iterator[RawMesh]:
     """Yield one mesh per product with a body. Products that fail to mesh are logged and skipped.
 
     ``threads``: the kernel's own threads (order of the shapes then varies); worker processes use one each.
+    ``copies`` (``cim.geometry.instances``): the kernel meshes ``copies.kernel`` instead of ``include``, and
+    each mesh of a group's first product is placed for every product of the group.
 
     What the kernel prints goes to the debug log, not the console (see ``cim.geometry.quiet``).
     """
     include = list(include) if include is not None else None
+    if copies is not None:
+        include = copies.kernel
     if include is not None and not include:
         return
+    groups = copies.groups if copies is not None else {}
     meshed: set[int] = set()
-    for mesh in _iter_library(model, include, GEOMETRY_LIBRARY, threads):
+    for mesh in _iter_library(model, include, GEOMETRY_LIBRARY, threads, groups):
         meshed.add(mesh.step_id)
         yield mesh
     # What the fast library could not mesh goes to Open CASCADE alone, which handles every IFC geometry type
@@ -70,25 +76,28 @@ def iter_meshes(model: ifcopenshell.file, include: Iterable[ifcopenshell.entity_
             if p.id() not in meshed and getattr(p, "Representation", None) is not None]
     if rest:
         log.debug("%d products not meshed by %s, meshing them with %s", len(rest), GEOMETRY_LIBRARY, FALLBACK_LIBRARY)
-        yield from _iter_library(model, rest, FALLBACK_LIBRARY, threads)
+        yield from _iter_library(model, rest, FALLBACK_LIBRARY, threads, groups)
 
 
-def _iter_library(model: ifcopenshell.file, include: list | None, library: str, threads: int = 1
-                  ) -> Iterator[RawMesh]:
+def _iter_library(model: ifcopenshell.file, include: list | None, library: str, threads: int = 1,
+                  groups: dict | None = None) -> Iterator[RawMesh]:
     with KernelOutput(f"meshing {len(include) if include is not None else 'all'} products") as kernel:
         iterator = ifcopenshell.geom.iterator(settings(), model, threads, include=include, geometry_library=library)
         with kernel.quiet():
             more = iterator.initialize()
         if more:
-            yield from iter_shapes(iterator, kernel)
+            yield from iter_shapes(iterator, kernel, groups)
 
 
-def iter_shapes(iterator: ifcopenshell.geom.iterator, kernel: KernelOutput) -> Iterator[RawMesh]:
+def iter_shapes(iterator: ifcopenshell.geom.iterator, kernel: KernelOutput,
+                groups: dict[int, list] | None = None) -> Iterator[RawMesh]:
     """Walk an initialised iterator (``use-world-coords`` off): one RawMesh per shape, placed in the model frame.
 
     The local vertices of each geometry id are copied out once and kept for its later occurrences. Shapes are
-    placed and welded a batch at a time (see ``weld``).
+    placed and welded a batch at a time (see ``weld``). A shape of the first product of one of ``groups``
+    (``cim.geometry.instances``) is placed for each product of the group, by that product's own matrix.
     """
+    groups = groups or {}
     local: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     more = True
     while more:
@@ -102,7 +111,13 @@ def iter_shapes(iterator: ifcopenshell.geom.iterator, kernel: KernelOutput) -> I
                 mesh = local[gid]
                 if mesh is not None:
                     matrix = np.frombuffer(shape.transformation_buffer, dtype=np.float64).reshape(4, 4, order="F")
-                    batch.append(RawMesh(shape.id, shape.guid, *place(mesh[0], mesh[1], matrix)))
+                    members = groups.get(shape.id)
+                    if members is None:
+                        batch.append(RawMesh(shape.id, shape.guid, *place(mesh[0], mesh[1], matrix)))
+                    else:
+                        fix = kernel_correction(matrix, members[0][2])
+                        batch.extend(RawMesh(step_id, guid, *place(mesh[0], mesh[1], own if fix is None else own @ fix))
+                                     for step_id, guid, own in members)
                 more = iterator.next()
         yield from weld(batch)
 

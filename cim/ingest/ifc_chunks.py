@@ -15,6 +15,7 @@ import pyarrow as pa
 import shapely
 
 from cim.geometry.batch import MeshFacts, mesh_facts
+from cim.geometry.instances import plan_copies
 from cim.geometry.mesh import merge_by_product
 from cim.geometry.tessellate import iter_meshes
 from cim.georef import Georef
@@ -22,7 +23,7 @@ from cim.georef.crs import outside_bounds
 from cim.ifc.elements import element_row
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index
-from cim.ingest.ifc_health import placement_issues
+from cim.ingest.ifc_health import placement_issues, product_matrices
 
 log = logging.getLogger(__name__)
 _CACHE: dict[str, tuple[OpenedIfc, RelIndex]] = {}
@@ -82,17 +83,21 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
     model = opened.file
     items = [model.by_id(i) for i in step_ids]
     refused: list[Refusal] = []
+    to_mesh = [el for el in items if el.id() not in reused]
+    matrices = product_matrices(to_mesh)
     if check_placements:
-        bad = placement_issues([el for el in items if el.id() not in reused], unit_scale)
+        bad = placement_issues(to_mesh, unit_scale, matrices)
         refused += [(step, found.stage, found.reason) for step, found in bad.items()]
         items = [el for el in items if el.id() not in bad]
+        to_mesh = [el for el in to_mesh if el.id() not in bad]
     # Keyed by STEP id: GlobalIds may repeat or be empty (cim.ifc.identity gives each product its own key).
     rows = {el.id(): element_row(el, idx, unit_scale) for el in items}
     for row in rows.values():
         row.update(dict.fromkeys(("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "geometry_hash", "footprint")))
         row["has_mesh"] = False
     raws = []
-    for raw in iter_meshes(model, include=[el for el in items if el.id() not in reused], threads=threads):
+    copies = plan_copies(to_mesh, matrices, unit_scale)
+    for raw in iter_meshes(model, include=to_mesh, threads=threads, copies=copies):
         if raw.step_id not in rows:
             continue
         if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:

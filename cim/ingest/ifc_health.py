@@ -97,17 +97,24 @@ def reference_issues(model: ifcopenshell.file, products: list[ifcopenshell.entit
     return out
 
 
-def placement_issues(products: list[ifcopenshell.entity_instance], unit_scale: float) -> dict[int, ProductIssue]:
+def product_matrices(products: list[ifcopenshell.entity_instance]) -> dict[int, np.ndarray | None]:
+    """World placement matrix (project units) by STEP id of each product that has an ObjectPlacement."""
+    placed = [el for el in products if getattr(el, "ObjectPlacement", None) is not None]
+    return dict(zip([el.id() for el in placed], world_matrices([el.ObjectPlacement for el in placed]), strict=True))
+
+
+def placement_issues(products: list[ifcopenshell.entity_instance], unit_scale: float,
+                     matrices: dict[int, np.ndarray | None] | None = None) -> dict[int, ProductIssue]:
     """Products placed at absurd coordinates (not finite, or farther than any real place from the origin).
 
     Whether a product lies inside the city CRS is judged on its mesh (see ``ifc_chunks``): the placement of
     a product without a body (an alignment's layout, an empty zone) may sit at the origin of a model in
-    map coordinates, which is no place at all.
+    map coordinates, which is no place at all. ``matrices``: ``product_matrices(products)``, if known.
     """
-    placed = [el for el in products if getattr(el, "ObjectPlacement", None) is not None]
-    matrices = world_matrices([el.ObjectPlacement for el in placed])
+    matrices = product_matrices(products) if matrices is None else matrices
     out: dict[int, ProductIssue] = {}
-    for el, m in zip(placed, matrices, strict=True):
+    for el in products:
+        m = matrices.get(el.id())
         if m is None:
             continue
         with np.errstate(all="ignore"):

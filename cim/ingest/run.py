@@ -22,8 +22,7 @@ import pyarrow.compute as pc
 
 from cim.config import CityConfig, ModelSettings, source_root
 from cim.errors import CimError, InputError, TransientIOError
-from cim.gis import is_gis_file
-from cim.ingest.gis import prepare_gis
+from cim.gis_files import is_gis_file
 from cim.ingest.ifc import Progress, load_previous, prepare_ifc
 from cim.ingest.reuse import ReuseSource
 from cim.ingest.revise import revise
@@ -151,6 +150,8 @@ def prepare_job(job: Job, *, workers: int = 1, progress: Progress | None = None)
         for err in commit.errors:
             err["source_path"] = job.key
         return [commit]
+    from cim.ingest.gis import prepare_gis  # geopandas: loaded for GIS files only
+
     commits = prepare_gis(job.path, job.city_crs, job.settings, sha256=job.sha256)
     for commit in commits:
         commit.record["source_path"] = job.key
