@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -78,11 +81,28 @@ def call_in_child(fn: Callable[..., T], /, *args, path: str | Path,
             os.waitpid(pid, 0)
 
 
+_preloading: list[threading.Thread] = []
+
+
+def start_preload() -> None:
+    """Start importing pandas in a thread, for :func:`call_in_child` to find done.
+
+    pyarrow imports pandas on its first conversion of Python values (``pa.array``, ``Table.from_pylist``; 0.2 s
+    of imports), so a child that has not inherited it imports it itself, and so does every worker the child
+    forks, on the critical path of each file. Started early (while the file is hashed and the store read,
+    which leave the interpreter free), the import costs a cold ``cim ingest`` little.
+    """
+    if not _preloading and "pandas" not in sys.modules:
+        thread = threading.Thread(target=importlib.import_module, args=("pandas",), name="cim-preload", daemon=True)
+        thread.start()
+        _preloading.append(thread)
+
+
 def _preload() -> None:
-    """Import pandas here, once, before forking: pyarrow imports it on its first conversion of Python values
-    (``pa.array``, ``Table.from_pylist``; 0.2 s), so otherwise every child and every worker it forks imports it
-    again, on the critical path of each file."""
-    import pandas  # noqa: F401
+    """pandas imported before forking (a fork during an import would leave the child its import lock)."""
+    start_preload()
+    for thread in _preloading:
+        thread.join()
 
 
 def _run(conn, fn: Callable, args: tuple, kwargs: dict, report: bool) -> None:

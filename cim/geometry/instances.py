@@ -47,8 +47,9 @@ def plan_copies(products: Sequence[ifcopenshell.entity_instance], matrices: dict
     by STEP id (their openings' are added to it). Groups of one are meshed by the kernel as any other."""
     groups: dict[tuple, list[ifcopenshell.entity_instance]] = {}
     kernel = []
+    operators: dict[int, tuple] = {}  # mapping targets are often shared: read each once
     for product in products:
-        key = _mesh_key(product, matrices, unit_scale)
+        key = _mesh_key(product, matrices, unit_scale, operators)
         if key is None:
             kernel.append(product)
         else:
@@ -78,7 +79,7 @@ def _metres(matrix: np.ndarray, unit_scale: float) -> np.ndarray:
 
 
 def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndarray | None],
-              unit_scale: float) -> tuple | None:
+              unit_scale: float, operators: dict[int, tuple]) -> tuple | None:
     """What decides the product's mesh in its own frame, or None when it must go to the kernel."""
     item = _single_mapped_body(product)
     if item is None or matrices.get(product.id()) is None or getattr(product, "HasProjections", None):
@@ -86,14 +87,15 @@ def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndar
     openings = []
     for rel in getattr(product, "HasOpenings", None) or ():
         opening = rel.RelatedOpeningElement
-        key = _opening_key(product, opening, matrices, unit_scale) if opening is not None else None
+        key = _opening_key(product, opening, matrices, unit_scale, operators) if opening is not None else None
         if key is None:
             return None
         openings.append(key)
-    return (item.MappingSource.id(), _operator_key(item.MappingTarget), tuple(sorted(openings)))
+    return (item.MappingSource.id(), _operator_key(item.MappingTarget, operators), tuple(sorted(openings)))
 
 
-def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_scale: float) -> tuple | None:
+def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_scale: float,
+                 operators: dict[int, tuple]) -> tuple | None:
     item = _single_mapped_body(opening)
     if item is None or getattr(opening, "HasOpenings", None) or opening.ObjectPlacement is None:
         return None
@@ -107,11 +109,17 @@ def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_sca
     if not np.isfinite(relative).all():
         return None
     rounded = np.round(relative, DIGITS) + 0.0  # + 0.0: -0.0 and 0.0 are the same place
-    return (item.MappingSource.id(), _operator_key(item.MappingTarget), rounded.tobytes())
+    return (item.MappingSource.id(), _operator_key(item.MappingTarget, operators), rounded.tobytes())
 
 
-def _operator_key(operator: ifcopenshell.entity_instance) -> tuple:
+def _operator_key(operator: ifcopenshell.entity_instance, known: dict[int, tuple]) -> tuple:
     """A mapping target by its values: exporters often write one equal operator per occurrence."""
+    if (key := known.get(operator.id())) is None:
+        key = known[operator.id()] = _operator_values(operator)
+    return key
+
+
+def _operator_values(operator: ifcopenshell.entity_instance) -> tuple:
     directions = (getattr(operator, name, None) for name in ("Axis1", "Axis2", "Axis3"))
     origin = operator.LocalOrigin
     return (operator.is_a(), *(tuple(d.DirectionRatios) if d is not None else None for d in directions),

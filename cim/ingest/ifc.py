@@ -115,21 +115,25 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
     step_ids = [p.id() for p in prods if p.id() not in issues]
-    keys = _geometry_keys(path, opened, step_ids, salt, (src, dst, n_entities), depth)
-    del src, dst
     previous = loading.result()
+    # With a previous version the geometry input hashes decide what is meshed; else they are only stored, and
+    # are computed while the workers mesh, as is the line index the next revision is compared with.
+    edges = (src, dst, n_entities)
+    keys = _geometry_keys(path, opened, step_ids, salt, edges, depth) if previous is not None else None
     idx = build_index(opened.file)
 
     skipped: list[int] = []
 
-    def model_wide() -> tuple[list, dict, list, list]:  # runs in this process while the workers mesh
+    def model_wide() -> tuple:  # runs in this process while the workers mesh
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
-                identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx))
+                identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx),
+                keys if keys is not None else _geometry_keys(path, opened, step_ids, salt, edges, depth),
+                _line_index(path, salt, opened.schema))
 
     # The workers check each product's placement and mesh it; with a previous version, products whose geometry
     # input hash (``keys``, above) it holds are not meshed again (see ``_process``).
-    elements, meshes, refusals, reused, (rels, storeys, identity, orphans) = _process(
-        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, keys, previous)
+    elements, meshes, refusals, reused, (rels, storeys, identity, orphans, keys, line_index) = _process(
+        opened, idx, step_ids, georef, unit_scale, workers, progress, model_wide, keys or {}, previous)
     elements = elements if elements is not None else _empty("elements", city_crs)
     meshes = meshes if meshes is not None else _empty("meshes", city_crs)
     elements, meshes = merge(elements, meshes, previous, reused, keys)
@@ -177,7 +181,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         "n_meshes_reused": len(reused) if previous is not None else None,
     }
     tables = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": relations,
-              "step_lines": _line_index(path, salt, opened.schema)}
+              "step_lines": line_index}
     rows += [{"at": now_utc(), "source_path": str(path), "sha256": sha256, "stage": "identity",
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]

@@ -27,7 +27,7 @@ from cim.ingest.ifc import Progress, load_previous, prepare_ifc
 from cim.ingest.reuse import ReuseSource
 from cim.ingest.revise import revise
 from cim.ingest.same_content import copy_previous, file_hashes
-from cim.isolated import call_in_child
+from cim.isolated import call_in_child, start_preload
 from cim.store import ModelCommit, Store
 from cim.store.delta import now_utc
 from cim.text import table_message, table_text
@@ -333,6 +333,7 @@ def ingest_file(store: Store, config: CityConfig, path: str | Path, *, run_id: s
                 workers: int = 1, force: bool = False, progress: Progress | None = None) -> Outcome:
     """Plan, prepare and commit one file; a bad file becomes a quarantine row, never an exception."""
     start = time.perf_counter()
+    start_preload()  # while the file is hashed and the store read (cim.isolated)
     planned = safe_plan(store, config, path, run_id, force=force)
     if isinstance(planned, Outcome):
         return planned
