@@ -46,39 +46,67 @@ def call_in_child(fn: Callable[..., T], /, *args, path: str | Path,
     ``progress``, if given, is passed to ``fn`` as a function that reports back to this process, where the
     real ``progress`` is called. Leaving early (an exception here, Ctrl-C, SIGTERM) kills the child.
     """
-    # os.fork, not multiprocessing.Process: the caller may itself be a daemonic pool worker (a review's ingest),
-    # which multiprocessing does not let start processes.
-    _preload()
-    reader, writer = multiprocessing.Pipe(duplex=False)
-    pid = os.fork()  # the kernel kills the child if the thread that forked it (this one) ends: see cim.workers
-    if pid == 0:
-        reader.close()
-        _run(writer, fn, args, kwargs, progress is not None)  # never returns
-    writer.close()
-    status: int | None = None
-    answered = False
-    try:
+    with ChildCall(fn, args, kwargs, path=path, report=progress is not None) as child:
         while True:
-            try:
-                kind, value = reader.recv()
-            except EOFError:
-                status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-                raise _died(path, status) from None
-            if kind == "progress":
-                if progress is not None:
-                    progress(value)
-                continue
-            answered = True  # the child leaves right after its answer
-            if kind == "error":
-                raise value
-            return value
-    finally:
-        reader.close()
-        if status is None:
-            if not answered:  # this process is leaving early (Ctrl-C, SIGTERM, an error in progress)
+            kind, value = child.receive()
+            if kind == "done":
+                return value
+            if progress is not None:
+                progress(value)
+
+
+def start_in_child(fn: Callable[..., T], /, *args, path: str | Path, **kwargs) -> ChildCall:
+    """``fn(*args, **kwargs)`` started in a forked child while this process goes on; ``fn`` gets a ``progress``
+    function whose values :meth:`ChildCall.receive` returns here in order, then its result. Use it as a
+    context manager: leaving it kills a child still at work."""
+    return ChildCall(fn, args, kwargs, path=path, report=True)
+
+
+class ChildCall:
+    """A function running in a forked child, and the pipe its messages come back through."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, *, path: str | Path, report: bool) -> None:
+        # os.fork, not multiprocessing.Process: the caller may itself be a daemonic pool worker (a review's
+        # ingest), which multiprocessing does not let start processes.
+        _preload()
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        pid = os.fork()  # the kernel kills the child if the thread that forked it (this one) ends: cim.workers
+        if pid == 0:
+            reader.close()
+            _run(writer, fn, args, kwargs, report)  # never returns
+        writer.close()
+        self.pid, self.reader, self.path = pid, reader, path
+        self.status: int | None = None  # set once the child is reaped
+        self.answered = False
+
+    def receive(self) -> tuple[str, object]:
+        """The child's next message: ("progress", value) or ("done", result); its exception is raised here."""
+        try:
+            kind, value = self.reader.recv()
+        except EOFError:
+            self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            raise _died(self.path, self.status) from None
+        if kind == "progress":
+            return kind, value
+        self.answered = True  # the child leaves right after its answer
+        if kind == "error":
+            raise value
+        return kind, value
+
+    def close(self) -> None:
+        """Reap the child; one that has not answered (this process is leaving early) is killed first."""
+        self.reader.close()
+        if self.status is None:
+            if not self.answered:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+                    os.kill(self.pid, signal.SIGKILL)
+            self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+    def __enter__(self) -> ChildCall:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _preloading: list[threading.Thread] = []

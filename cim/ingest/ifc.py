@@ -23,11 +23,10 @@ from cim.errors import InputError
 from cim.georef import Georef, resolve_georef
 from cim.ifc.elements import products
 from cim.ifc.identity import identity_warnings
-from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.reader import OpenedIfc, open_ifc
 from cim.ifc.relations import RelIndex, build_index, relation_rows
-from cim.ingest.file_digests import file_digests
+from cim.ingest.file_text import FileText
 from cim.ingest.geometry_key import GraphDigests, geometry_input_hashes, model_salt
 from cim.ingest.ifc_chunks import Chunk, Refusal, prime, process_chunk_in_worker, release
 from cim.ingest.ifc_health import (
@@ -74,7 +73,8 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
     if sha256 is None or content_sha256 is None:
         sha256, content_sha256 = file_hashes(path)
     try:
-        commit = _prepare(path, city_crs, settings, workers, progress, sha256, reuse)
+        with FileText(path) as text:  # the reference graph and digests, read by a helper meanwhile
+            commit = _prepare(path, city_crs, settings, workers, progress, sha256, reuse, text)
     except RecursionError:  # cim walks placements iteratively: only a library following the file's references
         raise InputError(path, "references nested too deeply or in a cycle (a library recursed without end)",
                          "the file is damaged: re-export it from the authoring tool", stage="references") from None
@@ -88,7 +88,7 @@ def prepare_ifc(path: str | Path, city_crs: str, settings: ModelSettings, *, wor
 
 
 def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, progress: Progress | None,
-             sha256: str, reuse: ReuseSource | Previous | None) -> ModelCommit:
+             sha256: str, reuse: ReuseSource | Previous | None, text: FileText) -> ModelCommit:
     # Given as a ReuseSource (a Dask task reading its file in the worker), the previous version's rows are read
     # while the file is parsed and checked: the Delta read runs outside the GIL. A child process gets them
     # already read (``cim.ingest.run``: Delta's runtime does not survive a fork).
@@ -97,9 +97,9 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     background.shutdown(wait=False)
     opened = open_ifc(path)
     unit_scale = _unit_scale(opened)
-    src, dst, n_entities = reference_edges(path)
-    depth = reference_depth(src, dst)
-    damage = check_damage(path, opened.findings, n_entities, settings)
+    graph = text.graph()
+    depth = graph.depth
+    damage = check_damage(path, opened.findings, graph.n_defined, settings)
     project = opened.file.by_type("IfcProject")[0]
     if problem := depth.problem(project.id()):
         raise InputError(path, f"the IfcProject (#{project.id()}): its {problem}",
@@ -118,8 +118,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     previous = loading.result()
     # With a previous version the geometry input hashes decide what is meshed; else they are only stored, and
     # are computed while the workers mesh, as is the line index the next revision is compared with.
-    edges = (src, dst, n_entities)
-    keys = _geometry_keys(path, opened, step_ids, salt, edges, depth) if previous is not None else None
+    keys = _geometry_keys(path, opened, step_ids, salt, text) if previous is not None else None
     idx = build_index(opened.file)
 
     skipped: list[int] = []
@@ -127,7 +126,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     def model_wide() -> tuple:  # runs in this process while the workers mesh
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
                 identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx),
-                keys if keys is not None else _geometry_keys(path, opened, step_ids, salt, edges, depth),
+                keys if keys is not None else _geometry_keys(path, opened, step_ids, salt, text),
                 _line_index(path, salt, opened.schema))
 
     # The workers check each product's placement and mesh it; with a previous version, products whose geometry
@@ -188,14 +187,13 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
 
 
-def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str,
-                   edges: tuple[np.ndarray, np.ndarray, int], depth) -> dict[int, str]:
+def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str, text: FileText) -> dict[int, str]:
     """Each product's geometry input hash (``cim.ingest.geometry_key``), all at once from the file's text
-    (``cim.ingest.file_digests``), or per entity where the file is not one entity per line. None are computed
-    if the graph cannot be hashed: they only save time on the next version."""
+    (``cim.ingest.file_digests``, read by the helper), or per entity where the file is not one entity per line.
+    None are computed if the graph cannot be hashed: they only save time on the next version."""
     model = opened.file
     try:
-        digests = file_digests(path, *edges, depth) or GraphDigests(model, path)
+        digests = text.digests() or GraphDigests(model, path)
         return geometry_input_hashes(model, [model.by_id(s) for s in step_ids], salt, digests=digests)
     except Exception as exc:  # noqa: BLE001 - never refuse a file because of them
         log.warning("%s: geometry input hashes not computed (%s: %s)", path, type(exc).__name__, exc)

@@ -1,0 +1,68 @@
+"""The file's text read by a helper process (cim.ingest.file_text): the same facts, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from cim.ifc.integrity import reference_depth, reference_edges
+from cim.ingest import file_text
+from cim.ingest.file_digests import file_digests
+from cim.ingest.file_text import FileText
+from tests.incremental_models import base_model
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture
+def model(tmp_path):
+    return base_model(tmp_path / "m.ifc")
+
+
+def _expected(path):
+    src, dst, n = reference_edges(path)
+    depth = reference_depth(src, dst)
+    return src, dst, n, depth, file_digests(path, src, dst, n, depth)
+
+
+def test_the_helper_reads_the_graph_and_digests_this_process_would(model):
+    src, dst, n, depth, digests = _expected(model)
+    with FileText(model) as text:
+        graph, theirs = text.graph(), text.digests()
+    assert np.array_equal(graph.src, src) and np.array_equal(graph.dst, dst) and graph.n_defined == n
+    assert np.array_equal(graph.depth.height, depth.height)
+    assert np.array_equal(theirs._digests, digests._digests)
+
+
+def _asleep(path, progress):  # a helper that has not answered yet
+    time.sleep(60)
+
+
+def test_a_helper_killed_before_answering_is_replaced_by_reading_here(model, caplog, monkeypatch):
+    src, _, n, _, digests = _expected(model)
+    monkeypatch.setattr(file_text, "read_text", _asleep)
+    with FileText(model) as text:
+        pid = text._child.pid
+        os.kill(pid, signal.SIGKILL)
+        graph, theirs = text.graph(), text.digests()
+    assert np.array_equal(graph.src, src) and graph.n_defined == n
+    assert np.array_equal(theirs._digests, digests._digests)
+    assert "reading it here" in caplog.text
+    assert _gone(pid)
+
+
+def test_leaving_before_reading_ends_the_helper(model, monkeypatch):
+    monkeypatch.setattr(file_text, "read_text", _asleep)
+    with FileText(model) as text:
+        pid = text._child.pid
+    assert _gone(pid)
