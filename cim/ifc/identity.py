@@ -81,8 +81,10 @@ def identity_warnings(model: ifcopenshell.file, identity: Identity) -> list[tupl
                    f"_, $): stored as given (fix the exporter)")
         out.append((key, msg))
     for root in model.by_type("IfcRoot"):  # the project, types, groups: reported, not stored as elements
+        if root.id() in identity.keys:  # a product: reported above (and reading its GlobalId costs)
+            continue
         gid = root.GlobalId
-        if root.id() not in identity.keys and gid and not GLOBAL_ID.match(gid):
+        if gid and not GLOBAL_ID.match(gid):
             out.append((gid, f"{root.is_a()} #{root.id()} has GlobalId {gid!r}, which is not 22 IFC base-64 "
                              f"characters (0-9, A-Z, a-z, _, $) (fix the exporter)"))
     return out

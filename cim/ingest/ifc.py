@@ -125,7 +125,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
 
     def model_wide() -> tuple:  # runs in this process while the workers mesh
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
-                identity_warnings(opened.file, idx.identity), orphan_lines(prods, idx),
+                identity_warnings(opened.file, idx.identity), orphan_lines(opened.file, idx),
                 keys if keys is not None else _geometry_keys(path, opened, step_ids, salt, text),
                 _line_index(path, salt, opened.schema))
 
