@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import ifcopenshell
 import numpy as np
 
+from cim.ifc.attribute import attribute
 from cim.ifc.placement import BODY_IDENTIFIERS, world_matrices
 
 IGNORED_IDENTIFIERS = ("axis",)  # representations the kernel does not mesh into the body (a curve)
@@ -82,10 +83,10 @@ def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndar
               unit_scale: float, operators: dict[int, tuple]) -> tuple | None:
     """What decides the product's mesh in its own frame, or None when it must go to the kernel."""
     item = _single_mapped_body(product)
-    if item is None or matrices.get(product.id()) is None or getattr(product, "HasProjections", None):
+    if item is None or matrices.get(product.id()) is None or attribute(product, "HasProjections"):
         return None
     openings = []
-    for rel in getattr(product, "HasOpenings", None) or ():
+    for rel in attribute(product, "HasOpenings", ()):
         opening = rel.RelatedOpeningElement
         key = _opening_key(product, opening, matrices, unit_scale, operators) if opening is not None else None
         if key is None:
@@ -97,7 +98,7 @@ def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndar
 def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_scale: float,
                  operators: dict[int, tuple]) -> tuple | None:
     item = _single_mapped_body(opening)
-    if item is None or getattr(opening, "HasOpenings", None) or opening.ObjectPlacement is None:
+    if item is None or attribute(opening, "HasOpenings") or opening.ObjectPlacement is None:
         return None
     if opening.id() not in matrices:  # an opening in another chunk than its host
         matrices[opening.id()] = world_matrices([opening.ObjectPlacement])[0]

@@ -14,6 +14,8 @@ import ifcopenshell.util.element
 import ifcopenshell.util.placement
 import ifcopenshell.util.unit
 
+from cim.ifc.attribute import attribute
+
 ABSOLUTE_OFFSET_M = 1000.0  # a WCS or site origin this far out is taken as "absolute coordinates" (LoGeoRef 30/40)
 
 _LENGTH_NAMES = {
@@ -107,11 +109,11 @@ def unit_label_scale(unit: object) -> tuple[float | None, str | None]:
 def _from_entity(op: ifcopenshell.entity_instance) -> RawConversion:
     crs = op.TargetCRS
     wkt = None
-    for item in getattr(crs, "WellKnownText", None) or ():
+    for item in attribute(crs, "WellKnownText") or ():
         wkt = item.WellKnownText
         break
     scaled = op.is_a("IfcMapConversionScaled")
-    unit_scale, unit_label = unit_label_scale(getattr(crs, "MapUnit", None))
+    unit_scale, unit_label = unit_label_scale(attribute(crs, "MapUnit"))
     return RawConversion(
         method="IfcMapConversionScaled" if scaled else "IfcMapConversion",
         crs_name=crs.Name,
@@ -126,7 +128,7 @@ def _from_entity(op: ifcopenshell.entity_instance) -> RawConversion:
         factors=(_num(op.FactorX) or 1.0, _num(op.FactorY) or 1.0, _num(op.FactorZ) or 1.0) if scaled else (1, 1, 1),
         map_unit_scale=unit_scale,
         map_unit_label=unit_label,
-        vertical_datum=getattr(crs, "VerticalDatum", None),
+        vertical_datum=attribute(crs, "VerticalDatum"),
     )
 
 
@@ -232,7 +234,7 @@ def read_site(ifc_file: ifcopenshell.file) -> SiteFacts | None:
         longitude=compound_to_degrees(site.RefLongitude),
         elevation=_num(site.RefElevation),
         origin=origin,
-        has_address=getattr(site, "SiteAddress", None) is not None,
+        has_address=attribute(site, "SiteAddress") is not None,
     )
 
 
@@ -248,7 +250,7 @@ def model_context(ifc_file: ifcopenshell.file) -> ifcopenshell.entity_instance |
 def true_north_deg(ifc_file: ifcopenshell.file) -> float | None:
     """TrueNorth of the model context as an angle from project +x (CCW), or None when absent."""
     ctx = model_context(ifc_file)
-    tn = getattr(ctx, "TrueNorth", None) if ctx is not None else None
+    tn = attribute(ctx, "TrueNorth")
     if tn is None:
         return None
     x, y = (float(v) for v in tn.DirectionRatios[:2])

@@ -9,6 +9,7 @@ import ifcopenshell
 import ifcopenshell.util.element as uel
 import ifcopenshell.util.unit
 
+from cim.ifc.attribute import attribute
 from cim.ifc.axis import axis_length
 from cim.ifc.relations import RelIndex, find_ancestor
 
@@ -41,8 +42,8 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "predefined_type": _predefined_type(el, el_type),
         "name": el.Name,
         "description": el.Description,
-        "object_type": getattr(el, "ObjectType", None),
-        "tag": getattr(el, "Tag", None),
+        "object_type": attribute(el, "ObjectType"),
+        "tag": attribute(el, "Tag"),
         "type_global_id": el_type.GlobalId if el_type else None,
         "type_name": el_type.Name if el_type else None,
         "storey": storey.Name if storey else None,
@@ -62,15 +63,15 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
 
 def _predefined_type(el: ifcopenshell.entity_instance, el_type: ifcopenshell.entity_instance | None) -> str | None:
     """The occurrence's PredefinedType, else its type's; USERDEFINED resolves to ObjectType/ElementType."""
-    value = getattr(el, "PredefinedType", None)
+    value = attribute(el, "PredefinedType")
     if value == "USERDEFINED":
-        return getattr(el, "ObjectType", None) or value
+        return attribute(el, "ObjectType") or value
     if value and value != "NOTDEFINED":
         return value
     if el_type is not None:
-        type_value = getattr(el_type, "PredefinedType", None)
+        type_value = attribute(el_type, "PredefinedType")
         if type_value == "USERDEFINED":
-            return getattr(el_type, "ElementType", None) or type_value
+            return attribute(el_type, "ElementType") or type_value
         if type_value and type_value != "NOTDEFINED":
             return type_value
     return value or None
@@ -124,7 +125,7 @@ def classification(el: ifcopenshell.entity_instance) -> list[str]:
             continue
         ref = rel.RelatingClassification
         if ref.is_a("IfcClassificationReference"):
-            code = getattr(ref, "Identification", None) or getattr(ref, "ItemReference", None) or ref.Name
+            code = attribute(ref, "Identification") or attribute(ref, "ItemReference") or ref.Name
             source = ref.ReferencedSource
             system = getattr(source, "Name", None) if source is not None else None
             refs.append(f"{system}:{code}" if system else str(code))

@@ -14,6 +14,7 @@ import ifcopenshell.util.placement
 import numpy as np
 
 from cim.geometry.quiet import KernelOutput
+from cim.ifc.attribute import attribute
 
 BODY_IDENTIFIERS = ("body", "facetation")  # what ifcopenshell.geom meshes by default
 
@@ -75,8 +76,8 @@ def _axis2placement(placement: ifcopenshell.entity_instance) -> np.ndarray:
     dominates on 3-vectors, and there is one placement per product."""
     loc = list(placement.Location.Coordinates) if placement.Location is not None else []
     ox, oy, oz = (loc + [0.0, 0.0, 0.0])[:3]
-    axis = getattr(placement, "Axis", None)
-    ref = getattr(placement, "RefDirection", None)
+    axis = attribute(placement, "Axis")
+    ref = attribute(placement, "RefDirection")
     zx, zy, zz = (list(axis.DirectionRatios) + [0.0])[:3] if axis is not None else (0.0, 0.0, 1.0)
     xx, xy, xz = (list(ref.DirectionRatios) + [0.0])[:3] if ref is not None else (1.0, 0.0, 0.0)
     n = math.sqrt(zx * zx + zy * zy + zz * zz) or math.nan
