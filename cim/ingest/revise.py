@@ -42,6 +42,7 @@ from cim.ingest.reuse import GEOMETRY_COLUMNS, ReuseSource
 from cim.ingest.same_content import has_error_rows, next_record
 from cim.isolated import call_in_child
 from cim.store import ModelCommit
+from cim.store.delta import Pending
 
 log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
@@ -179,13 +180,19 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
     meshes = meshes.filter(pc.invert(pc.is_in(meshes["global_id"], changed["global_id"])))
     meshes = pa.concat_tables([meshes, done.meshes.select(meshes.column_names).cast(meshes.schema)])
     buildings = tables["buildings"]
-    if pc.any(pc.is_valid(changed["building_global_id"])).as_py():
-        buildings = buildings_table(elements, done.storeys).select(buildings.column_names).cast(buildings.schema)
+    if pc.any(pc.is_valid(changed["building_global_id"])).as_py():  # outlined while the other tables are written
+        background = ThreadPoolExecutor(1, thread_name_prefix="cim-buildings")
+        buildings = Pending(background.submit(_buildings, elements, done.storeys, buildings.schema))
+        background.shutdown(wait=False)
     record.update(n_elements=elements.num_rows, n_meshes=meshes.num_rows,
                   n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
     out = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": tables["relations"],
            "step_lines": index.as_table()}
     return ModelCommit(model_id=source.model_id, record=record, tables=out)
+
+
+def _buildings(elements: pa.Table, storeys: dict, schema: pa.Schema) -> pa.Table:
+    return buildings_table(elements, storeys).select(schema.names).cast(schema)
 
 
 def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:

@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,10 +60,29 @@ class ModelCommit:
 
     model_id: str
     record: dict
-    tables: dict[str, pa.Table] = field(default_factory=dict)
+    tables: dict[str, pa.Table | Pending] = field(default_factory=dict)
     layer: tuple[str, pa.Table] | None = None
     errors: list[dict] = field(default_factory=list)  # ingest_errors rows (refused GIS features)
     unchanged_since: int | None = None
+
+
+class Pending:
+    """A table of a ModelCommit still being computed in a thread of this process: ``Store.commit`` writes the
+    other tables meanwhile and this one when it is done. Pickled (a commit sent to another process), it is
+    its table."""
+
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def result(self) -> pa.Table:
+        return self._future.result()
+
+    def __reduce__(self) -> tuple:
+        return _table, (self.result(),)
+
+
+def _table(table: pa.Table) -> pa.Table:
+    return table
 
 
 def now_utc() -> datetime:
@@ -348,8 +367,11 @@ class Store:
         Why threads: each write encodes Parquet and commits in delta-rs, outside the GIL, so the tables
         of one version cost about as much as the biggest of them. The journal covers all of them either way.
         """
-        writes = [functools.partial(self._append, name, with_version(data, change.model_id, version))
-                  for name, data in change.tables.items()]
+        def write(name: str, data: pa.Table | Pending) -> None:
+            data = data.result() if isinstance(data, Pending) else data
+            self._append(name, with_version(data, change.model_id, version))
+
+        writes = [functools.partial(write, name, data) for name, data in change.tables.items()]
         if change.layer:
             writes.append(functools.partial(self._write_layer, layer_rel, change.layer[1]))
         with ThreadPoolExecutor(max(1, len(writes)), thread_name_prefix="cim-commit") as pool:
