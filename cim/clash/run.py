@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 
 
 # Elements: a larger city is checked by tiles (bounded memory); --tile-size overrides. Below it one check in
-# memory is faster and no larger: 50,000 elements 2.1 s / 667 MB untiled, 2.8 s / 723 MB in 9 tiles; 100,000
-# elements 3.3 s / 854 MB untiled, 7.4 s / 918 MB in 16 tiles (bench.clash models, 2-core machine).
+# memory is faster and small enough: 50,000 elements 2.1 s / 667 MB untiled against 2.8 s in 9 tiles run here;
+# 100,000 elements 3.3 s / 854 MB against 7.4 s in 16 tiles (bench.clash models, 2-core machine), so about
+# 1.3 GB at this size; tiles pay off above it, spread over workers.
 TILED_ABOVE = 200_000
 ELEMENTS_PER_TILE = 20_000  # about this many elements per tile when the size is chosen here
 
