@@ -1,4 +1,4 @@
-"""A commit's table still being computed (cim.store.delta.Pending): written when done, or nothing written."""
+"""A commit's table still being computed (cim.store.pending.Pending): written when done, or nothing written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cim.config import default_config
 from cim.ingest.run import ingest_file
 from cim.ingest.same_content import next_record
 from cim.store import ModelCommit, Store
-from cim.store.delta import Pending
+from cim.store.pending import Pending
 from tests.models import add_wall, new_model, write
 
 TABLES = ("elements", "meshes", "buildings", "relations")

@@ -42,7 +42,7 @@ from cim.ingest.reuse import GEOMETRY_COLUMNS, ReuseSource
 from cim.ingest.same_content import has_error_rows, next_record
 from cim.isolated import call_in_child
 from cim.store import ModelCommit
-from cim.store.delta import Pending
+from cim.store.pending import Pending
 
 log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")

@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
 from cim.store.location import store_root
 from cim.store.names import valid_layer_name
 from cim.store.objects import ObjectPath, is_table, open_table, write_table
+from cim.store.pending import Pending
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
 log = logging.getLogger(__name__)
@@ -64,25 +65,6 @@ class ModelCommit:
     layer: tuple[str, pa.Table] | None = None
     errors: list[dict] = field(default_factory=list)  # ingest_errors rows (refused GIS features)
     unchanged_since: int | None = None
-
-
-class Pending:
-    """A table of a ModelCommit still being computed in a thread of this process: ``Store.commit`` writes the
-    other tables meanwhile and this one when it is done. Pickled (a commit sent to another process), it is
-    its table."""
-
-    def __init__(self, future: Future) -> None:
-        self._future = future
-
-    def result(self) -> pa.Table:
-        return self._future.result()
-
-    def __reduce__(self) -> tuple:
-        return _table, (self.result(),)
-
-
-def _table(table: pa.Table) -> pa.Table:
-    return table
 
 
 def now_utc() -> datetime:
