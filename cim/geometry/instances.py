@@ -45,7 +45,7 @@ class Copies:
 def plan_copies(products: Sequence[ifcopenshell.entity_instance], matrices: dict[int, np.ndarray | None],
                 unit_scale: float) -> Copies:
     """Group ``products`` into occurrences of the same mesh; ``matrices``: world placement (project units)
-    by STEP id (their openings' are added to it). Groups of one are meshed by the kernel as any other."""
+    by STEP id (their openings' are added to it)."""
     groups: dict[tuple, list[ifcopenshell.entity_instance]] = {}
     kernel = []
     operators: dict[int, tuple] = {}  # mapping targets are often shared: read each once
@@ -56,11 +56,10 @@ def plan_copies(products: Sequence[ifcopenshell.entity_instance], matrices: dict
         else:
             groups.setdefault(key, []).append(product)
     copies = Copies(kernel)
-    for members in groups.values():
+    for members in groups.values():  # a group of one too: a product is placed the same way in any company
         kernel.append(members[0])
-        if len(members) > 1:
-            copies.groups[members[0].id()] = [(m.id(), m.GlobalId, _metres(matrices[m.id()], unit_scale))
-                                              for m in members]
+        copies.groups[members[0].id()] = [(m.id(), m.GlobalId, _metres(matrices[m.id()], unit_scale))
+                                          for m in members]
     return copies
 
 
@@ -83,7 +82,7 @@ def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndar
               unit_scale: float, operators: dict[int, tuple]) -> tuple | None:
     """What decides the product's mesh in its own frame, or None when it must go to the kernel."""
     item = _single_mapped_body(product)
-    if item is None or matrices.get(product.id()) is None or attribute(product, "HasProjections"):
+    if item is None or not _usable(matrices.get(product.id())) or attribute(product, "HasProjections"):
         return None
     openings = []
     for rel in attribute(product, "HasOpenings", ()):
@@ -103,14 +102,22 @@ def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_sca
     if opening.id() not in matrices:  # an opening in another chunk than its host
         matrices[opening.id()] = world_matrices([opening.ObjectPlacement])[0]
     own = matrices[opening.id()]
-    if own is None:
+    if not _usable(own):
         return None
-    relative = np.linalg.solve(matrices[host.id()], own)
+    try:
+        relative = np.linalg.solve(matrices[host.id()], own)
+    except np.linalg.LinAlgError:
+        return None
     relative[:3, 3] *= unit_scale
     if not np.isfinite(relative).all():
         return None
     rounded = np.round(relative, DIGITS) + 0.0  # + 0.0: -0.0 and 0.0 are the same place
     return (item.MappingSource.id(), _operator_key(item.MappingTarget, operators), rounded.tobytes())
+
+
+def _usable(matrix: np.ndarray | None) -> bool:
+    """A placement cim computed in full (a degenerate axis gives NaN: the kernel decides what it means)."""
+    return matrix is not None and bool(np.isfinite(matrix).all())
 
 
 def _operator_key(operator: ifcopenshell.entity_instance, known: dict[int, tuple]) -> tuple:
