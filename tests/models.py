@@ -162,3 +162,17 @@ def add_door_in_opening(f, ctx, wall, *, corner, size=(0.9, 0.2, 2.1), gap=0.005
                    size=(size[0] - 2 * gap, size[1] - 2 * gap, size[2] - 2 * gap))
     run("feature.add_filling", f, opening=opening, element=door)
     return door
+
+
+def one_wall_store(tmp_path: Path, file_name: str = "good.ifc"):
+    """A store that already holds one good model (a wall, model id the file's stem), so 'nothing stored
+    changes' can be checked."""
+    from cim.config import default_config
+    from cim.ingest.run import ingest_file
+    from cim.store import Store
+
+    store = Store(tmp_path / "store", "EPSG:4549")
+    f, ctx = new_model()
+    add_wall(f, ctx, name="W1")
+    ingest_file(store, default_config("EPSG:4549"), write(f, tmp_path / file_name))
+    return store

@@ -10,17 +10,13 @@ from cim.config import default_config
 from cim.ingest.run import ingest_file
 from cim.store import Store
 from tests.conftest import fixture_path
-from tests.models import add_wall, new_model, write
+from tests.models import add_wall, new_model, one_wall_store, write
 
 
 @pytest.fixture
 def store(tmp_path):
     """A store that already holds one good model, so 'nothing stored changes' can be checked."""
-    st = Store(tmp_path / "store", "EPSG:4549")
-    f, ctx = new_model()
-    add_wall(f, ctx, name="W1")
-    ingest_file(st, default_config("EPSG:4549"), write(f, tmp_path / "good.ifc"))
-    return st
+    return one_wall_store(tmp_path)
 
 
 def _versions(store: Store) -> dict[str, int]:

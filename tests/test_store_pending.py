@@ -7,23 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cim.config import default_config
-from cim.ingest.run import ingest_file
 from cim.ingest.same_content import next_record
 from cim.store import ModelCommit, Store
 from cim.store.pending import Pending
-from tests.models import add_wall, new_model, write
+from tests.models import one_wall_store
 
 TABLES = ("elements", "meshes", "buildings", "relations")
 
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "store", "EPSG:4549")
-    f, ctx = new_model()
-    add_wall(f, ctx, name="W1")
-    ingest_file(store, default_config("EPSG:4549"), write(f, tmp_path / "m.ifc"))
-    return store
+    return one_wall_store(tmp_path, "m.ifc")
 
 
 def _next_version(store: Store, buildings) -> ModelCommit:
