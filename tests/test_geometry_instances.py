@@ -12,6 +12,7 @@ import pytest
 from cim.geometry.instances import plan_copies
 from cim.geometry.mesh import merge_by_product
 from cim.geometry.tessellate import iter_meshes
+from cim.ifc.placement import world_matrices
 from cim.ifc.reader import open_ifc
 from cim.ingest.ifc_health import product_matrices
 from tests.models import new_model, place
@@ -155,3 +156,15 @@ def test_an_occurrence_meshes_to_the_same_numbers_alone_or_with_its_group(tmp_pa
         verts, faces = alone[names[name]]
         assert np.array_equal(verts, together[names[name]][0]), name
         assert np.array_equal(faces, together[names[name]][1]), name
+
+
+def test_an_opening_placed_in_a_cycle_sends_its_host_to_the_kernel_without_hanging(tmp_path):
+    """A revision's small file is checked for cycles below the changed products, not below their openings."""
+    model = ifcopenshell.open(str(typed_walls(tmp_path / "walls.ifc")))
+    names = _by_name(model)
+    placement = model.by_id(names["same A"]).HasOpenings[0].RelatedOpeningElement.ObjectPlacement
+    placement.PlacementRelTo = placement
+    assert world_matrices([placement]) == [None]
+    _, copies = _plan(model)
+    assert names["same A"] in {p.id() for p in copies.kernel}
+    assert names["same A"] not in {s for members in copies.groups.values() for s, _, _ in members}

@@ -165,6 +165,16 @@ def test_a_moved_opening_is_meshed_again_with_the_wall_it_cuts(tmp_path, caplog)
     assert {name for name in new if new[name] != old[name]} == {"W1", "Opening"}
 
 
+def test_an_opening_placed_in_a_cycle_sends_the_revision_to_the_full_ingest_which_refuses_it(tmp_path, caplog):
+    def cycle(f):
+        placement = by_name(f, "Opening").ObjectPlacement
+        placement.PlacementRelTo = placement
+
+    store, latest, way = _revised(tmp_path, _edit(cycle), base=wall_with_opening, caplog=caplog)
+    assert way.startswith("full") and "opening reaches a reference cycle" in way, way
+    assert "W1" not in {r["name"] for r in _rows(store, "elements", "m", 2)}
+
+
 def test_an_element_moved_to_an_absurd_place_is_refused_by_the_full_ingest(tmp_path, caplog):
     store, latest, way = _revised(tmp_path, _move_point("W2", 1e9), caplog=caplog)
     assert way.startswith("full") and "refused" in way, way

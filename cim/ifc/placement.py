@@ -34,8 +34,8 @@ def has_body(product: ifcopenshell.entity_instance) -> bool:
 def world_matrices(placements: list[ifcopenshell.entity_instance | None]) -> list[np.ndarray | None]:
     """4x4 matrix (project units) of each placement; None where it cannot be computed.
 
-    Callers pass only placements whose chains are free of cycles; chains are walked with an explicit
-    stack and every IfcLocalPlacement is computed once, however many products share it.
+    Chains are walked with an explicit stack and every IfcLocalPlacement is computed once, however many
+    products share it; a chain that comes back on itself gives None.
     """
     memo: dict[int, np.ndarray | None] = {}
     # linear placements are evaluated by the geometry kernel, which prints to the console: keep it in the log
@@ -45,8 +45,14 @@ def world_matrices(placements: list[ifcopenshell.entity_instance | None]) -> lis
 
 def _resolve(placement: ifcopenshell.entity_instance, memo: dict[int, np.ndarray | None]) -> np.ndarray | None:
     chain = []
+    walked: set[int] = set()
     node = placement
     while node is not None and node.id() not in memo:
+        if node.id() in walked:  # a cycle a caller did not rule out: no placement, not a hang
+            for item in chain:
+                memo[item.id()] = None
+            return None
+        walked.add(node.id())
         chain.append(node)
         node = getattr(node, "PlacementRelTo", None) if node.is_a("IfcLocalPlacement") else None
     parent = memo.get(node.id()) if node is not None else np.eye(4)

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from cim import __version__
 from cim.buildings import buildings_table
+from cim.ifc.attribute import attribute
 from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body
 from cim.ifc.reader import file_schema, open_ifc
@@ -142,8 +143,10 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
                       settings_hash=settings.fingerprint(city_crs))
     src, dst, n_defined = reference_edges(small)
     depth = reference_depth(src, dst)
-    if any(depth.problem(s) for s in step_ids):
-        return "a changed product reaches a reference cycle or a very deep chain"
+    openings = [rel.RelatedOpeningElement.id() for s in step_ids
+                for rel in attribute(opened.file.by_id(s), "HasOpenings", ()) if rel.RelatedOpeningElement]
+    if any(depth.problem(s) for s in [*step_ids, *openings]):  # the kernel cuts the openings with their host
+        return "a changed product or its opening reaches a reference cycle or a very deep chain"
     digests = file_digests(small, src, dst, n_defined, depth)
     if digests is None:
         return "the changed entities are not one per line"
