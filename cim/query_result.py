@@ -54,7 +54,11 @@ class QueryResult:
         return self._con.execute(sql)
 
     def fetchone(self) -> tuple | None:
-        return self.run().fetchone()
+        """The first row. The statement runs with LIMIT 1 and is read to its end: a result left half read
+        keeps scans running, and the connection closing later (with the GIL, in its destructor) waits for
+        worker threads that wait for the GIL to read the store's files: a hang seen in CI."""
+        rows = self.run(limit=None if self.explain else 1).fetchall()
+        return rows[0] if rows else None
 
     def fetchall(self) -> list[tuple]:
         return self.run().fetchall()
