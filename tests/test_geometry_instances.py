@@ -75,7 +75,8 @@ def typed_walls(path: Path, length_unit: str = "METRE") -> Path:
 
 
 def _meshes(model, products, copies=None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    raws = merge_by_product(list(iter_meshes(model, include=products, copies=copies)))
+    include, groups = (products, None) if copies is None else (copies.kernel, copies.groups)
+    raws = merge_by_product(list(iter_meshes(model, include=include, groups=groups)))
     return {r.step_id: (r.verts, r.faces) for r in raws}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -22,8 +21,7 @@ def store(tmp_path):
 
 def _next_version(store: Store, buildings) -> ModelCommit:
     tables = {t: store.read_model(t, "m", 1).drop_columns(["model_id", "version"]) for t in TABLES}
-    with ThreadPoolExecutor(1) as pool:
-        tables["buildings"] = Pending(pool.submit(buildings, tables["buildings"]))
+    tables["buildings"] = Pending.compute(buildings, tables["buildings"])
     record = next_record(store.latest("m"), sha256="0" * 64, content_sha256="1" * 64, size_bytes=1)
     return ModelCommit(model_id="m", record=record, tables=tables)
 

@@ -118,8 +118,8 @@ def _coverages(polys: np.ndarray, owner: np.ndarray, counts: np.ndarray, area: n
         try:
             unions = shapely.coverage_union_all(table, axis=1)
         except shapely.errors.GEOSException:  # one mesh not noded as a coverage: each on its own
-            unions = np.array([coverage_union(r[r != None], 0.0, check_area=False)  # noqa: E711
-                               for r in table], dtype=object)
+            unions = np.array([coverage_union(r[r != None], a) for r, a in zip(table, area[meshes], strict=True)],  # noqa: E711
+                              dtype=object)
         good = np.array([u is not None for u in unions])
         expected = area[meshes]
         with np.errstate(invalid="ignore"):

@@ -128,11 +128,11 @@ def _operator_key(operator: ifcopenshell.entity_instance, known: dict[int, tuple
 
 
 def _operator_values(operator: ifcopenshell.entity_instance) -> tuple:
-    directions = (getattr(operator, name, None) for name in ("Axis1", "Axis2", "Axis3"))
+    directions = (attribute(operator, name) for name in ("Axis1", "Axis2", "Axis3"))
     origin = operator.LocalOrigin
     return (operator.is_a(), *(tuple(d.DirectionRatios) if d is not None else None for d in directions),
             tuple(origin.Coordinates) if origin is not None else None,
-            *(getattr(operator, name, None) for name in ("Scale", "Scale2", "Scale3")))
+            *(attribute(operator, name) for name in ("Scale", "Scale2", "Scale3")))
 
 
 def _single_mapped_body(product: ifcopenshell.entity_instance):

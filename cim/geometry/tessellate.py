@@ -20,7 +20,7 @@ import ifcopenshell.geom
 import numpy as np
 
 from cim.geometry.batch import is_closed
-from cim.geometry.instances import Copies, kernel_correction
+from cim.geometry.instances import kernel_correction
 from cim.geometry.quiet import KernelOutput
 
 log = logging.getLogger(__name__)
@@ -51,21 +51,18 @@ def settings() -> ifcopenshell.geom.settings:
 
 
 def iter_meshes(model: ifcopenshell.file, include: Iterable[ifcopenshell.entity_instance] | None = None,
-                threads: int = 1, copies: Copies | None = None) -> Iterator[RawMesh]:
+                threads: int = 1, groups: dict[int, list] | None = None) -> Iterator[RawMesh]:
     """Yield one mesh per product with a body. Products that fail to mesh are logged and skipped.
 
     ``threads``: the kernel's own threads (order of the shapes then varies); worker processes use one each.
-    ``copies`` (``cim.geometry.instances``): the kernel meshes ``copies.kernel`` instead of ``include``, and
-    each mesh of a group's first product is placed for every product of the group.
+    ``groups`` (``cim.geometry.instances.Copies.groups``): the mesh of a group's first product is placed for
+    every product of the group (``include`` then holds only the first ones, ``Copies.kernel``).
 
     What the kernel prints goes to the debug log, not the console (see ``cim.geometry.quiet``).
     """
     include = list(include) if include is not None else None
-    if copies is not None:
-        include = copies.kernel
     if include is not None and not include:
         return
-    groups = copies.groups if copies is not None else {}
     meshed: set[int] = set()
     for mesh in _iter_library(model, include, GEOMETRY_LIBRARY, threads, groups):
         meshed.add(mesh.step_id)

@@ -36,7 +36,7 @@ class Graph:
 
 def read_text(path: str, progress: Callable[[Graph], None]) -> FileDigests | None:
     """In the helper: the graph first (sent as soon as it is known), then the digests (returned)."""
-    graph = _graph(path)
+    graph = read_graph(path)
     progress(graph)
     return file_digests(path, graph.src, graph.dst, graph.n_defined, graph.depth)
 
@@ -47,17 +47,21 @@ class FileText:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._graph: Graph | None = None
+        self._digests: tuple[FileDigests | None] | None = None  # (digests,) once read: None is an answer
         self._child: ChildCall | None = start_in_child(read_text, self.path, path=self.path)
 
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = self._next(lambda: _graph(self.path))
+            self._graph = self._next(lambda: read_graph(self.path))
         return self._graph
 
     def digests(self) -> FileDigests | None:
         """The digests, or None when the file is not one entity per line. Raises what reading them raised."""
-        graph = self.graph()
-        return self._next(lambda: file_digests(self.path, graph.src, graph.dst, graph.n_defined, graph.depth))
+        if self._digests is None:
+            graph = self.graph()
+            self._digests = (self._next(lambda: file_digests(self.path, graph.src, graph.dst, graph.n_defined,
+                                                             graph.depth)),)
+        return self._digests[0]
 
     def _next(self, here: Callable):
         if self._child is not None:
@@ -80,6 +84,7 @@ class FileText:
         self.close()
 
 
-def _graph(path: str) -> Graph:
+def read_graph(path: str | Path) -> Graph:
+    """The file's reference graph and its depths, read here."""
     src, dst, n_defined = reference_edges(path)
     return Graph(src, dst, n_defined, reference_depth(src, dst))

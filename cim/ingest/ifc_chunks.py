@@ -97,7 +97,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         row["has_mesh"] = False
     raws = []
     copies = plan_copies(to_mesh, matrices, unit_scale)
-    for raw in iter_meshes(model, include=to_mesh, threads=threads, copies=copies):
+    for raw in iter_meshes(model, include=copies.kernel, threads=threads, groups=copies.groups):
         if raw.step_id not in rows:
             continue
         if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:

@@ -30,11 +30,11 @@ import pyarrow.compute as pc
 from cim import __version__
 from cim.buildings import buildings_table
 from cim.ifc.attribute import attribute
-from cim.ifc.integrity import reference_depth, reference_edges
 from cim.ifc.placement import has_body
 from cim.ifc.reader import file_schema, open_ifc
 from cim.ifc.relations import build_index
 from cim.ingest.file_digests import file_digests
+from cim.ingest.file_text import read_graph
 from cim.ingest.geometry_key import geometry_input_hashes, model_salt
 from cim.ingest.ifc_chunks import process_chunk
 from cim.ingest.line_diff import plan_revision, with_roots
@@ -141,13 +141,13 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
     georef = resolve_georef(opened.file, Path(small), city_crs, settings.placement)
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
-    src, dst, n_defined = reference_edges(small)
-    depth = reference_depth(src, dst)
+    graph = read_graph(small)
+    depth = graph.depth
     openings = [rel.RelatedOpeningElement.id() for s in step_ids
                 for rel in attribute(opened.file.by_id(s), "HasOpenings", ()) if rel.RelatedOpeningElement]
     if any(depth.problem(s) for s in [*step_ids, *openings]):  # the kernel cuts the openings with their host
         return "a changed product or its opening reaches a reference cycle or a very deep chain"
-    digests = file_digests(small, src, dst, n_defined, depth)
+    digests = file_digests(small, graph.src, graph.dst, graph.n_defined, depth)
     if digests is None:
         return "the changed entities are not one per line"
     model = opened.file
@@ -184,9 +184,7 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
     meshes = pa.concat_tables([meshes, done.meshes.select(meshes.column_names).cast(meshes.schema)])
     buildings = tables["buildings"]
     if pc.any(pc.is_valid(changed["building_global_id"])).as_py():  # outlined while the other tables are written
-        background = ThreadPoolExecutor(1, thread_name_prefix="cim-buildings")
-        buildings = Pending(background.submit(_buildings, elements, done.storeys, buildings.schema))
-        background.shutdown(wait=False)
+        buildings = Pending.compute(_buildings, elements, done.storeys, buildings.schema)
     record.update(n_elements=elements.num_rows, n_meshes=meshes.num_rows,
                   n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
     out = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": tables["relations"],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -14,6 +15,14 @@ class Pending:
 
     def __init__(self, future: Future) -> None:
         self._future = future
+
+    @classmethod
+    def compute(cls, fn: Callable[..., pa.Table], *args) -> Pending:
+        """``fn(*args)`` started in a thread of its own."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix="cim-pending")
+        pending = cls(thread.submit(fn, *args))
+        thread.shutdown(wait=False)
+        return pending
 
     def result(self) -> pa.Table:
         return self._future.result()
