@@ -51,14 +51,23 @@ def facility_kind(ifc_class: str, name: str | None = None, object_type: str | No
     return "tunnel" if "tunnel" in text or "管廊" in text or "隧道" in text else "facility"
 
 
-def buildings_table(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) -> pa.Table:
+def buildings_table(elements: pa.Table, storey_z: dict[str, tuple[float, float]],
+                    previous: pa.Table | None = None, changed: frozenset[str] = frozenset()) -> pa.Table:
     """The ``buildings`` rows of one model with their columns even when there are none (a site-only survey
-    model, an alignment-only railway): an empty table must still carry the schema it is committed with."""
-    return pa.Table.from_pylist(building_rows(elements, storey_z), schema=COLUMNS)
+    model, an alignment-only railway): an empty table must still carry the schema it is committed with.
+    ``previous`` and ``changed``: see ``building_rows``."""
+    kept = {r["global_id"]: r for r in previous.to_pylist()} if previous is not None else {}
+    return pa.Table.from_pylist(building_rows(elements, storey_z, kept, changed), schema=COLUMNS)
 
 
-def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) -> list[dict]:
-    """``storey_z``: storey GlobalId -> (world height, elevation in the model)."""
+def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]], previous: dict[str, dict] | None = None,
+                  changed: frozenset[str] = frozenset()) -> list[dict]:
+    """``storey_z``: storey GlobalId -> (world height, elevation in the model).
+
+    A revision passes the previous version's rows by GlobalId and the elements whose geometry it changed: a
+    building whose outline comes from walls and slabs none of which changed keeps its outline and floor area
+    (the union of a large building's footprints is most of this function's time); its heights and counts are
+    computed again."""
     cols = ["global_id", "ifc_class", "predefined_type", "name", "object_type", "building_global_id",
             "storey_global_id", "footprint", "zmin", "zmax"]
     rows = elements.select([c for c in cols if c in elements.column_names]).to_pylist()
@@ -67,10 +76,13 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) 
     buildings = {r["global_id"]: r for r in rows if r["global_id"] == r["building_global_id"]}
     members: dict[str, list[dict]] = defaultdict(list)
     storeys: dict[str, set[str]] = defaultdict(set)
+    redrawn: set[str] = set()  # buildings with a changed wall, slab or column, whatever its footprint now
     for r in rows:
         b = r["building_global_id"]
         if not b:
             continue
+        if r["global_id"] in changed and (r["ifc_class"] in FLOOR_OUTLINE or r["ifc_class"].startswith("IfcWall")):
+            redrawn.add(b)
         if r["ifc_class"] == "IfcBuildingStorey":
             storeys[b].add(r["global_id"])
         elif r["ifc_class"] not in NOT_BUILT and r["footprint"] is not None:
@@ -80,22 +92,24 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]]) 
         built = members.get(gid, [])
         if not built:
             continue
-        out.append(_lod1(building, built, sorted(storeys.get(gid, ())), storey_z))
+        ids = sorted(storeys.get(gid, ()))
+        kept = (previous or {}).get(gid)
+        if kept is not None and (gid in redrawn or kept["footprint"] is None
+                                 or not _outlined_by_floors(built, ids, storey_z)):
+            kept = None
+        out.append(_lod1(building, built, ids, storey_z, kept))
     return out
 
 
 def _lod1(building: dict, built: list[dict], storey_ids: list[str],
-          storey_z: dict[str, tuple[float, float]]) -> dict:
+          storey_z: dict[str, tuple[float, float]], kept: dict | None = None) -> dict:
+    """The building's row; ``kept``: its previous row, whose outline and floor area are still its own."""
     levels = {s: storey_z[s] for s in storey_ids if s in storey_z}
     ground = _ground_level(list(levels.values()))
-    floors = floor_outlines(built, storey_ids)
-    above = [g for s, g in floors.items()
-             if ground is None or levels.get(s, (ground, 0.0))[0] >= ground - GROUND_TOLERANCE]
-    if above:  # the outline of the walls and slabs of the storeys at and above ground (外墙外围)
-        outline = fill_holes(union_by_groups(above))
-    else:  # no storeys (a tunnel, a bridge): every built element above ground, else every one
-        rows = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
-        outline = filled_outline([r["footprint"] for r in rows])
+    if kept is not None:
+        outline, gross = shapely.from_wkb(kept["footprint"]), kept["gross_floor_area_m2"]
+    else:
+        outline, gross = _outline(built, storey_ids, levels, ground)
     base = min(r["zmin"] for r in built)
     top = max(r["zmax"] for r in built)
     storeys_above = sum(1 for world, _ in levels.values() if ground is not None and world >= ground - GROUND_TOLERANCE)
@@ -112,9 +126,36 @@ def _lod1(building: dict, built: list[dict], storey_ids: list[str],
         "height_m": top - base,
         "storeys": len(storey_ids),
         "storeys_above_ground": storeys_above,
-        "gross_floor_area_m2": sum(g.area for g in floors.values()) if floors else None,
+        "gross_floor_area_m2": gross,
         "n_elements": len(built),
     }
+
+
+def _outline(built: list[dict], storey_ids: list[str], levels: dict[str, tuple[float, float]],
+             ground: float | None) -> tuple[shapely.Geometry | None, float | None]:
+    """(footprint, gross floor area estimate)."""
+    floors = floor_outlines(built, storey_ids)
+    above = [g for s, g in floors.items() if _at_or_above(s, levels, ground)]
+    if above:  # the outline of the walls and slabs of the storeys at and above ground (外墙外围)
+        outline = fill_holes(union_by_groups(above))
+    else:  # no storeys (a tunnel, a bridge): every built element above ground, else every one
+        rows = [r for r in built if ground is None or r["zmax"] > ground + GROUND_TOLERANCE] or built
+        outline = filled_outline([r["footprint"] for r in rows])
+    return outline, sum(g.area for g in floors.values()) if floors else None
+
+
+def _at_or_above(storey: str, levels: dict[str, tuple[float, float]], ground: float | None) -> bool:
+    return ground is None or levels.get(storey, (ground, 0.0))[0] >= ground - GROUND_TOLERANCE
+
+
+def _outlined_by_floors(built: list[dict], storey_ids: list[str], storey_z: dict[str, tuple[float, float]]) -> bool:
+    """Whether the outline is the walls' and slabs' of the storeys at or above ground (some with a footprint),
+    not every element's: then a revision that changed none of them keeps the outline and floor area. Elements
+    enter or leave these only through their class, storey or building, which a revision does not change."""
+    levels = {s: storey_z[s] for s in storey_ids if s in storey_z}
+    ground = _ground_level(list(levels.values()))
+    parts = [rows for s, rows in floor_parts(built, storey_ids).items() if _at_or_above(s, levels, ground)]
+    return any(not shapely.is_empty(shapely.from_wkb(r["footprint"])) for rows in parts for r in rows)
 
 
 def _ground_level(storeys: list[tuple[float, float]]) -> float | None:
@@ -149,19 +190,23 @@ def fill_holes(shape: shapely.Geometry) -> shapely.Geometry:
     return multi if multi.is_valid else union_by_groups(filled)
 
 
+def floor_parts(built: list[dict], storey_ids: list[str] | None = None) -> dict[str, list[dict]]:
+    """Per storey with walls: its slabs, walls and columns (roof slabs excluded), the rows its outline is made of."""
+    by_storey: dict[str, list[dict]] = defaultdict(list)
+    for r in built:
+        if r["storey_global_id"] and (storey_ids is None or r["storey_global_id"] in storey_ids):
+            by_storey[r["storey_global_id"]].append(r)
+    floors = {storey: [r for r in rows if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
+              for storey, rows in by_storey.items() if any(r["ifc_class"].startswith("IfcWall") for r in rows)}
+    return {storey: parts for storey, parts in floors.items() if parts}
+
+
 def floor_outlines(built: list[dict], storey_ids: list[str] | None = None) -> dict[str, shapely.Geometry]:
     """Per storey with walls: the filled outline of its slabs, walls and columns (roof slabs excluded).
 
     Their areas add up to the gross floor area estimate; their union is the building footprint.
     """
-    by_storey: dict[str, list[dict]] = defaultdict(list)
-    for r in built:
-        if r["storey_global_id"] and (storey_ids is None or r["storey_global_id"] in storey_ids):
-            by_storey[r["storey_global_id"]].append(r)
-    floors = {storey: [r["footprint"] for r in rows
-                       if r["ifc_class"] in FLOOR_OUTLINE and r.get("predefined_type") != "ROOF"]
-              for storey, rows in by_storey.items() if any(r["ifc_class"].startswith("IfcWall") for r in rows)}
-    floors = {storey: parts for storey, parts in floors.items() if parts}
+    floors = {storey: [r["footprint"] for r in rows] for storey, rows in floor_parts(built, storey_ids).items()}
     # GEOS releases the GIL: storeys are outlined two at a time (a revision waits for this on its own)
     with ThreadPoolExecutor(min(2, max(1, len(floors))), thread_name_prefix="cim-floors") as pool:
         outlines = dict(zip(floors, pool.map(filled_outline, floors.values()), strict=True))

@@ -77,6 +77,33 @@ def test_an_element_moved_in_place_is_meshed_again_alone_and_the_rest_carried(tm
     assert latest["n_meshes_reused"] == N_MESHED - 1
 
 
+@pytest.mark.parametrize(("name", "outlines"), [("D1", 0), ("W2", 1)])
+def test_a_revision_outlines_the_building_again_only_when_one_of_its_walls_slabs_or_columns_moved(
+        tmp_path, caplog, monkeypatch, name, outlines):
+    import cim.buildings
+
+    outlined = []
+    real = cim.buildings._outline
+    monkeypatch.setattr(cim.buildings, "_outline", lambda *a: outlined.append(1) or real(*a))
+    move = _move_point(name)
+    _, latest, way = _revised(tmp_path, lambda path: (outlined.clear(), move(path)), caplog=caplog)
+    assert way.startswith("lines"), way
+    assert latest["n_meshes_reused"] == N_MESHED - 1
+    assert len(outlined) == outlines  # counted in this process: the revision's (a full ingest outlines in a child)
+
+
+def test_a_door_raised_above_the_roof_gives_the_building_a_new_top_and_the_same_outline(tmp_path, caplog):
+    def raise_door(f):
+        point = by_name(f, "D1").ObjectPlacement.RelativePlacement.Location
+        x, y, z = point.Coordinates
+        point.Coordinates = (x, y, z + 5.0)
+    store, latest, way = _revised(tmp_path, _edit(raise_door), caplog=caplog)
+    assert way.startswith("lines"), way
+    before, after = (store.read_model("buildings", "m", v).to_pylist()[0] for v in (1, 2))
+    assert after["top_elevation_m"] > before["top_elevation_m"] + 4
+    assert after["footprint"] == before["footprint"]
+
+
 def test_a_widened_profile_is_meshed_again_alone(tmp_path, caplog):
     def widen(f):
         by_name(f, "C1").Representation.Representations[0].Items[0].SweptArea.XDim = 0.7

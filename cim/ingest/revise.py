@@ -184,7 +184,8 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
     meshes = pa.concat_tables([meshes, done.meshes.select(meshes.column_names).cast(meshes.schema)])
     buildings = tables["buildings"]
     if pc.any(pc.is_valid(changed["building_global_id"])).as_py():  # outlined while the other tables are written
-        buildings = Pending.compute(_buildings, elements, done.storeys, buildings.schema)
+        buildings = Pending.compute(_buildings, elements, done.storeys, buildings,
+                                    frozenset(changed["global_id"].to_pylist()))
     record.update(n_elements=elements.num_rows, n_meshes=meshes.num_rows,
                   n_meshes_reused=meshes.num_rows - done.meshes.num_rows)
     out = {"elements": elements, "meshes": meshes, "buildings": buildings, "relations": tables["relations"],
@@ -192,8 +193,9 @@ def _commit(source: ReuseSource, tables: dict[str, pa.Table], done: Remeshed, *,
     return ModelCommit(model_id=source.model_id, record=record, tables=out)
 
 
-def _buildings(elements: pa.Table, storeys: dict, schema: pa.Schema) -> pa.Table:
-    return buildings_table(elements, storeys).select(schema.names).cast(schema)
+def _buildings(elements: pa.Table, storeys: dict, previous: pa.Table, changed: frozenset[str]) -> pa.Table:
+    """The buildings again; those whose outline no changed element is part of keep it (``buildings_table``)."""
+    return buildings_table(elements, storeys, previous, changed).select(previous.schema.names).cast(previous.schema)
 
 
 def _replace_rows(elements: pa.Table, revised: pa.Table) -> pa.Table:

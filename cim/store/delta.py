@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -43,6 +44,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
 from cim.store.location import store_root
 from cim.store.names import valid_layer_name
 from cim.store.objects import ObjectPath, is_table, open_table, write_table
+from cim.store.opened import newest_table
 from cim.store.pending import Pending
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
@@ -164,7 +166,7 @@ class Store:
         return layer_location(self.root, name, version)
 
     def table_version(self, name: str) -> int:
-        return open_table(self.table_path(name)).version()
+        return newest_table(self.table_path(name)).version()
 
     # ---- reading ------------------------------------------------------------------------------
     def read(self, name: str, *, columns: list[str] | None = None, filters=None,
@@ -185,7 +187,7 @@ class Store:
         return table
 
     def _scan(self, path: Path | ObjectPath, columns, filters, version: int | None) -> pa.Table:
-        dt = open_table(path, version=version)
+        dt = newest_table(path) if version is None else open_table(path, version=version)
         # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
         # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
         expression = pq.filters_to_expression(filters) if filters else None
@@ -305,7 +307,7 @@ class Store:
 
     def _rel_version(self, rel: str) -> int:
         path = self.root / rel
-        return open_table(path).version() if is_table(path) else -1
+        return newest_table(path).version() if is_table(path) else -1
 
     def commit(self, change: ModelCommit, run_id: str | None = None, *, skip_unchanged: bool = True) -> int:
         """Write one model version to every table it touches; all or nothing. Returns the version.
@@ -446,12 +448,27 @@ def _same_input(latest: dict, record: dict) -> bool:
 
 
 def _keep(table: pa.Table, keys: set[tuple[str, int]]) -> pa.Table:
-    """Rows whose (model_id, version) is in ``keys``."""
+    """Rows whose (model_id, version) is in ``keys``.
+
+    Why not a join of the two columns into strings: a read of one model version holds one pair, and forming a
+    string per row cost 0.13 s per 100,000 rows on every read of a large model. The distinct pairs come from a
+    hash group-by (2 ms); rows are filtered only when some pair is not wanted, by a number for each pair."""
     if table.num_rows == 0:
         return table
-    wanted = pa.array([f"{m}\x1f{v}" for m, v in keys], pa.string())
-    have = pc.binary_join_element_wise(table["model_id"], pc.cast(table["version"], pa.string()), "\x1f")
-    return table.filter(pc.fill_null(pc.is_in(have, value_set=wanted), False))
+    pairs = table.select(["model_id", "version"]).group_by(["model_id", "version"], use_threads=False).aggregate([])
+    present = list(zip(pairs["model_id"].to_pylist(), pairs["version"].to_pylist(), strict=True))
+    wanted = [n for n, pair in enumerate(present) if pair in keys]
+    if len(wanted) == len(present):
+        return table
+    if not wanted:
+        return table.slice(0, 0)
+    models = sorted({m for m, _ in present})
+    position = pc.fill_null(pc.index_in(table["model_id"], value_set=pa.array(models, pa.string())), -1)
+    version = pc.fill_null(table["version"], -1).to_numpy()
+    span = int(version.max()) + 2
+    code = position.to_numpy().astype(np.int64) * span + version
+    ok = [models.index(m) * span + v for m, v in (present[n] for n in wanted)]
+    return table.filter(pa.array(np.isin(code, ok)))
 
 
 def _norm(crs: str) -> str:
