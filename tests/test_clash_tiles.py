@@ -158,6 +158,23 @@ def test_an_incremental_check_by_tiles_tests_only_the_tiles_with_changes_and_wri
     assert _table(tiled) == _table(plain)
 
 
+def test_an_incremental_check_reads_only_the_elements_near_a_change_and_writes_the_full_checks_table(
+        sample_city, two_checked_copies, tmp_path):
+    from cim.clash.run import check_city
+
+    store, config, _ = sample_city
+    _, _, full_summary, _, _, untiled_rows = two_checked_copies
+    copy = _copy(store, tmp_path / "near")
+    args = {"ground_z": config.ground_elevation_m, "base": config.root, "tile_size": 0}
+    check_city(copy, load_rules(), full=True, **args)
+    clashing = sorted({f"{r['a_model']}/{r['a_global_id']}" for r in untiled_rows})
+    _mark_changed(copy, {clashing[0], clashing[-1]})
+    summary = check_city(copy, load_rules(), **args)
+    assert summary["incremental"] and summary["changed"] == 2 and summary["tested"] > 0
+    assert 2 < summary["most_elements_in_a_task"] < full_summary["elements"] / 2
+    assert _table(copy) == untiled_rows
+
+
 def test_tiles_checked_in_two_local_processes_give_the_same_clashes(sample_city, two_checked_copies, tmp_path):
     from cim.clash.run import check_city
 

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cim.clash.source import ElementSet, ModelSource, current_sources, element_key
+from cim.clash.broad import candidate_pairs
+from cim.clash.source import COLUMNS, ElementSet, ModelSource, current_sources, element_key
 from cim.store import Store
 
 BOUNDS = ("xmin", "ymin", "zmin", "xmax", "ymax", "zmax")
@@ -66,12 +67,27 @@ def city_index(store: Store) -> CityIndex:
     return CityIndex(sources, keys, bounds, hashes)
 
 
+def near_changed(index: CityIndex, zone_boxes: list[tuple[str, np.ndarray]], changed: set[str],
+                 margin: float) -> list[str]:
+    """Keys of the elements an incremental check must read: the changed ones and every element whose box comes
+    within ``margin`` of a changed element's or changed zone's box (world boxes), i.e. every element a pair
+    touching a change can hold; in the city's order."""
+    if not changed or not len(index):
+        return []
+    wanted = np.array([k in changed for k in index.keys], dtype=bool)
+    boxes = [index.bounds[wanted], *(box.reshape(1, 6) for key, box in zone_boxes if key in changed)]
+    near = candidate_pairs(np.vstack(boxes).reshape(-1, 6), index.bounds, margin + EPS_M)
+    wanted[near[:, 1]] = True
+    return [k for k, w in zip(index.keys, wanted, strict=True) if w]
+
+
 def load_window(store: Store, sources: dict[str, ModelSource], x0: float, y0: float, x1: float,
                 y1: float) -> ElementSet:
     """The elements whose box reaches the plan window [x0, x1] x [y0, y1] (and their intent's context)."""
     window = [("xmin", "<=", x1 + EPS_M), ("xmax", ">=", x0 - EPS_M), ("ymin", "<=", y1 + EPS_M),
               ("ymax", ">=", y0 - EPS_M), ("has_mesh", "=", True)]
-    return _assemble(store, sources, store.read("elements", filters=_current(sources, window)) if sources else None)
+    return _assemble(store, sources, store.read("elements", columns=COLUMNS, filters=_current(sources, window))
+                     if sources else None)
 
 
 def load_keys(store: Store, sources: dict[str, ModelSource], keys) -> ElementSet:
@@ -94,7 +110,7 @@ def _read_gids(store: Store, sources: dict[str, ModelSource], gids: dict[str, li
         return None
     filters = [[("model_id", "=", m), ("version", "=", s.version), ("global_id", "in", gids[m]),
                 ("has_mesh", "=", True)] for m, s in sorted(wanted.items())]
-    return store.read("elements", filters=filters)
+    return store.read("elements", columns=COLUMNS, filters=filters)
 
 
 def _assemble(store: Store, sources: dict[str, ModelSource], elements: pa.Table | None) -> ElementSet:

@@ -22,13 +22,13 @@ import pyarrow as pa
 
 from cim.clash.engine import Checker, CheckStats, local_origin
 from cim.clash.group import element_groups, location_groups
-from cim.clash.region import CityIndex, city_index, load_keys
+from cim.clash.region import CityIndex, city_index, load_keys, near_changed
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet, load_rules
-from cim.clash.source import ElementSet, load_models
+from cim.clash.source import load_models
 from cim.clash.status import DEFAULT_RULE_SET, clash_id, looked_for, merge, rule_set_of, set_status
 from cim.clash.suppress import Intent, build_intent
-from cim.clash.tiled import merge_results, plan_jobs, run_jobs
+from cim.clash.tiled import merge_results, plan_jobs, run_jobs, zone_bounds
 from cim.clash.tiles import tile_size as tile_size_for
 from cim.clash.zone_build import build_zones
 from cim.errors import ConfigError, StoreError
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # 1.3 GB at this size; tiles pay off above it, spread over workers.
 TILED_ABOVE = 200_000
 ELEMENTS_PER_TILE = 20_000  # about this many elements per tile when the size is chosen here
+NEAR_SHARE = 0.5  # an incremental check reading more of the city than this reads all of it (one scan is as quick)
 
 
 def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | None = None,
@@ -63,7 +64,7 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     index = city_index(store)
     size = _tile_size(index, tile_size)
     if size is None:
-        checked = _untiled(store, rules, ground_z, base, full, progress)
+        checked = _untiled(store, index, rules, ground_z, base, full, progress)
     else:
         checked = _tiled(store, index, rules, ground_z, base, full, progress, size, workers)
     found, changed, keys, previous_keys = checked.found, checked.changed, checked.keys, checked.previous_keys
@@ -117,19 +118,34 @@ def _tile_size(index: CityIndex, tile_size: float | None) -> float | None:
     return float(tile_size) if tile_size else tile_size_for(index.bounds, math.ceil(len(index) / ELEMENTS_PER_TILE))
 
 
-def _untiled(store: Store, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
+def _untiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
              progress: Callable[[str, int, int], None] | None) -> _Checked:
-    """Every element in memory, one Checker: the small city's check."""
-    elements = load_models(store)
-    origin = local_origin(elements.bounds)
+    """One Checker in memory: the small city's check. Incremental, it reads only the changed elements and those
+    near enough to them to form a pair (``near_changed``), unless that is most of the city."""
+    origin = local_origin(index.bounds)
     zones = build_zones(rules, store, origin, ground_z, base)
-    checker = Checker(elements, zones, origin)
-    keys = _current_keys(elements, zones)
+    keys = dict(zip(index.keys, index.hashes, strict=True))
+    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
     previous_keys = _snapshot(store, rules.digest)
     changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    wanted = None
+    if changed is not None:
+        margin = max((rule.margin for rule in rules.rules), default=0.0)
+        boxes = [(z.solid.key, box) for _, z, box in zone_bounds(zones, origin)]
+        wanted = near_changed(index, boxes, changed, margin)
+        if len(wanted) > NEAR_SHARE * len(index):
+            wanted = None
+    elements = load_models(store) if wanted is None else load_keys(store, index.sources, wanted)
+    checker = Checker(elements, zones, origin)
     findings = checker.run(rules, changed, progress)
+
+    def intent(wanted_keys: set[str]) -> Intent:  # of the carried clashes' elements, which may not be read here
+        if wanted is None:
+            return checker.intent
+        return build_intent(load_keys(store, index.sources, wanted_keys))
+
     return _Checked(finding_rows(checker, findings, rules.name), checker.stats, keys, previous_keys, changed,
-                    lambda _keys: checker.intent, sum(len(z) for z in zones.values()))
+                    intent, sum(len(z) for z in zones.values()), most_elements=len(elements))
 
 
 def _tiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
@@ -153,12 +169,6 @@ def _tiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | Non
 
     return _Checked(run.rows, stats, keys, previous_keys, changed, intent, sum(len(z) for z in zones.values()),
                     n_tiles, len(jobs), where, run.most_elements)
-
-
-def _current_keys(elements: ElementSet, zones: dict) -> dict[str, str]:
-    keys = {r["key"]: r["geometry_hash"] or "" for r in elements.rows}
-    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
-    return keys
 
 
 def _snapshot(store: Store, digest: str) -> dict[str, str] | None:

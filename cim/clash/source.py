@@ -107,8 +107,9 @@ def load_models(store: Store, model_ids: Iterable[str] | None = None, into: Elem
     for model_id, src in sorted(current_sources(store).items()):
         if wanted is not None and model_id not in wanted:
             continue
-        elements = store.read_model("elements", src.model_id, src.version)
-        relations = store.read_model("relations", src.model_id, src.version)
+        current = [("model_id", "=", src.model_id), ("version", "=", src.version)]
+        elements = store.read("elements", columns=COLUMNS, filters=current)  # not the footprints and materials
+        relations = store.read("relations", filters=current)
         out.add_model(src, elements, relations)
     return out
 
