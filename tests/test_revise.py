@@ -248,6 +248,36 @@ def test_the_line_index_finds_exactly_the_edited_lines(tmp_path):
     assert after.index == read_lines(path).index  # hashed by groups, the index is the same as from scratch
 
 
+def _appended(path: Path) -> None:  # a new point for C1 appended, as an editor writes it
+    def edit(f):
+        placement = by_name(f, "C1").ObjectPlacement.RelativePlacement
+        placement.Location = f.createIfcCartesianPoint((9.0, 9.0, 0.0))
+    revise(path, edit)
+
+
+def _inserted(path: Path) -> None:  # a line put in the middle of the DATA section: every later group shifts
+    lines = path.read_bytes().split(b"\n")
+    middle = lines.index(b"DATA;") + (len(lines) - lines.index(b"DATA;")) // 2
+    path.write_bytes(b"\n".join([*lines[:middle], b"#99999=IFCCARTESIANPOINT((1.,2.,3.));", *lines[middle:]]))
+
+
+def _removed(path: Path) -> None:  # the last entity line left out
+    lines = path.read_bytes().split(b"\n")
+    last = max(i for i, line in enumerate(lines) if line.startswith(b"#"))
+    path.write_bytes(b"\n".join(lines[:last] + lines[last + 1:]))
+
+
+@pytest.mark.parametrize("change", [_appended, _inserted, _removed, _move_point("W1")])
+def test_line_hashes_reused_group_by_group_are_those_of_a_file_read_from_scratch(tmp_path, change):
+    path = base_model(tmp_path / "m.ifc")
+    before = read_lines(path)
+    change(path)
+    after = read_lines(path, None, before.index)
+    assert after.index == read_lines(path).index
+    if after.index.layout == before.index.layout:
+        assert len(after.changed) == 1
+
+
 def test_a_file_not_one_entity_per_line_gets_no_index(tmp_path):
     path = base_model(tmp_path / "m.ifc")
     text = path.read_text()

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from cim.ifc.integrity import range_positions
+
 _HASH_BYTES = 8
 GROUP = 64  # lines per group hash: a revision hashes each line only in the groups whose bytes changed
 _DIGITS, _MAX_TYPE, _WORDS = 18, 48, 6
@@ -130,8 +132,10 @@ def read_lines(path: str | Path, salt: str | None = None, previous: LineIndex | 
     lines = FileLines(header, body, starts, ends, ids, codes, LineIndex(layout, b"", b"", salt))
     groups = _hash_all([(int(starts[g]), int(ends[min(g + GROUP, len(starts)) - 1]))
                         for g in range(0, len(starts), GROUP)], body)
-    if previous is not None and previous.layout == layout and previous.groups and len(previous.groups) == len(groups):
-        hashes, lines.changed = _rehash(lines, groups, previous)
+    if previous is not None and previous.groups:
+        hashes, changed = _rehash(lines, groups, previous)
+        if previous.layout == layout and len(previous.groups) == len(groups):
+            lines.changed = changed  # by position: the same entities in the same order
     else:
         hashes = _hash_all(zip(starts.tolist(), ends.tolist(), strict=True), body)
     lines.index = LineIndex(layout, hashes, groups, salt, _steps(ids))
@@ -146,17 +150,27 @@ def _steps(ids: np.ndarray) -> bytes | None:
 
 
 def _rehash(lines: FileLines, groups: bytes, previous: LineIndex) -> tuple[bytes, np.ndarray]:
-    """Line hashes from the previous index where the group is unchanged, hashed where it differs."""
-    hashes = np.frombuffer(previous.hashes, dtype=np.uint64).copy()
-    new_groups = np.frombuffer(groups, dtype=np.uint64)
-    differ = np.flatnonzero(new_groups != np.frombuffer(previous.groups, dtype=np.uint64))
+    """Line hashes from the previous index where a group's bytes are the previous file's group at the same
+    place (same bytes: the same lines), hashed where they differ; and the lines hashed that differ from the
+    previous line at their place. Whatever the layout: an editor that appends new entities and leaves the
+    others in place keeps every group before the first edit, so only the edited groups and the new lines are
+    hashed (hashing every line was a quarter of a revision of a 50,000-element model)."""
     n = len(lines.starts)
-    redo = np.concatenate([np.arange(g * GROUP, min(g * GROUP + GROUP, n)) for g in differ]) if differ.size else \
-        np.zeros(0, np.int64)
+    old = np.frombuffer(previous.hashes, dtype=np.uint64)
+    new_groups = np.frombuffer(groups, dtype=np.uint64)
+    old_groups = np.frombuffer(previous.groups, dtype=np.uint64)
+    k = min(len(new_groups), len(old_groups))
+    same = np.zeros(len(new_groups), dtype=bool)
+    same[:k] = new_groups[:k] == old_groups[:k]
+    hashes = np.zeros(n, dtype=np.uint64)
+    kept = range_positions(np.flatnonzero(same) * GROUP, np.minimum(GROUP, n - np.flatnonzero(same) * GROUP))
+    hashes[kept] = old[kept]
+    redo = np.flatnonzero(~same[np.arange(n) // GROUP])
     fresh = np.frombuffer(_hash_all(zip(lines.starts[redo].tolist(), lines.ends[redo].tolist(), strict=True),
                                     lines.body), dtype=np.uint64)
-    changed = redo[fresh != hashes[redo]]
     hashes[redo] = fresh
+    placed = redo < len(old)
+    changed = np.concatenate([redo[placed][fresh[placed] != old[redo[placed]]], redo[~placed]])
     return hashes.tobytes(), changed
 
 
