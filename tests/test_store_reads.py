@@ -68,3 +68,19 @@ def test_a_table_removed_and_made_again_is_opened_afresh(tmp_path):
     table = newest_table(path)
     assert table.version() == 0
     assert pc.sum(table.to_pyarrow_dataset().to_table()["a"]).as_py() == 9
+
+
+def test_the_models_a_store_read_before_are_those_a_new_store_reads_after_commits_and_a_roll_back(tmp_path):
+    from cim.store.objects import open_table
+
+    store = one_wall_store(tmp_path, "m.ifc")
+    assert store.latest("m")["version"] == 1
+    before_second = open_table(store.root / "models").version()
+    assert _second_version(store) == 2
+    assert _second_version(store) == 2  # the same input again: unchanged, nothing written
+    fresh = Store(store.root, create=False)
+    assert store.latest("m")["version"] == fresh.latest("m")["version"] == 2
+    assert store.current_models().to_pylist() == fresh.current_models().to_pylist()
+    open_table(store.root / "models").restore(before_second)  # another process rolls the second version back
+    assert store.latest("m")["version"] == 1
+    assert store.read("models").num_rows == store.current_models().num_rows == 1
