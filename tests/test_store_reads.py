@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from cim.ingest.same_content import next_record
 from cim.store import ModelCommit, Store
 from cim.store.objects import write_table
-from cim.store.opened import newest_table
+from cim.store.opened import held, newest_version
 from cim.store.schema import with_version
 from tests.models import one_wall_store
 
@@ -62,12 +62,12 @@ def test_a_table_removed_and_made_again_is_opened_afresh(tmp_path):
     path = tmp_path / "t"
     write_table(path, pa.table({"a": [1, 2, 3]}))
     write_table(path, pa.table({"a": [4]}), mode="append")
-    assert newest_table(path).version() == 1
+    assert newest_version(path) == 1
     shutil.rmtree(path)
     write_table(path, pa.table({"a": [9]}))
-    table = newest_table(path)
-    assert table.version() == 0
-    assert pc.sum(table.to_pyarrow_dataset().to_table()["a"]).as_py() == 9
+    assert newest_version(path) == 0
+    with held(path) as table:
+        assert pc.sum(table.to_pyarrow_dataset().to_table()["a"]).as_py() == 9
 
 
 def test_the_models_a_store_read_before_are_those_a_new_store_reads_after_commits_and_a_roll_back(tmp_path):

@@ -44,7 +44,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
 from cim.store.location import store_root
 from cim.store.names import valid_layer_name
 from cim.store.objects import ObjectPath, is_table, open_table, write_table
-from cim.store.opened import newest_table
+from cim.store.opened import append, held, newest_version
 from cim.store.pending import Pending
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
 
@@ -175,7 +175,7 @@ class Store:
         return layer_location(self.root, name, version)
 
     def table_version(self, name: str) -> int:
-        return newest_table(self.table_path(name)).version()
+        return newest_version(self.table_path(name))
 
     # ---- reading ------------------------------------------------------------------------------
     def read(self, name: str, *, columns: list[str] | None = None, filters=None,
@@ -196,11 +196,15 @@ class Store:
         return table
 
     def _scan(self, path: Path | ObjectPath, columns, filters, version: int | None) -> pa.Table:
-        dt = newest_table(path) if version is None else open_table(path, version=version)
+        if version is None:
+            with held(path) as dt:  # the dataset is the snapshot's file list: read after the table is let go
+                dataset = dt.to_pyarrow_dataset()
+        else:
+            dataset = open_table(path, version=version).to_pyarrow_dataset()
         # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
         # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
         expression = pq.filters_to_expression(filters) if filters else None
-        return dt.to_pyarrow_dataset().to_table(columns=columns, filter=expression, use_threads=False)
+        return dataset.to_table(columns=columns, filter=expression, use_threads=False)
 
     def _models(self) -> pa.Table:
         """The ``models`` table at its newest commit: read again only when a commit was made since, and then only
@@ -214,17 +218,18 @@ class Store:
         path = self.root / "models"
         if isinstance(path, ObjectPath) or not self.has_table("models"):
             return self.read("models")
-        table = newest_table(path)
-        version = table.version()
-        held = self._models_read
-        if held is not None and held[0] is table and held[1] == version:
-            return held[3]
-        files = frozenset(table.file_uris())  # from the log: no dataset built (that cost more per file than a read)
-        if held is not None and held[0] is table and held[2] <= files:
-            added = [pq.read_table(f.removeprefix("file://"), use_threads=False) for f in sorted(files - held[2])]
-            rows = pa.concat_tables([held[3], *added], promote_options="permissive")
-        else:
-            rows = table.to_pyarrow_dataset().to_table(use_threads=False)
+        with held(path) as table:
+            version = table.version()
+            held_rows = self._models_read
+            if held_rows is not None and held_rows[0] is table and held_rows[1] == version:
+                return held_rows[3]
+            files = frozenset(table.file_uris())  # from the log: no dataset built (it cost more per file than a read)
+            if held_rows is not None and held_rows[0] is table and held_rows[2] <= files:
+                added = [pq.read_table(f.removeprefix("file://"), use_threads=False)
+                         for f in sorted(files - held_rows[2])]
+                rows = pa.concat_tables([held_rows[3], *added], promote_options="permissive")
+            else:
+                rows = table.to_pyarrow_dataset().to_table(use_threads=False)
         self._models_read = (table, version, files, rows)
         return rows
 
@@ -343,7 +348,7 @@ class Store:
 
     def _rel_version(self, rel: str) -> int:
         path = self.root / rel
-        return newest_table(path).version() if is_table(path) else -1
+        return newest_version(path) if is_table(path) else -1
 
     def commit(self, change: ModelCommit, run_id: str | None = None, *, skip_unchanged: bool = True) -> int:
         """Write one model version to every table it touches; all or nothing. Returns the version.
@@ -402,7 +407,7 @@ class Store:
     def _append(self, name: str, data: pa.Table) -> None:
         data = conform(name, data, self.crs)
         # merge: a column documented after the table was created (a store of an older cim) is added to it
-        write_table(self.root / name, data, mode="append", schema_mode="merge")
+        append(self.root / name, data, schema_mode="merge")
         fault_point(name)
 
     def _write_layer(self, rel: str, data: pa.Table) -> None:
