@@ -99,18 +99,13 @@ class Checker:
         """Findings of every rule; with a ``tile`` only the pairs anchored in it (``cim.clash.tiles``)."""
         plans = [(rule, self._pairs_to_test(rule, changed, tile)) for rule in rules.rules]
         # every rule's meshes in one read: a mesh scan costs about the same for 1 element as for 1,000
-        self._load({k for _, todo in plans for a_key, b_key, zone in todo
-                    for k in ((a_key,) if zone is not None else (a_key, b_key))})
+        self._load({k for _, todo in plans for k in _meshed(todo)})
         findings: list[Finding] = []
         for rule, todo in plans:
             found = self._test_all(rule, todo, progress)
             self.stats.per_rule[rule.name] = self.stats.per_rule.get(rule.name, 0) + len(found)
             findings.extend(found)
         return findings
-
-    def run_rule(self, rule: Rule, changed: set[str] | None = None,
-                 progress: Callable[[str, int, int], None] | None = None, tile: Tile | None = None) -> list[Finding]:
-        return self._test_all(rule, self._pairs_to_test(rule, changed, tile), progress)
 
     def _pairs_to_test(self, rule: Rule, changed: set[str] | None,
                        tile: Tile | None) -> list[tuple[str, str, Solid | None]]:
@@ -166,7 +161,7 @@ class Checker:
 
     def _test_all(self, rule: Rule, todo: list[tuple[str, str, Solid | None]],
                   progress: Callable[[str, int, int], None] | None) -> list[Finding]:
-        self._load({k for a_key, b_key, zone in todo for k in ((a_key,) if zone is not None else (a_key, b_key))})
+        self._load(_meshed(todo))
         out: list[Finding] = []
         for n, (a_key, b_key, zone) in enumerate(todo):
             finding = self._test(rule, a_key, b_key, zone)
@@ -234,6 +229,11 @@ class Checker:
 
     def _class(self, key: str) -> str:
         return self.elements.rows[self.elements.index(key)]["ifc_class"]
+
+
+def _meshed(todo: list[tuple[str, str, Solid | None]]) -> set[str]:
+    """The element keys whose meshes the pairs to test need (a zone is its own solid)."""
+    return {k for a_key, b_key, zone in todo for k in ((a_key,) if zone is not None else (a_key, b_key))}
 
 
 def _anchored(pairs: np.ndarray, a_bounds: np.ndarray, b_bounds: np.ndarray, tile: Tile) -> np.ndarray:

@@ -43,7 +43,7 @@ from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests a
 )
 from cim.store.location import store_root
 from cim.store.names import valid_layer_name
-from cim.store.objects import ObjectPath, is_table, open_table, write_table
+from cim.store.objects import ObjectPath, arrow_dataset, is_table, open_table, write_table
 from cim.store.opened import append, held, newest_version
 from cim.store.pending import Pending
 from cim.store.schema import VERSIONED_TABLES, conform, core_tables, table_schema, with_version
@@ -198,9 +198,9 @@ class Store:
     def _scan(self, path: Path | ObjectPath, columns, filters, version: int | None) -> pa.Table:
         if version is None:
             with held(path) as dt:  # the dataset is the snapshot's file list: read after the table is let go
-                dataset = dt.to_pyarrow_dataset()
+                dataset = arrow_dataset(dt, path)
         else:
-            dataset = open_table(path, version=version).to_pyarrow_dataset()
+            dataset = arrow_dataset(open_table(path, version=version), path)
         # use_threads=False: pyarrow's threaded scanner leaves threads that abort the interpreter at exit
         # ("terminate called without an active exception", delta-rs #2184, arrow #34314) about half the time.
         expression = pq.filters_to_expression(filters) if filters else None
@@ -229,7 +229,7 @@ class Store:
                          for f in sorted(files - held_rows[2])]
                 rows = pa.concat_tables([held_rows[3], *added], promote_options="permissive")
             else:
-                rows = table.to_pyarrow_dataset().to_table(use_threads=False)
+                rows = arrow_dataset(table, path).to_table(use_threads=False)
         self._models_read = (table, version, files, rows)
         return rows
 

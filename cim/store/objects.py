@@ -277,6 +277,20 @@ def open_table(path: object, version: int | None = None):
     return DeltaTable(str(path), version=version, storage_options=delta_options(path))
 
 
+def arrow_dataset(table, path: object):
+    """``table.to_pyarrow_dataset()``; for a local folder read through Arrow's own file system.
+
+    Why: deltalake's default is a Python file system (``PyFileSystem`` over its storage handler), so Arrow's I/O
+    threads enter Python for every read, creating a thread state under the interpreter's thread-list lock; a fork
+    in that instant (a file's child process, ``cim.isolated``) left the child waiting forever for that lock (on
+    Python 3.11 the child takes it before resetting it). Local Parquet files need no Python at all."""
+    if isinstance(path, ObjectPath):
+        return table.to_pyarrow_dataset()
+    import pyarrow.fs as pa_fs
+
+    return table.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(str(path), pa_fs.LocalFileSystem()))
+
+
 def write_table(path: object, data, **kwargs) -> None:
     """``write_deltalake`` to a local folder or an object-store prefix."""
     from deltalake import write_deltalake
