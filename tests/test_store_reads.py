@@ -73,7 +73,9 @@ def test_a_table_removed_and_made_again_is_opened_afresh(tmp_path):
 def test_the_models_a_store_read_before_are_those_a_new_store_reads_after_commits_and_a_roll_back(tmp_path):
     from cim.store.objects import open_table
 
-    store = one_wall_store(tmp_path, "m.ifc")
+    hostile = tmp_path / "it's a \"city\" 城市"  # the log names files by %-encoded URI
+    hostile.mkdir()
+    store = one_wall_store(hostile, "m.ifc")
     assert store.latest("m")["version"] == 1
     before_second = open_table(store.root / "models").version()
     assert _second_version(store) == 2
@@ -84,3 +86,15 @@ def test_the_models_a_store_read_before_are_those_a_new_store_reads_after_commit
     open_table(store.root / "models").restore(before_second)  # another process rolls the second version back
     assert store.latest("m")["version"] == 1
     assert store.read("models").num_rows == store.current_models().num_rows == 1
+
+
+def test_a_store_folder_whose_path_holds_a_percent_escape_is_refused_in_one_line_before_anything_is_written(tmp_path):
+    import pytest
+
+    from cim.errors import StoreError
+
+    folder = tmp_path / "city 100%41"
+    with pytest.raises(StoreError) as refused:
+        Store(folder / "store", "EPSG:4549")
+    assert "'%41'" in str(refused.value) and "\n" not in str(refused.value)
+    assert not folder.exists()

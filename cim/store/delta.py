@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
@@ -225,7 +226,7 @@ class Store:
                 return held_rows[3]
             files = frozenset(table.file_uris())  # from the log: no dataset built (it cost more per file than a read)
             if held_rows is not None and held_rows[0] is table and held_rows[2] <= files:
-                added = [pq.read_table(f.removeprefix("file://"), use_threads=False)
+                added = [pq.read_table(unquote(f.removeprefix("file://")), use_threads=False)  # URIs: %-encoded
                          for f in sorted(files - held_rows[2])]
                 rows = pa.concat_tables([held_rows[3], *added], promote_options="permissive")
             else:

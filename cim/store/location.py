@@ -19,6 +19,8 @@ from cim.errors import StoreError
 # "s3://bucket/city"; a typer Path option turns it into "s3:/bucket/city" (the double slash collapses)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}:/")
 SUPPORTED = ("s3",)
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")  # Delta Lake reads a table path as a URI: '%41' in a folder name is 'A'
+
 
 
 def is_object_store(location: str | Path) -> bool:
@@ -58,7 +60,12 @@ def store_root(location: str | Path):
     or refused credentials are one line before anything is written.
     """
     if not is_object_store(location):
-        return Path(location)
+        path = Path(location)
+        if escape := _ESCAPE.search(str(path.absolute())):
+            raise StoreError(path, f"a store folder whose path holds {escape.group()!r} cannot be used: Delta Lake "
+                             "reads a '%' and two hex digits in a path as an escaped character",
+                             "choose a store folder whose path has no '%' followed by two hex digits")
+        return path
     from cim.store.objects import open_root
 
     return open_root(require_supported(location))

@@ -45,9 +45,14 @@ _entries: dict[str, _Entry] = {}
 _guard = threading.Lock()
 
 
+_inherited: list[dict[str, _Entry]] = []
+
+
 def _forget_all() -> None:
-    """In a forked child: no table of the parent's (nor a lock another of its threads held at the fork)."""
+    """In a forked child: no table of the parent's (nor a lock another of its threads held at the fork). The
+    parent's tables are kept, not dropped: their Rust side may wait on runtime threads a fork does not copy."""
     global _entries, _guard
+    _inherited.append(_entries)
     _entries, _guard = {}, threading.Lock()
 
 
