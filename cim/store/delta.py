@@ -20,15 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cim import __version__
 from cim.errors import StoreError
+from cim.store.committed import ModelsRead, keep_committed
 from cim.store.derived import DerivedWrite
 from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests arm
     FAULT_ENV,
@@ -85,7 +84,7 @@ class Store:
         self.root: Path | ObjectPath = store_root(root)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
-        self._models_read: tuple | None = None  # (DeltaTable, its version, its files, its rows): see _models
+        self._models_read = ModelsRead()
         meta_file = self.root / META_DIR / "store.json"
         if meta_file.exists():
             self.crs: str = self._adopt(read_meta(meta_file), crs)
@@ -124,19 +123,11 @@ class Store:
 
     # ---- layout -------------------------------------------------------------------------------
     def _initialise(self, meta_file: Path) -> None:
-        """Every core table, empty, then the store's own file (its presence says the store is made).
-
-        Why threads: each table is a Parquet file and a log entry written outside the GIL, and a new store has
-        seventeen of them (0.2 s one after the other, a tenth of a small model's first ingest)."""
-        def make(name: str) -> None:
+        for name in core_tables():
             path = self.root / name
             if not is_table(path):
                 write_table(path, table_schema(name, self.crs).empty_table(), mode="error", name=name)
                 fault_point(f"init:{name}")
-
-        with ThreadPoolExecutor(4, thread_name_prefix="cim-init") as pool:
-            for done in [pool.submit(make, name) for name in core_tables()]:
-                done.result()
         write_json(meta_file, {"crs": self.crs, "created_at": now_utc().isoformat(), "format": 1})
 
     def table_path(self, name: str) -> Path | ObjectPath:
@@ -191,7 +182,7 @@ class Store:
             wanted = [*columns, *(k for k in ("model_id", "version") if k not in columns)]
         table = self._scan(self.table_path(name), wanted, filters, version)
         if versioned:
-            table = _keep(table, self._committed_keys())
+            table = keep_committed(table, self._committed_keys())
             if columns is not None:
                 table = table.select(columns)
         return table
@@ -208,31 +199,12 @@ class Store:
         return dataset.to_table(columns=columns, filter=expression, use_threads=False)
 
     def _models(self) -> pa.Table:
-        """The ``models`` table at its newest commit: read again only when a commit was made since, and then only
-        the files that commit added.
-
-        Why: every read of a versioned table, ``latest`` and ``current_models`` need it (a revision and its clash
-        check asked for it a dozen times), and an ingest of many models reads it twice per commit while it grows by
-        a file per commit (a full read of 200 files took longer than the commit). A local table's version is known
-        from its log in under 1 ms (``cim.store.opened``); a commit that removed files (a compaction, a roll-back)
-        has it read whole. On an object store it is read each time."""
+        """The ``models`` table at its newest commit (``cim.store.committed.ModelsRead``: read again only after a
+        commit, and then only the files it added); on an object store read each time."""
         path = self.root / "models"
         if isinstance(path, ObjectPath) or not self.has_table("models"):
             return self.read("models")
-        with held(path) as table:
-            version = table.version()
-            held_rows = self._models_read
-            if held_rows is not None and held_rows[0] is table and held_rows[1] == version:
-                return held_rows[3]
-            files = frozenset(table.file_uris())  # from the log: no dataset built (it cost more per file than a read)
-            if held_rows is not None and held_rows[0] is table and held_rows[2] <= files:
-                added = [pq.read_table(unquote(f.removeprefix("file://")), use_threads=False)  # URIs: %-encoded
-                         for f in sorted(files - held_rows[2])]
-                rows = pa.concat_tables([held_rows[3], *added], promote_options="permissive")
-            else:
-                rows = arrow_dataset(table, path).to_table(use_threads=False)
-        self._models_read = (table, version, files, rows)
-        return rows
+        return self._models_read.rows(path)
 
     def _committed_keys(self, current_only: bool = False) -> set[tuple[str, int]]:
         models = self.current_models() if current_only else self._models()
@@ -242,7 +214,7 @@ class Store:
         """A table as `cim query` shows it: the current version of each model for versioned tables."""
         table = self.read(name)
         if name in VERSIONED_TABLES:
-            table = _keep(table, self._committed_keys(current_only=True))
+            table = keep_committed(table, self._committed_keys(current_only=True))
         return table
 
     def current_models(self) -> pa.Table:
@@ -253,7 +225,7 @@ class Store:
         latest = models.group_by("model_id").aggregate([("version", "max")])
         keys = {(m, v) for m, v in zip(latest["model_id"].to_pylist(), latest["version_max"].to_pylist(),
                                          strict=True)}
-        return _keep(models, keys)
+        return keep_committed(models, keys)
 
     def latest(self, model_id: str) -> dict | None:
         models = self._models()
@@ -487,30 +459,6 @@ def _typed(data: pa.Table) -> pa.Table:
 def _same_input(latest: dict, record: dict) -> bool:
     keys = ("kind", "source_path", "source_layer", "sha256", "settings_hash")
     return all(latest.get(k) == record.get(k) for k in keys)
-
-
-def _keep(table: pa.Table, keys: set[tuple[str, int]]) -> pa.Table:
-    """Rows whose (model_id, version) is in ``keys``.
-
-    Why not a join of the two columns into strings: a read of one model version holds one pair, and forming a
-    string per row cost 0.13 s per 100,000 rows on every read of a large model. The distinct pairs come from a
-    hash group-by (2 ms); rows are filtered only when some pair is not wanted, by a number for each pair."""
-    if table.num_rows == 0:
-        return table
-    pairs = table.select(["model_id", "version"]).group_by(["model_id", "version"], use_threads=False).aggregate([])
-    present = list(zip(pairs["model_id"].to_pylist(), pairs["version"].to_pylist(), strict=True))
-    wanted = [n for n, pair in enumerate(present) if pair in keys]
-    if len(wanted) == len(present):
-        return table
-    if not wanted:
-        return table.slice(0, 0)
-    models = sorted({m for m, _ in present})
-    position = pc.fill_null(pc.index_in(table["model_id"], value_set=pa.array(models, pa.string())), -1)
-    version = pc.fill_null(table["version"], -1).to_numpy()
-    span = int(version.max()) + 2
-    code = position.to_numpy().astype(np.int64) * span + version
-    ok = [models.index(m) * span + v for m, v in (present[n] for n in wanted)]
-    return table.filter(pa.array(np.isin(code, ok)))
 
 
 def _norm(crs: str) -> str:
