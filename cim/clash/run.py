@@ -124,10 +124,7 @@ def _untiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | N
     near enough to them to form a pair (``near_changed``), unless that is most of the city."""
     origin = local_origin(index.bounds)
     zones = build_zones(rules, store, origin, ground_z, base)
-    keys = dict(zip(index.keys, index.hashes, strict=True))
-    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
-    previous_keys = _snapshot(store, rules.digest)
-    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    keys, previous_keys, changed = _changes(store, index, zones, rules, full)
     wanted = None
     if changed is not None:
         margin = max((rule.margin for rule in rules.rules), default=0.0)
@@ -153,10 +150,7 @@ def _tiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | Non
     """Tile by tile (``cim.clash.tiled``): here only boxes, hashes, zones and the clash rows."""
     origin = local_origin(index.bounds)
     zones = build_zones(rules, store, origin, ground_z, base)
-    keys = dict(zip(index.keys, index.hashes, strict=True))
-    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
-    previous_keys = _snapshot(store, rules.digest)
-    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    keys, previous_keys, changed = _changes(store, index, zones, rules, full)
     n_tiles, jobs = plan_jobs(store, index, zones, origin, rules, size, changed)
     log.info("clash check by %g m tiles: %d of %d tiles to check", size, len(jobs), n_tiles)
     results, where = run_jobs(jobs, workers, progress)
@@ -169,6 +163,17 @@ def _tiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | Non
 
     return _Checked(run.rows, stats, keys, previous_keys, changed, intent, sum(len(z) for z in zones.values()),
                     n_tiles, len(jobs), where, run.most_elements)
+
+
+def _changes(store: Store, index: CityIndex, zones: dict, rules: RuleSet,
+             full: bool) -> tuple[dict[str, str], dict[str, str] | None, set[str] | None]:
+    """(key -> geometry hash now, the same at the last check with these rules or None, the keys whose hash
+    differs, or None for a full check)."""
+    keys = dict(zip(index.keys, index.hashes, strict=True))
+    keys.update({z.solid.key: z.hash for zs in zones.values() for z in zs})
+    previous_keys = _snapshot(store, rules.digest)
+    changed = None if full or previous_keys is None else {k for k, h in keys.items() if previous_keys.get(k) != h}
+    return keys, previous_keys, changed
 
 
 def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
