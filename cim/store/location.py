@@ -22,7 +22,6 @@ SUPPORTED = ("s3",)
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")  # Delta Lake reads a table path as a URI: '%41' in a folder name is 'A'
 
 
-
 def is_object_store(location: str | Path) -> bool:
     return bool(_URI.match(str(location)))
 

@@ -43,8 +43,6 @@ class _Entry:
 
 _entries: dict[str, _Entry] = {}
 _guard = threading.Lock()
-
-
 _inherited: list[dict[str, _Entry]] = []
 
 
