@@ -22,8 +22,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from cim.ifc.integrity import range_positions
-
 _HASH_BYTES = 8
 GROUP = 64  # lines per group hash: a revision hashes each line only in the groups whose bytes changed
 _DIGITS, _MAX_TYPE, _WORDS = 18, 48, 6
@@ -162,10 +160,10 @@ def _rehash(lines: FileLines, groups: bytes, previous: LineIndex) -> tuple[bytes
     k = min(len(new_groups), len(old_groups))
     same = np.zeros(len(new_groups), dtype=bool)
     same[:k] = new_groups[:k] == old_groups[:k]
+    reused = same[np.arange(n) // GROUP]  # per line: its group's bytes are the previous file's
     hashes = np.zeros(n, dtype=np.uint64)
-    kept = range_positions(np.flatnonzero(same) * GROUP, np.minimum(GROUP, n - np.flatnonzero(same) * GROUP))
-    hashes[kept] = old[kept]
-    redo = np.flatnonzero(~same[np.arange(n) // GROUP])
+    hashes[reused] = old[np.flatnonzero(reused)]
+    redo = np.flatnonzero(~reused)
     fresh = np.frombuffer(_hash_all(zip(lines.starts[redo].tolist(), lines.ends[redo].tolist(), strict=True),
                                     lines.body), dtype=np.uint64)
     hashes[redo] = fresh
