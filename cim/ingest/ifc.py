@@ -17,6 +17,7 @@ import ifcopenshell.util.unit
 import numpy as np
 import pyarrow as pa
 
+from cim import arrow_memory  # noqa: F401 - Arrow's pool, in a spawned worker too
 from cim.buildings import buildings_table
 from cim.config import ModelSettings
 from cim.errors import InputError

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cim import __version__
+from cim import __version__, arrow_memory  # noqa: F401 - Arrow's pool for every table this process builds
 from cim.errors import StoreError
 from cim.store.committed import ModelsRead, keep_committed
 from cim.store.derived import DerivedWrite
