@@ -295,4 +295,21 @@ def write_table(path: object, data, **kwargs) -> None:
     """``write_deltalake`` to a local folder or an object-store prefix."""
     from deltalake import write_deltalake
 
+    kwargs.setdefault("writer_properties", writer_properties(path))
     write_deltalake(str(path), data, storage_options=delta_options(path), **kwargs)
+
+
+def writer_properties(path: object):
+    """The Parquet settings of the table at ``path``: deltalake's own, except for ``meshes``.
+
+    A mesh row is a geometry payload: vertex coordinates and unique hashes, which Parquet's dictionary
+    encoding only bloats (its vertex column is 3.3 MB with a dictionary, 1.0 MB without, on a 50,000-mesh
+    model) and tries at every write before giving up. Without dictionaries and with zstd (level 1) a
+    50,000-mesh version writes in 0.08 s instead of 0.17 s and takes 2.3 MB instead of 6.2 MB, and reads as
+    fast. The attribute tables keep dictionaries: DuckDB groups and filters their strings 3-4x faster so."""
+    if str(path).rstrip("/").rsplit("/", 1)[-1] != "meshes":
+        return None
+    from deltalake import ColumnProperties, WriterProperties
+
+    return WriterProperties(compression="ZSTD", compression_level=1,
+                            default_column_properties=ColumnProperties(dictionary_enabled=False))

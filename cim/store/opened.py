@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cim.store.objects import ObjectPath, open_table, write_table
+from cim.store.objects import ObjectPath, open_table, write_table, writer_properties
 
 _FIRST_ENTRY = "_delta_log/" + "0" * 20 + ".json"
 
@@ -90,6 +90,7 @@ def append(path: Path | ObjectPath, data, **kwargs) -> None:
         return
     from deltalake import write_deltalake
 
+    kwargs.setdefault("writer_properties", writer_properties(path))
     with held(path) as table:
         write_deltalake(table, data, mode="append", **kwargs)
 
