@@ -46,7 +46,7 @@ def _check(store, full: bool) -> dict:
     from cim.clash.run import check_city
 
     start = time.perf_counter()
-    summary = check_city(store, load_rules(RULES), full=full)
+    summary = check_city(store, load_rules(RULES), full=full, workers=2)  # both cores, as the ingest
     rows = [r for r in store.read("clashes").to_pylist() if r["status"] != "resolved"]
     pairs: dict[str, list] = {}
     for r in rows:

@@ -79,9 +79,9 @@ def check(
     tile_size: Annotated[float | None, typer.Option("--tile-size", help="Check by square tiles of this many metres, "
                                                     "each tile a task reading only its own elements (0: never; "
                                                     "default: [clash] tile_size of the config, else by tiles above "
-                                                    "50,000 elements).")] = None,
-    workers: Annotated[int, typer.Option(help="Processes for the tiles when not on a cluster (1: this "
-                                              "process).")] = 1,
+                                                    "200,000 elements).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for the tiles when not on a cluster, or to share "
+                                              "an untiled check's pair tests (1: this process).")] = 1,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler to check the tiles on, e.g. tcp://host:8786 "
                                                 "(default: [runtime] dask_address of the config).")] = None,
 ):

@@ -52,6 +52,9 @@ class Finding:
     point: tuple[float, float, float]  # world
 
 
+Work = tuple[int, Rule, tuple[str, str, Solid | None]]  # (index in the check, rule, (a key, b key, zone solid))
+
+
 @dataclass
 class CheckStats:
     candidates: int = 0
@@ -95,17 +98,43 @@ class Checker:
 
     # ---- rules ----------------------------------------------------------------------------------------------
     def run(self, rules: RuleSet, changed: set[str] | None = None,
-            progress: Callable[[str, int, int], None] | None = None, tile: Tile | None = None) -> list[Finding]:
-        """Findings of every rule; with a ``tile`` only the pairs anchored in it (``cim.clash.tiles``)."""
+            progress: Callable[[str, int, int], None] | None = None, tile: Tile | None = None,
+            processes: int = 1) -> list[Finding]:
+        """Findings of every rule; with a ``tile`` only the pairs anchored in it (``cim.clash.tiles``). With
+        ``processes`` > 1 and enough pairs, a forked child tests every other pair (``cim.clash.split``)."""
         plans = [(rule, self._pairs_to_test(rule, changed, tile)) for rule in rules.rules]
         # every rule's meshes in one read: a mesh scan costs about the same for 1 element as for 1,000
         self._load({k for _, todo in plans for k in _meshed(todo)})
-        findings: list[Finding] = []
-        for rule, todo in plans:
-            found = self._test_all(rule, todo, progress)
-            self.stats.per_rule[rule.name] = self.stats.per_rule.get(rule.name, 0) + len(found)
-            findings.extend(found)
+        work = [(i, rule, pair) for i, (rule, pair) in enumerate((r, p) for r, todo in plans for p in todo)]
+        from cim.clash.split import SPLIT_FROM, test_in_two
+
+        if processes > 1 and len(work) >= SPLIT_FROM:
+            findings = test_in_two(self, work, progress)
+        else:
+            findings = [finding for _, finding in self.test_pairs(work, progress)]
+        for rule, _ in plans:
+            found = sum(1 for f in findings if f.rule is rule)
+            self.stats.per_rule[rule.name] = self.stats.per_rule.get(rule.name, 0) + found
         return findings
+
+    def test_pairs(self, work: list[Work], progress: Callable[[str, int, int], None] | None = None,
+                   step: int = 1) -> list[tuple[int, Finding]]:
+        """(index, finding) of the pairs of ``work`` that clash. ``step``: this is every step-th pair of the
+        check, for the progress counts."""
+        totals: dict[str, int] = {}
+        for _, rule, _ in work:
+            totals[rule.name] = totals.get(rule.name, 0) + step
+        done: dict[str, int] = {}
+        out: list[tuple[int, Finding]] = []
+        for i, rule, (a_key, b_key, zone) in work:
+            finding = self._test(rule, a_key, b_key, zone)
+            if finding is not None:
+                out.append((i, finding))
+            n = done.get(rule.name, 0)
+            done[rule.name] = n + step
+            if progress and n % 200 < step:
+                progress(rule.name, n, totals[rule.name])
+        return out
 
     def _pairs_to_test(self, rule: Rule, changed: set[str] | None,
                        tile: Tile | None) -> list[tuple[str, str, Solid | None]]:
@@ -158,18 +187,6 @@ class Checker:
                 continue
             todo.append((a_key, b_key, self.zones[rule.name][b_idx[j]].solid if b_keys is not None else None))
         return todo
-
-    def _test_all(self, rule: Rule, todo: list[tuple[str, str, Solid | None]],
-                  progress: Callable[[str, int, int], None] | None) -> list[Finding]:
-        self._load(_meshed(todo))
-        out: list[Finding] = []
-        for n, (a_key, b_key, zone) in enumerate(todo):
-            finding = self._test(rule, a_key, b_key, zone)
-            if finding is not None:
-                out.append(finding)
-            if progress and n % 200 == 0:
-                progress(rule.name, n, len(todo))
-        return out
 
     def _prefilter(self, rule: Rule, pairs: np.ndarray, a_bounds: np.ndarray, b_bounds: np.ndarray) -> np.ndarray:
         """Drop pairs whose boxes overlap by no more than the tolerance on some axis: they can only touch."""

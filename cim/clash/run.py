@@ -57,14 +57,15 @@ def check_city(store: Store, rules: RuleSet | None = None, *, ground_z: float | 
     ``tile_size`` (metres): check by tiles of that size, each tile a task that reads only the elements reaching it;
     0: never by tiles; None: by tiles when the city has more than ``TILED_ABOVE`` elements (the size then gives
     about ``ELEMENTS_PER_TILE`` elements a tile). Tiles run on the Dask cluster in use (``cim.cluster``), else in
-    ``workers`` local processes (1: one after the other here). Tiled or not, the clashes are the same.
+    ``workers`` local processes (1: one after the other here); untiled, ``workers`` > 1 shares the pairs' tests
+    with a forked child. Tiled or not, split or not, the clashes are the same.
     """
     started = time.perf_counter()
     rules = rules or load_rules()
     index = city_index(store)
     size = _tile_size(index, tile_size)
     if size is None:
-        checked = _untiled(store, index, rules, ground_z, base, full, progress)
+        checked = _untiled(store, index, rules, ground_z, base, full, progress, workers)
     else:
         checked = _tiled(store, index, rules, ground_z, base, full, progress, size, workers)
     found, changed, keys, previous_keys = checked.found, checked.changed, checked.keys, checked.previous_keys
@@ -119,9 +120,10 @@ def _tile_size(index: CityIndex, tile_size: float | None) -> float | None:
 
 
 def _untiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | None, base: Path | None, full: bool,
-             progress: Callable[[str, int, int], None] | None) -> _Checked:
+             progress: Callable[[str, int, int], None] | None, workers: int = 1) -> _Checked:
     """One Checker in memory: the small city's check. Incremental, it reads only the changed elements and those
-    near enough to them to form a pair (``near_changed``), unless that is most of the city."""
+    near enough to them to form a pair (``near_changed``), unless that is most of the city. ``workers`` > 1:
+    the narrow phase shared with a forked child (``cim.clash.split``)."""
     origin = local_origin(index.bounds)
     zones = build_zones(rules, store, origin, ground_z, base)
     keys, previous_keys, changed = _changes(store, index, zones, rules, full)
@@ -134,7 +136,7 @@ def _untiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | N
             wanted = None
     elements = load_models(store) if wanted is None else load_keys(store, index.sources, wanted)
     checker = Checker(elements, zones, origin)
-    findings = checker.run(rules, changed, progress)
+    findings = checker.run(rules, changed, progress, processes=workers)
 
     def intent(wanted_keys: set[str]) -> Intent:  # of the carried clashes' elements, which may not be read here
         if wanted is None:
