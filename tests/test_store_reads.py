@@ -70,6 +70,18 @@ def test_a_table_removed_and_made_again_is_opened_afresh(tmp_path):
         assert pc.sum(table.to_pyarrow_dataset().to_table()["a"]).as_py() == 9
 
 
+def test_a_store_restored_from_a_copy_at_its_path_is_read_as_the_copy(tmp_path):
+    store = one_wall_store(tmp_path, "m.ifc")
+    backup = tmp_path / "backup"
+    shutil.copytree(store.root, backup)  # a backup of version 1 (copytree keeps the files' times)
+    assert _second_version(store) == 2 and store.latest("m")["version"] == 2
+    shutil.rmtree(store.root)
+    shutil.copytree(backup, store.root)  # restored while this process holds the tables open
+    assert store.latest("m")["version"] == 1
+    assert set(store.read("elements")["version"].to_pylist()) == {1}
+    assert _second_version(store) == 2  # and written to as the restored store
+
+
 def test_the_models_a_store_read_before_are_those_a_new_store_reads_after_commits_and_a_roll_back(tmp_path):
     from cim.store.objects import open_table
 

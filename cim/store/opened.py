@@ -11,8 +11,8 @@ What keeps it safe:
 - one thread at a time per table (``held``): a DeltaTable is one Rust object whose methods may not run in two
   threads at once, and an append updates it;
 - per process: a forked child or a worker starts with none (the parent's runtime does not survive a fork);
-- checked against the table's first log entry: a table removed and made again (a rolled-back new table) has a new
-  one, and is opened afresh;
+- checked against the table's first log entry: a table removed and made again (a rolled-back new table, a store
+  restored from a copy) has a new one, and is opened afresh; so is one whose log no longer follows on;
 - only for the store's own short uses (a scan's file list, a version number, an append): a caller that keeps a
   table as a snapshot (the query's catalog) opens its own with ``cim.store.objects.open_table``, which this
   never moves.
@@ -36,7 +36,7 @@ _FIRST_ENTRY = "_delta_log/" + "0" * 20 + ".json"
 
 @dataclass
 class _Entry:
-    mark: tuple[int, int, int] | None = None  # the first log entry's identity when the table was opened
+    mark: tuple[int, int, int, int] | None = None  # the first log entry's identity when the table was opened
     table: Any = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -68,8 +68,11 @@ def held(path: Path | ObjectPath) -> Iterator[Any]:
     with entry.lock:
         mark = _first_entry(str(path))
         if entry.table is not None and mark is not None and entry.mark == mark:
-            entry.table.update_incremental()
-        else:
+            try:
+                entry.table.update_incremental()
+            except Exception:  # noqa: BLE001 - a log that no longer follows from this snapshot: open it afresh
+                entry.table = None
+        if entry.table is None or entry.mark != mark:
             entry.table, entry.mark = open_table(path), mark
         try:
             yield entry.table
@@ -100,10 +103,12 @@ def _entry(path: str) -> _Entry:
         return _entries.setdefault(path, _Entry())
 
 
-def _first_entry(path: str) -> tuple[int, int, int] | None:
-    """The identity of the table's first log entry, or None (no table, or its first entries were cleaned up)."""
+def _first_entry(path: str) -> tuple[int, int, int, int] | None:
+    """The identity of the table's first log entry, or None (no table, or its first entries were cleaned up).
+    The change time too: a store restored from a copy (``cp -a``, ``shutil.copytree``) keeps the modification
+    times and may get the same inode numbers back, but its files' change time is new."""
     try:
         st = os.stat(os.path.join(path, _FIRST_ENTRY))
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
