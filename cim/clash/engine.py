@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cim.clash import split
 from cim.clash.broad import candidate_pairs
 from cim.clash.kernel import SolidCache, clearance_contact, containment_contact, duplicate_contact, hard_contact
 from cim.clash.rules import Rule, RuleSet
@@ -106,10 +107,8 @@ class Checker:
         # every rule's meshes in one read: a mesh scan costs about the same for 1 element as for 1,000
         self._load({k for _, todo in plans for k in _meshed(todo)})
         work = [(i, rule, pair) for i, (rule, pair) in enumerate((r, p) for r, todo in plans for p in todo)]
-        from cim.clash.split import SPLIT_FROM, test_in_two
-
-        if processes > 1 and len(work) >= SPLIT_FROM:
-            findings = test_in_two(self, work, progress)
+        if processes > 1 and len(work) >= split.SPLIT_FROM:
+            findings = split.test_in_two(self, work, progress)
         else:
             findings = [finding for _, finding in self.test_pairs(work, progress)]
         for rule, _ in plans:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cim.isolated import ChildDied, start_in_child
+from cim.isolated import ChildCall, ChildDied, start_in_child
 
 if TYPE_CHECKING:
     from cim.clash.engine import Checker, Finding, Work
@@ -31,9 +31,7 @@ def test_in_two(checker: Checker, work: list[Work], progress: Callable[[str, int
     try:
         with start_in_child(_tested, checker, theirs, path="the clash check's narrow phase") as child:
             found = checker.test_pairs(mine, progress, step=2)
-            kind, answer = child.receive()
-            while kind != "done":
-                kind, answer = child.receive()
+            answer = _answer(child)
     except ChildDied as exc:
         log.warning("%s; its pairs are tested in this process", exc)
     if answer is None:
@@ -45,6 +43,13 @@ def test_in_two(checker: Checker, work: list[Work], progress: Callable[[str, int
         rules = {i: rule for i, rule, _ in theirs}
         found = found + [(i, Finding(rules[i], *rest)) for i, *rest in rows]
     return [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
+
+
+def _answer(child: ChildCall) -> tuple[list, int, int]:
+    kind, value = child.receive()
+    while kind != "done":  # the child reports no progress; a message that is not its answer is skipped
+        kind, value = child.receive()
+    return value
 
 
 def _tested(checker: Checker, work: list[Work], progress: Callable[[object], None]) -> tuple[list, int, int]:
