@@ -69,6 +69,25 @@ def sample_city(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def clash_city(sample_city):
+    """The sample city's elements (read once), the default rules, and a function making a fresh Checker."""
+    from cim.clash.engine import Checker, local_origin
+    from cim.clash.rules import load_rules
+    from cim.clash.source import load_models
+    from cim.clash.zone_build import build_zones
+
+    store, config, _ = sample_city
+    rules = load_rules()
+    elements = load_models(store)
+    origin = local_origin(elements.bounds)
+
+    def checker() -> Checker:
+        return Checker(elements, build_zones(rules, store, origin, config.ground_elevation_m, config.root), origin)
+
+    return elements, rules, checker
+
+
+@pytest.fixture(scope="session")
 def sample_flow_repo():
     """A copy of the project with ./cim-data built by `make run` (the real nightly flow over the sample city).
 

@@ -10,22 +10,12 @@ import numpy as np
 import pytest
 
 import cim.clash.split as split
-from cim.clash.engine import Checker, local_origin
-from cim.clash.rules import load_rules
-from cim.clash.source import load_models
-from cim.clash.zone_build import build_zones
+from cim.clash.engine import Checker
 
 
 @pytest.fixture(scope="module")
-def city(sample_city):
-    store, config, _ = sample_city
-    rules = load_rules()
-    elements = load_models(store)
-    origin = local_origin(elements.bounds)
-
-    def checker() -> Checker:
-        return Checker(elements, build_zones(rules, store, origin, config.ground_elevation_m, config.root), origin)
-
+def city(clash_city):
+    _, rules, checker = clash_city
     return rules, checker
 
 

@@ -8,24 +8,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from cim.clash.engine import Checker, local_origin
 from cim.clash.rules import load_rules
-from cim.clash.source import load_models
 from cim.clash.tiles import Tile, check_tile, check_tiled, tile_size, tiles
-from cim.clash.zone_build import build_zones
 
 
 @pytest.fixture(scope="module")
-def city(sample_city):
-    store, config, _ = sample_city
-    rules = load_rules()
-    elements = load_models(store)
-    origin = local_origin(elements.bounds)
-
-    def checker() -> Checker:
-        return Checker(elements, build_zones(rules, store, origin, config.ground_elevation_m, config.root), origin)
-
-    return elements, rules, checker
+def city(clash_city):
+    return clash_city
 
 
 def _found(findings) -> Counter:
