@@ -80,6 +80,7 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]], 
     classes, owner = table["ifc_class"], table["building_global_id"]
     placed = pc.fill_null(pc.not_equal(owner, ""), False)
     outlining = pc.or_(pc.is_in(classes, pa.array(FLOOR_OUTLINE)), pc.starts_with(classes, "IfcWall"))
+    # find_ancestor counts the element itself, so a building or facility is its own building.
     buildings = {r["global_id"]: r for r in _sorted_rows(
         table.filter(pc.fill_null(pc.equal(table["global_id"], owner), False)))}
     storeys: dict[str, set[str]] = defaultdict(set)
@@ -89,15 +90,15 @@ def building_rows(elements: pa.Table, storey_z: dict[str, tuple[float, float]], 
     touched = pc.is_in(table["global_id"], pa.array(sorted(changed), pa.string()))
     # buildings with a changed wall, slab or column, whatever its footprint now
     redrawn = set(table.filter(pc.and_(pc.and_(placed, outlining), touched))["building_global_id"].to_pylist())
-    members = table.filter(pc.and_(pc.and_(placed, pc.invert(pc.is_in(classes, pa.array(NOT_BUILT)))),
-                                   pc.is_valid(table["footprint"])))
+    member = pc.and_(pc.and_(placed, pc.invert(pc.is_in(classes, pa.array(NOT_BUILT)))),
+                     pc.is_valid(table["footprint"]))
+    members = table.filter(member)
     sums = {r["building_global_id"]: r for r in members.group_by("building_global_id").aggregate(
         [("zmin", "min"), ("zmax", "max"), ("global_id", "count")]).to_pylist()}
     previous = previous or {}
     may_keep = {gid for gid in buildings if gid in sums and gid not in redrawn
                 and previous.get(gid, {}).get("footprint") is not None}
-    walls = _rows_of(members.filter(pc.or_(pc.is_in(members["ifc_class"], pa.array(FLOOR_OUTLINE)),
-                                           pc.starts_with(members["ifc_class"], "IfcWall"))), may_keep)
+    walls = _rows_of(table.filter(pc.and_(member, outlining)), may_keep)
     kept = {gid for gid in may_keep if _outlined_by_floors(walls.get(gid, []), sorted(storeys.get(gid, ())), storey_z)}
     built = _rows_of(members, set(sums) - kept)
     return [_lod1(building, sorted(storeys.get(gid, ())), storey_z, sums[gid], previous[gid] if gid in kept else None,
