@@ -1,16 +1,16 @@
-"""Arrow's memory pool: jemalloc, which keeps freed pages for the next table, rather than mimalloc.
+"""Arrow's memory pool: jemalloc, which reuses the pages it freed, rather than pyarrow's default, mimalloc.
 
-pyarrow's default pool (mimalloc) hands freed pages back to the system within milliseconds, so each table
-read, converted or written touches fresh pages again. On a virtual machine whose host takes back the pages
-its guest frees (a balloon with free page reporting, as on this project's CI machines) a fresh page costs
-tens of microseconds: reading a 10,000-mesh table took 0.05-0.2 s with mimalloc against 7 ms with jemalloc,
-and a revision of a 10,000-element model 1.16-1.29 s against 0.66-0.74 s (``bench/revision.py``, three runs
-each). Memory does not grow for it: jemalloc hands large blocks back when they are freed (a process that
-freed 960 MB of arrays was back to 110 MB resident at once).
+mimalloc hands freed pages back to the system within milliseconds, so each table read, converted or written
+touches fresh pages again. On a virtual machine whose host takes back the pages its guest frees (a balloon
+with free page reporting, as on this project's development machine) a fresh page costs tens of
+microseconds: reading a 10,000-mesh table again took 6-236 ms with mimalloc against 6-9 ms with jemalloc,
+and a revision of a 10,000-element model 0.89-1.48 s against 0.64-0.83 s (``bench/revision.py``, three runs
+each way, alternating). Memory does not grow for it: jemalloc hands large blocks back when they are freed
+(a process that freed 960 MB of arrays was back to 110 MB resident at once).
 
 Set once per process when a module that builds tables is imported; a forked child keeps its parent's pool.
-``CIM_ARROW_POOL=system|mimalloc|jemalloc`` picks another (pyarrow's own ``ARROW_DEFAULT_MEMORY_POOL``
-is then not overridden either way when set).
+``CIM_ARROW_POOL=system|mimalloc|jemalloc`` picks another; a pool chosen through pyarrow's own
+``ARROW_DEFAULT_MEMORY_POOL`` is kept unless ``CIM_ARROW_POOL`` is set too.
 """
 
 from __future__ import annotations
