@@ -11,6 +11,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import DeltaTable
 
 from cim.ingest.same_content import next_record
 from cim.store import ModelCommit, Store
@@ -68,6 +69,17 @@ def test_a_table_removed_and_made_again_is_opened_afresh(tmp_path):
     assert newest_version(path) == 0
     with held(path) as table:
         assert pc.sum(table.to_pyarrow_dataset().to_table()["a"]).as_py() == 9
+
+
+def test_a_table_whose_first_log_entry_was_cleaned_up_still_shows_each_new_commit(tmp_path):
+    path = tmp_path / "t"
+    write_table(path, pa.table({"a": [1]}))
+    write_table(path, pa.table({"a": [2]}), mode="append")
+    DeltaTable(str(path)).create_checkpoint()
+    (path / "_delta_log" / ("0" * 20 + ".json")).unlink()  # the log's cleanup after a checkpoint
+    assert newest_version(path) == 1
+    write_table(path, pa.table({"a": [3]}), mode="append")
+    assert newest_version(path) == 2
 
 
 def test_a_store_restored_from_a_copy_at_its_path_is_read_as_the_copy(tmp_path):

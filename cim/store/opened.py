@@ -67,12 +67,13 @@ def held(path: Path | ObjectPath) -> Iterator[Any]:
     entry = _entry(str(path))
     with entry.lock:
         mark = _first_entry(str(path))
-        if entry.table is not None and mark is not None and entry.mark == mark:
+        same = entry.table is not None and mark is not None and entry.mark == mark
+        if same:
             try:
                 entry.table.update_incremental()
             except Exception:  # noqa: BLE001 - a log that no longer follows from this snapshot: open it afresh
-                entry.table = None
-        if entry.table is None or entry.mark != mark:
+                same = False
+        if not same:  # also whenever the first entry is gone (its identity unknown): opened every time
             entry.table, entry.mark = open_table(path), mark
         try:
             yield entry.table
