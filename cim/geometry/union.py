@@ -6,6 +6,11 @@ every time. Parts that touch nothing need no overlay at all. So the parts are gr
 (an STRtree query and a label propagation), each group of more than one is unioned on its own, and the
 groups, disjoint from one another, form the multipolygon. The result is the same point set as
 ``union_all``'s; on a model whose members all connect it does what ``union_all`` did.
+
+Before grouping, parts another part covers are left out: they add nothing to the union, and a floor is full of
+them (a wall on its slab, a column in its wall, the same room a few centimetres shorter on the storey above).
+A prepared ``covers`` test of the pairs whose boxes nest costs about 0.1 microsecond a pair; the overlay it
+saves about 20 (a 10,000-element model's five storeys of 1,196 rooms each: 0.11 -> 0.02 s).
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ def union_by_groups(geoms: np.ndarray, grid_size: float | None = None) -> shapel
     if len(parts) < 2:
         return shapely.union_all(parts, grid_size=grid_size)
     left, right = shapely.STRtree(parts).query(parts, predicate="intersects")
-    labels = _components(len(parts), left[left != right], right[left != right])
+    other = left != right
+    left, right = left[other], right[other]
+    kept = _not_covered(parts, left, right)
+    if not kept.all():
+        at = np.cumsum(kept) - 1  # the kept parts' new indices
+        pair = kept[left] & kept[right]
+        parts, left, right = parts[kept], at[left[pair]], at[right[pair]]
+    labels = _components(len(parts), left, right)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     groups = np.split(order, bounds)
@@ -52,6 +64,28 @@ def _distinct(parts: np.ndarray) -> np.ndarray:
     for i, key in enumerate(shapely.to_wkb(parts).tolist()):
         first.setdefault(key, i)
     return parts[np.fromiter(first.values(), dtype=np.int64)] if len(first) < len(parts) else parts
+
+
+def _not_covered(parts: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A mask of the parts no other part covers; of parts that cover each other (equal point sets) the first
+    is kept. ``left``, ``right``: the intersecting pairs, both ways round. A part a dropped part was covered by
+    is kept or itself covered by a kept one (covering only grows along the chain), so the union is the same."""
+    kept = np.ones(len(parts), dtype=bool)
+    box = shapely.bounds(parts)
+    nested = np.all(box[left, :2] >= box[right, :2], axis=1) & np.all(box[left, 2:] <= box[right, 2:], axis=1)
+    inner, outer = left[nested], right[nested]
+    if not len(inner):
+        return kept
+    try:
+        shapely.prepare(parts[outer])
+        covered = shapely.covers(parts[outer], parts[inner])
+    except shapely.errors.GEOSException:  # an invalid part: leave every part to the overlay
+        return kept
+    inner, outer = inner[covered], outer[covered]
+    n = len(parts)
+    mutual = np.isin(outer * n + inner, inner * n + outer)
+    kept[inner[~mutual | (outer < inner)]] = False
+    return kept
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
