@@ -21,6 +21,9 @@ MAX_DEPTH = 400  # reference nesting below a product; real exports stay under ~5
 _BLOCK = 1 << 23
 _STRING = re.compile(rb"'(?:[^']|'')*'")
 _REF = re.compile(rb"#(\d+)(\s*=)?")
+_QUOTE, _HASH, _EQUALS = ord("'"), ord("#"), ord("=")
+_SPACES = np.frombuffer(b" \t\n\r\f\v", dtype=np.uint8)  # what \s matches in a bytes pattern
+_DIGITS, _BLANKS = 18, 16  # an int64 holds 18 digits; more blanks than this before '=': the regex reads it
 _DANGLING = re.compile(r"Instance reference #(\d+) used by instance #(\d+)")
 _UNKNOWN = re.compile(r"Entity with name '([^']*)' not found in schema")
 _MALFORMED = re.compile(r"Expected (\d+) attribute values, found (\d+) for instance #(\d+)")
@@ -104,13 +107,11 @@ def reference_edges(path: str | Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 def _block_edges(data: bytes, current: np.int64, src_parts: list, dst_parts: list, n_defined: list) -> np.int64:
     """Edges of one block; ``current`` is the entity being defined when the block starts."""
-    tokens = _REF.findall(_STRING.sub(b"''", data))
-    if not tokens:
+    numbers, is_def = _tokens(data)
+    if not len(numbers):
         return current
-    numbers = np.array([t[0] for t in tokens]).astype(np.int64)
-    is_def = np.array([bool(t[1]) for t in tokens])
     # the entity each token belongs to: the last definition at or before it
-    last_def = np.maximum.accumulate(np.where(is_def, np.arange(len(tokens)), -1))
+    last_def = np.maximum.accumulate(np.where(is_def, np.arange(len(numbers)), -1))
     owner = np.where(last_def >= 0, numbers[np.maximum(last_def, 0)], current)
     refs = ~is_def & (owner >= 0)
     src_parts.append(owner[refs])
@@ -118,6 +119,54 @@ def _block_edges(data: bytes, current: np.int64, src_parts: list, dst_parts: lis
     defs = np.flatnonzero(is_def)
     n_defined[0] += len(defs)
     return numbers[defs[-1]] if defs.size else current
+
+
+def _tokens(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Each ``#n`` outside strings: n, and whether it is a definition (``#n =``), as ``_REF`` finds them in
+    the text with its strings blanked (``_STRING``).
+
+    Why by hand: the regex gives a tuple of bytes per reference, 0.13 s for a 4 MB file before numpy has a
+    number; here numpy reads them all at once (about a fifth of that). Strings are found by the parity of
+    the quotes before a position (an escaped quote '' flips it twice); an unpaired last quote opens nothing,
+    as the regex leaves it. A number of more than 18 digits or a long run of blanks before '=' (a damaged
+    file) is read by the regex instead."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(arr == _QUOTE)
+    if len(quotes) % 2:
+        quotes = quotes[:-1]
+    hashes = np.flatnonzero(arr == _HASH)
+    if len(quotes):  # a '#' after an odd number of quotes is inside a string
+        hashes = hashes[np.searchsorted(quotes, hashes) % 2 == 0]
+    last = len(arr) - 1
+    values = np.zeros(len(hashes), dtype=np.int64)
+    n_digits = np.zeros(len(hashes), dtype=np.int64)
+    going = np.ones(len(hashes), dtype=bool)
+    for k in range(1, _DIGITS + 2):
+        digit = arr[np.minimum(hashes + k, last)].astype(np.int64) - 48
+        going &= (digit >= 0) & (digit <= 9) & (hashes + k <= last)
+        if not going.any():
+            break
+        if k > _DIGITS:
+            return _regex_tokens(data)
+        values = np.where(going, values * 10 + digit, values)
+        n_digits += going
+    found = n_digits > 0
+    values, after = values[found], (hashes + 1 + n_digits)[found]
+    for _ in range(_BLANKS):  # '#12 =': blanks between the number and its '='
+        blank = np.isin(arr[np.minimum(after, last)], _SPACES) & (after <= last)
+        if not blank.any():
+            break
+        after = after + blank
+    else:
+        return _regex_tokens(data)
+    return values, (after <= last) & (arr[np.minimum(after, last)] == _EQUALS)
+
+
+def _regex_tokens(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    tokens = _REF.findall(_STRING.sub(b"''", data))
+    if not tokens:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    return np.array([t[0] for t in tokens]).astype(np.int64), np.array([bool(t[1]) for t in tokens])
 
 
 @dataclass
