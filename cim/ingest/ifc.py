@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -39,8 +40,7 @@ from cim.ingest.ifc_health import (
     orphan_lines,
     reference_issues,
 )
-from cim.ingest.line_diff import with_roots
-from cim.ingest.line_index import LineIndex, read_lines
+from cim.ingest.line_index import LineIndex
 from cim.ingest.reuse import Previous, ReuseSource, merge
 from cim.ingest.same_content import file_hashes
 from cim.store import ModelCommit
@@ -128,7 +128,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
         return (relation_rows(opened.file, idx, skipped), storey_heights(opened, georef, unit_scale, idx, set(issues)),
                 identity_warnings(opened.file, idx.identity), orphan_lines(opened.file, idx),
                 keys if keys is not None else _geometry_keys(path, opened, step_ids, salt, text),
-                _line_index(path, salt, opened.schema))
+                _line_index(path, salt, opened.schema, text))
 
     # The workers check each product's placement and mesh it; with a previous version, products whose geometry
     # input hash (``keys``, above) it holds are not meshed again (see ``_process``).
@@ -201,17 +201,18 @@ def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str
         return {}
 
 
-def _line_index(path: Path, salt: str, schema: str) -> pa.Table:
-    """The file's line index (``cim.ingest.line_index``): its next revision is diffed against it. No row
-    when the file is not one entity per line, or it cannot be read: it only saves time on the next version."""
+def _line_index(path: Path, salt: str, schema: str, text: FileText) -> pa.Table:
+    """The file's line index (``cim.ingest.line_index``, read by the helper): its next revision is diffed
+    against it. No row when the file is not one entity per line, or it cannot be read: it only saves time on
+    the next version."""
     try:
-        lines = read_lines(path, salt)
+        index = text.line_index(schema)
     except Exception as exc:  # noqa: BLE001 - never refuse a file because of it
         log.warning("%s: line index not computed (%s: %s)", path, type(exc).__name__, exc)
-        lines = None
-    if lines is None:
+        index = None
+    if index is None:
         return LineIndex("", b"", b"").as_table().slice(0, 0)
-    return with_roots(lines, schema).as_table()
+    return dataclasses.replace(index, salt=salt).as_table()
 
 
 def load_previous(path: str | Path, reuse: ReuseSource | Previous | None) -> Previous | None:
