@@ -24,6 +24,7 @@ class RelIndex:
     identity: Identity = field(default_factory=Identity)
     quantity_scales: dict[str, float] = field(default_factory=dict)  # SI factor per IfcQuantity* entity
     angle_scale: float = 1.0  # radians per plane angle unit (curve trims)
+    ancestors: dict[tuple[int, tuple[str, ...]], ifcopenshell.entity_instance | None] = field(default_factory=dict)
 
     def key(self, entity: ifcopenshell.entity_instance) -> str:
         """The stored key of a product: its GlobalId, unique even when the file's are not (cim.ifc.identity)."""
@@ -99,15 +100,28 @@ def spatial_parent(idx: RelIndex, element: ifcopenshell.entity_instance) -> ifco
 
 def find_ancestor(idx: RelIndex, element: ifcopenshell.entity_instance,
                   classes: tuple[str, ...]) -> ifcopenshell.entity_instance | None:
-    """Walk up containment/aggregation until an element of one of ``classes`` (the element itself counts)."""
+    """Walk up containment/aggregation until an element of one of ``classes`` (the element itself counts).
+
+    Every node walked remembers its answer (``idx.ancestors``): the products of a storey share their walk
+    from the storey up, which was two walks per product, a tenth of an element row's time."""
+    memo = idx.ancestors
+    walked: list[int] = []
     seen: set[int] = set()
     node: ifcopenshell.entity_instance | None = element
+    found = None
     while node is not None and node.id() not in seen:
+        if (node.id(), classes) in memo:
+            found = memo[node.id(), classes]
+            break
         if any(node.is_a(c) for c in classes):
-            return node
+            found = node
+            break
         seen.add(node.id())
+        walked.append(node.id())
         node = spatial_parent(idx, node)
-    return None
+    for step in walked:  # none of them is of ``classes``: each one's answer is the one found above it
+        memo[step, classes] = found
+    return found
 
 
 def relation_rows(model: ifcopenshell.file, idx: RelIndex,
