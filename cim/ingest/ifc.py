@@ -109,9 +109,9 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     if not prods:
         raise InputError(path, "the file has no products (no IfcProduct: no site, building or element), so there "
                          "is nothing to store", "export the model with its spatial structure and elements")
-    n_body = sum(1 for p in prods if has_body(p))
     issues = reference_issues(opened.file, prods, depth)
-    finish(path, sha256, settings, prods, issues, n_body)  # refuse before georeferencing what cannot be placed
+    # refuse before georeferencing what cannot be placed
+    finish(path, sha256, settings, prods, issues, _n_body(prods, issues))
     georef = resolve_georef(opened.file, path, city_crs, settings.placement)
     salt = model_salt(georef=georef, unit_scale=unit_scale, schema=opened.schema,
                       settings_hash=settings.fingerprint(city_crs))
@@ -149,7 +149,7 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
     for el in prods:
         if el.id() not in issues and el.id() not in meshed and has_body(el):
             issues[el.id()] = issue(el, "geometry", why, refused=False)
-    lines, rows = finish(path, sha256, settings, prods, issues, n_body)
+    lines, rows = finish(path, sha256, settings, prods, issues, _n_body(prods, issues))
     if damage:
         rows += damage_rows(path, sha256, opened.findings)
     refused = {idx.key(opened.file.by_id(i)) for i, found in issues.items() if found.refused}
@@ -186,6 +186,13 @@ def _prepare(path: Path, city_crs: str, settings: ModelSettings, workers: int, p
               "error_type": "GlobalIdWarning", "feature_id": key, "message": f"{path}: {message}"}
              for key, message in identity]
     return ModelCommit(model_id=settings.model_id or path.stem, record=record, tables=tables, errors=rows)
+
+
+def _n_body(prods: list, issues: dict) -> int:
+    """Products with a Body representation, counted only when some product has an issue: ``finish`` needs the
+    count only then (the share refused, its messages), and a count over every product cost 0.09 s of a
+    10,000-element file's parse before its workers could start."""
+    return sum(1 for p in prods if has_body(p)) if issues else 0
 
 
 def _geometry_keys(path: Path, opened: OpenedIfc, step_ids: list[int], salt: str, text: FileText) -> dict[int, str]:
