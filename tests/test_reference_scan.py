@@ -62,3 +62,21 @@ def test_the_file_scan_gives_each_reference_its_owner(tmp_path):
     src, dst, n_defined = integrity.reference_edges(path)
     assert list(zip(src.tolist(), dst.tolist(), strict=True)) == [(1, 2), (2, 1), (2, 4)] and n_defined == 2
     assert np.array_equal(integrity.reference_depth(src, dst).height[-1:], [0])  # #4: a leaf
+
+
+@pytest.mark.parametrize("ids", [(1, 2, 3, 4), (4, 1, 3, 2), (7, 90_000_000, 12, 5_000_000_000_000)],
+                         ids=["dense", "dense out of order", "sparse"])
+def test_the_revision_graph_links_each_reference_to_the_line_defining_it_however_the_ids_are_numbered(
+        tmp_path, ids):
+    from cim.ingest.line_diff import references
+    from cim.ingest.line_index import read_lines
+
+    a, b, c, d = ids
+    body = (f"#{a}=IFCCARTESIANPOINT((0.,0.,0.));\n#{b}=IFCAXIS2PLACEMENT3D(#{a},$,$);\n"
+            f"#{c}=IFCLOCALPLACEMENT($,#{b});\n#{d}=IFCWALL('x',$,'Door #{a}',$,$,#{c},$,$,$);\n")
+    path = tmp_path / "m.ifc"
+    path.write_text(f"ISO-10303-21;\nHEADER;\nENDSEC;\nDATA;\n{body}ENDSEC;\nEND-ISO-10303-21;\n")
+    src, dst = references(read_lines(path))
+    assert sorted(zip(src.tolist(), dst.tolist(), strict=True)) == [(1, 0), (2, 1), (3, 2)]  # '#a' in a name: text
+    path.write_text(path.read_text().replace(f",#{c},", f",#{c + 1000},"))
+    assert references(read_lines(path)) is None  # a reference to an id no line defines
