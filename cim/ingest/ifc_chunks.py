@@ -73,7 +73,7 @@ def process_chunk_in_worker(path: str, step_ids: list[int], georef: Georef, unit
 
 def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef: Georef,
                   unit_scale: float, reused: frozenset[int] = frozenset(), *,
-                  check_placements: bool = False, threads: int = 1) -> Chunk:
+                  check_placements: bool = False) -> Chunk:
     """Element rows (with bounds, footprint, hash) and mesh rows for ``step_ids``, and the products refused
     because their geometry lies at absurd coordinates or outside the city CRS (left out of both tables).
 
@@ -97,7 +97,7 @@ def process_chunk(opened: OpenedIfc, idx: RelIndex, step_ids: list[int], georef:
         row["has_mesh"] = False
     raws = []
     copies = plan_copies(to_mesh, matrices, unit_scale)
-    for raw in iter_meshes(model, include=copies.kernel, threads=threads, groups=copies.groups):
+    for raw in iter_meshes(model, include=copies.kernel, groups=copies.groups):
         if raw.step_id not in rows:
             continue
         if not np.isfinite(raw.verts).all() or np.abs(raw.verts).max() > ABSURD_M:

@@ -17,7 +17,6 @@ settings salt differs from the previous version's; a product refused, without me
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +47,6 @@ from cim.store.pending import Pending
 log = logging.getLogger(__name__)
 REVISED_COLUMNS = (*GEOMETRY_COLUMNS, "axis_length_m", "geometry_input_hash")
 CARRIED_TABLES = ("elements", "meshes", "buildings", "relations")
-_THREADED = 64  # changed products from which two kernel threads mesh them sooner
 
 
 @dataclass
@@ -157,8 +155,7 @@ def remesh(small: str, step_ids: list[int], city_crs: str, settings) -> Remeshed
         return Remeshed(salt, None, None, storeys)
     products = [model.by_id(s) for s in step_ids]
     keys = geometry_input_hashes(model, products, salt, digests=digests)
-    threads = min(os.cpu_count() or 1, 2) if len(step_ids) >= _THREADED else 1  # the kernel's threads
-    chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True, threads=threads)
+    chunk = process_chunk(opened, idx, step_ids, georef, unit_scale, check_placements=True)
     if chunk.refused:
         return f"a changed product is refused (#{chunk.refused[0][0]}: {chunk.refused[0][2]})"
     meshed = dict(zip(chunk.elements["step_id"].to_pylist(), chunk.elements["has_mesh"].to_pylist(), strict=True))
