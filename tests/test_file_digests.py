@@ -102,3 +102,24 @@ def test_the_quick_mask_equals_the_string_preserving_one_on_real_exports(relativ
         pytest.skip(f"shared fixture {relative} is not present")
     data = path.read_bytes()
     assert _masked(data) == _MASK.sub(rb"\1\2", data)
+
+
+def test_digests_looked_up_together_are_those_looked_up_one_by_one_cycles_and_absences_included():
+    import numpy as np
+
+    from cim.ingest.file_digests import FileDigests
+
+    class Entity:
+        def __init__(self, step_id: int) -> None:
+            self.step_id = step_id
+
+        def id(self) -> int:
+            return self.step_id
+
+    ids = np.array([3, 7, 9, 12], dtype=np.int64)
+    digests = np.arange(4 * 16, dtype=np.uint8).reshape(4, 16)
+    whole = FileDigests(ids, digests, np.array([True, False, True, True]))  # #7 sits on a reference cycle
+    asked = [Entity(9), None, Entity(7), Entity(5), Entity(12), Entity(40), Entity(3), Entity(9)]
+    assert whole.of_all(asked) == [whole.of(e) for e in asked]
+    assert whole.of_all(asked)[2:4] == ["<cycle>", "<cycle>"]
+    assert FileDigests(ids[:0], digests[:0], ids[:0] > 0).of_all([None, Entity(1)]) == ["-", "<cycle>"]

@@ -107,10 +107,11 @@ def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.
     digests = digests if digests is not None else GraphDigests(model, path)
     features = _features(model)
     out = {}
-    for product in products:
-        h = hashlib.sha1(salt.encode())
+    salted = hashlib.sha1(salt.encode())
+    for product, own in zip(products, _own_all(digests, products), strict=True):
+        h = salted.copy()
         h.update(product.is_a().encode())
-        h.update(_own(digests, product).encode())
+        h.update(own.encode())
         # the kernel cuts every opening and adds every projection: their order in the file does not matter
         for part in sorted(sign + _own(digests, f) for sign, f in features.get(product.id(), ())):
             h.update(part.encode())
@@ -118,7 +119,16 @@ def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.
     return out
 
 
-def _own(digests: GraphDigests, product: ifcopenshell.entity_instance | None) -> str:
+def _own_all(digests: GraphDigests | FileDigests, products: list[ifcopenshell.entity_instance]) -> list[str]:
+    """``_own`` of each product; a whole file's digests look them all up at once (``FileDigests.of_all``)."""
+    if not hasattr(digests, "of_all"):
+        return [_own(digests, p) for p in products]
+    reps = digests.of_all([getattr(p, "Representation", None) for p in products])
+    places = digests.of_all([getattr(p, "ObjectPlacement", None) for p in products])
+    return [f"{r}:{q}" for r, q in zip(reps, places, strict=True)]
+
+
+def _own(digests: GraphDigests | FileDigests, product: ifcopenshell.entity_instance | None) -> str:
     """The product's representation and its placement (the placement's digest covers the chain it is
     relative to, every link by value)."""
     if product is None:
