@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import ifcopenshell
 import numpy as np
 
-from cim.ifc.attribute import attribute
+from cim.ifc.attribute import attribute, value
 from cim.ifc.placement import BODY_IDENTIFIERS, world_matrices
 
 IGNORED_IDENTIFIERS = ("axis",)  # representations the kernel does not mesh into the body (a curve)
@@ -58,7 +58,7 @@ def plan_copies(products: Sequence[ifcopenshell.entity_instance], matrices: dict
     copies = Copies(kernel)
     for members in groups.values():  # a group of one too: a product is placed the same way in any company
         kernel.append(members[0])
-        copies.groups[members[0].id()] = [(m.id(), m.GlobalId, _metres(matrices[m.id()], unit_scale))
+        copies.groups[members[0].id()] = [(m.id(), value(m, "GlobalId"), _metres(matrices[m.id()], unit_scale))
                                           for m in members]
     return copies
 
@@ -86,21 +86,23 @@ def _mesh_key(product: ifcopenshell.entity_instance, matrices: dict[int, np.ndar
         return None
     openings = []
     for rel in attribute(product, "HasOpenings", ()):
-        opening = rel.RelatedOpeningElement
+        opening = value(rel, "RelatedOpeningElement")
         key = _opening_key(product, opening, matrices, unit_scale, operators) if opening is not None else None
         if key is None:
             return None
         openings.append(key)
-    return (item.MappingSource.id(), _operator_key(item.MappingTarget, operators), tuple(sorted(openings)))
+    return (value(item, "MappingSource").id(), _operator_key(value(item, "MappingTarget"), operators),
+            tuple(sorted(openings)))
 
 
 def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_scale: float,
                  operators: dict[int, tuple]) -> tuple | None:
     item = _single_mapped_body(opening)
-    if item is None or attribute(opening, "HasOpenings") or opening.ObjectPlacement is None:
+    placement = value(opening, "ObjectPlacement")
+    if item is None or attribute(opening, "HasOpenings") or placement is None:
         return None
     if opening.id() not in matrices:  # an opening in another chunk than its host
-        matrices[opening.id()] = world_matrices([opening.ObjectPlacement])[0]
+        matrices[opening.id()] = world_matrices([placement])[0]
     own = matrices[opening.id()]
     if not _usable(own):
         return None
@@ -112,7 +114,8 @@ def _opening_key(host, opening, matrices: dict[int, np.ndarray | None], unit_sca
     if not np.isfinite(relative).all():
         return None
     rounded = np.round(relative, DIGITS) + 0.0  # + 0.0: -0.0 and 0.0 are the same place
-    return (item.MappingSource.id(), _operator_key(item.MappingTarget, operators), rounded.tobytes())
+    return (value(item, "MappingSource").id(), _operator_key(value(item, "MappingTarget"), operators),
+            rounded.tobytes())
 
 
 def _usable(matrix: np.ndarray | None) -> bool:
@@ -129,21 +132,21 @@ def _operator_key(operator: ifcopenshell.entity_instance, known: dict[int, tuple
 
 def _operator_values(operator: ifcopenshell.entity_instance) -> tuple:
     directions = (attribute(operator, name) for name in ("Axis1", "Axis2", "Axis3"))
-    origin = operator.LocalOrigin
-    return (operator.is_a(), *(tuple(d.DirectionRatios) if d is not None else None for d in directions),
-            tuple(origin.Coordinates) if origin is not None else None,
+    origin = value(operator, "LocalOrigin")
+    return (operator.is_a(), *(tuple(value(d, "DirectionRatios")) if d is not None else None for d in directions),
+            tuple(value(origin, "Coordinates")) if origin is not None else None,
             *(attribute(operator, name) for name in ("Scale", "Scale2", "Scale3")))
 
 
 def _single_mapped_body(product: ifcopenshell.entity_instance):
     """The product's one IfcMappedItem when its only Body (or Facetation) representation is that item and
     its other representations are ones the kernel leaves out; else None."""
-    shape = getattr(product, "Representation", None)
+    shape = attribute(product, "Representation")
     if shape is None:
         return None
     body = None
-    for rep in shape.Representations or ():
-        ident = (rep.RepresentationIdentifier or "").lower()
+    for rep in value(shape, "Representations") or ():
+        ident = (value(rep, "RepresentationIdentifier") or "").lower()
         if ident in IGNORED_IDENTIFIERS:
             continue
         if ident not in BODY_IDENTIFIERS or body is not None:
@@ -151,10 +154,10 @@ def _single_mapped_body(product: ifcopenshell.entity_instance):
         body = rep
     if body is None:
         return None
-    items = body.Items or ()
+    items = value(body, "Items") or ()
     if len(items) != 1 or not items[0].is_a("IfcMappedItem"):
         return None
     item = items[0]
-    if item.MappingSource is None or item.MappingTarget is None:
+    if value(item, "MappingSource") is None or value(item, "MappingTarget") is None:
         return None
     return item

@@ -12,6 +12,8 @@ import math
 
 import ifcopenshell
 
+from cim.ifc.attribute import attribute, value
+
 LINEAR_CLASSES = ("IfcFlowSegment",)  # IfcPipeSegment, IfcDuctSegment, IfcCableSegment, ... (and IFC2X3's)
 WALL_CLASSES = ("IfcWall",)  # and IfcWallStandardCase
 EXTRUSIONS = ("IfcExtrudedAreaSolid",)  # includes IfcExtrudedAreaSolidTapered
@@ -27,10 +29,10 @@ def axis_length(el: ifcopenshell.entity_instance, unit_scale: float, angle_scale
     is_flow = any(el.is_a(c) for c in LINEAR_CLASSES)
     if not is_flow and not any(el.is_a(c) for c in WALL_CLASSES):
         return None
-    shape = getattr(el, "Representation", None)
+    shape = attribute(el, "Representation")
     if shape is None:
         return None
-    reps = {r.RepresentationIdentifier: r for r in shape.Representations or ()}
+    reps = {value(r, "RepresentationIdentifier"): r for r in value(shape, "Representations") or ()}
     depth = _extrusion_depth(reps["Body"]) if is_flow and reps.get("Body") is not None else None
     if depth is None and reps.get("Axis") is not None:
         length, curved = _curve_length(reps["Axis"], angle_scale)

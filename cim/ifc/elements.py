@@ -9,7 +9,7 @@ import ifcopenshell
 import ifcopenshell.util.element as uel
 import ifcopenshell.util.unit
 
-from cim.ifc.attribute import attribute
+from cim.ifc.attribute import attribute, value
 from cim.ifc.axis import axis_length
 from cim.ifc.relations import RelIndex, find_ancestor
 
@@ -40,15 +40,15 @@ def element_row(el: ifcopenshell.entity_instance, idx: RelIndex, unit_scale: flo
         "step_id": el.id(),
         "ifc_class": el.is_a(),
         "predefined_type": _predefined_type(el, el_type),
-        "name": el.Name,
-        "description": el.Description,
+        "name": value(el, "Name"),
+        "description": value(el, "Description"),
         "object_type": attribute(el, "ObjectType"),
         "tag": attribute(el, "Tag"),
-        "type_global_id": el_type.GlobalId if el_type else None,
-        "type_name": el_type.Name if el_type else None,
-        "storey": storey.Name if storey else None,
+        "type_global_id": value(el_type, "GlobalId") if el_type else None,
+        "type_name": value(el_type, "Name") if el_type else None,
+        "storey": value(storey, "Name") if storey else None,
         "storey_global_id": key(storey) if storey else None,
-        "building": building.Name if building else None,
+        "building": value(building, "Name") if building else None,
         "building_global_id": key(building) if building else None,
         "container_global_id": key(container) if container else None,
         "parent_global_id": key(parent) if parent else None,
@@ -86,7 +86,8 @@ def materials(idx: RelIndex, el: ifcopenshell.entity_instance,
 
 def _material_names(select: ifcopenshell.entity_instance) -> set[str]:
     if select.is_a("IfcMaterial"):
-        return {select.Name} if select.Name else set()
+        name = value(select, "Name")
+        return {name} if name else set()
     if select.is_a("IfcMaterialLayerSetUsage"):
         return _material_names(select.ForLayerSet)
     if select.is_a("IfcMaterialProfileSetUsage"):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import ifcopenshell
 
+from cim.ifc.attribute import attribute, value
+
 GLOBAL_ID = re.compile(r"^[0-9A-Za-z_$]{22}$")
 
 
@@ -37,7 +39,7 @@ class Identity:
         key = self.keys.get(entity.id())
         if key is not None:
             return key
-        gid = getattr(entity, "GlobalId", None)
+        gid = attribute(entity, "GlobalId")
         return gid if gid else f"#{entity.id()}"
 
 
@@ -47,7 +49,7 @@ def product_identity(model: ifcopenshell.file) -> Identity:
     products = sorted(model.by_type("IfcProduct"), key=lambda p: p.id())
     seen: dict[str, int] = {}
     for p in products:
-        gid = p.GlobalId
+        gid = value(p, "GlobalId")
         if not gid or not str(gid).strip():
             out.keys[p.id()] = f"#{p.id()}"
             out.issues[p.id()] = "missing"

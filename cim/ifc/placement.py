@@ -14,18 +14,18 @@ import ifcopenshell.util.placement
 import numpy as np
 
 from cim.geometry.quiet import KernelOutput
-from cim.ifc.attribute import attribute
+from cim.ifc.attribute import attribute, value
 
 BODY_IDENTIFIERS = ("body", "facetation")  # what ifcopenshell.geom meshes by default
 
 
 def has_body(product: ifcopenshell.entity_instance) -> bool:
     """True when the product has a Body (or Facetation) representation: it is expected to mesh."""
-    shape = getattr(product, "Representation", None)
+    shape = attribute(product, "Representation")
     if shape is None:
         return False
-    for rep in getattr(shape, "Representations", None) or ():
-        ident = getattr(rep, "RepresentationIdentifier", None)
+    for rep in attribute(shape, "Representations") or ():
+        ident = attribute(rep, "RepresentationIdentifier")
         if ident and ident.lower() in BODY_IDENTIFIERS:
             return True
     return False
@@ -54,7 +54,7 @@ def _resolve(placement: ifcopenshell.entity_instance, memo: dict[int, np.ndarray
             return None
         walked.add(node.id())
         chain.append(node)
-        node = getattr(node, "PlacementRelTo", None) if node.is_a("IfcLocalPlacement") else None
+        node = attribute(node, "PlacementRelTo") if node.is_a("IfcLocalPlacement") else None
     parent = memo.get(node.id()) if node is not None else np.eye(4)
     for item in reversed(chain):
         parent = _local(item, parent)
@@ -67,7 +67,7 @@ def _local(placement: ifcopenshell.entity_instance, parent: np.ndarray | None) -
         return None
     try:
         if placement.is_a("IfcLocalPlacement"):
-            relative = placement.RelativePlacement
+            relative = value(placement, "RelativePlacement")
             if relative is None:
                 return None
             return parent @ _axis2placement(relative)
@@ -80,12 +80,13 @@ def _local(placement: ifcopenshell.entity_instance, parent: np.ndarray | None) -
 def _axis2placement(placement: ifcopenshell.entity_instance) -> np.ndarray:
     """4x4 matrix of an IfcAxis2Placement2D/3D (IFC's BuildAxes) in plain floats: numpy's per-call overhead
     dominates on 3-vectors, and there is one placement per product."""
-    loc = list(placement.Location.Coordinates) if placement.Location is not None else []
+    location = value(placement, "Location")
+    loc = list(value(location, "Coordinates")) if location is not None else []
     ox, oy, oz = (loc + [0.0, 0.0, 0.0])[:3]
     axis = attribute(placement, "Axis")
     ref = attribute(placement, "RefDirection")
-    zx, zy, zz = (list(axis.DirectionRatios) + [0.0])[:3] if axis is not None else (0.0, 0.0, 1.0)
-    xx, xy, xz = (list(ref.DirectionRatios) + [0.0])[:3] if ref is not None else (1.0, 0.0, 0.0)
+    zx, zy, zz = (list(value(axis, "DirectionRatios")) + [0.0])[:3] if axis is not None else (0.0, 0.0, 1.0)
+    xx, xy, xz = (list(value(ref, "DirectionRatios")) + [0.0])[:3] if ref is not None else (1.0, 0.0, 0.0)
     n = math.sqrt(zx * zx + zy * zy + zz * zz) or math.nan
     zx, zy, zz = zx / n, zy / n, zz / n
     d = xx * zx + xy * zy + xz * zz

@@ -16,6 +16,7 @@ import numpy as np
 
 from cim.config import ModelSettings
 from cim.errors import InputError
+from cim.ifc.attribute import attribute
 from cim.ifc.integrity import ParseFindings, ReferenceDepth
 from cim.ifc.placement import has_body, world_matrices
 from cim.ifc.relations import RelIndex
@@ -99,8 +100,9 @@ def reference_issues(model: ifcopenshell.file, products: list[ifcopenshell.entit
 
 def product_matrices(products: list[ifcopenshell.entity_instance]) -> dict[int, np.ndarray | None]:
     """World placement matrix (project units) by STEP id of each product that has an ObjectPlacement."""
-    placed = [el for el in products if getattr(el, "ObjectPlacement", None) is not None]
-    return dict(zip([el.id() for el in placed], world_matrices([el.ObjectPlacement for el in placed]), strict=True))
+    placements = [attribute(el, "ObjectPlacement") for el in products]
+    placed = [(el.id(), p) for el, p in zip(products, placements, strict=True) if p is not None]
+    return dict(zip([i for i, _ in placed], world_matrices([p for _, p in placed]), strict=True))
 
 
 def placement_issues(products: list[ifcopenshell.entity_instance], unit_scale: float,
