@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import ifcopenshell
 
+from cim.ifc.attribute import value
 from cim.ifc.identity import Identity, product_identity
 
 SPATIAL_GROUP_CLASSES = ("IfcZone", "IfcStructuralAnalysisModel")
@@ -35,13 +36,15 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
     idx = RelIndex(identity=product_identity(model), quantity_scales=_quantity_scales(model),
                    angle_scale=_angle_scale(model))
     for rel in model.by_type("IfcRelContainedInSpatialStructure"):
-        if _gid(rel.RelatingStructure) is not None:  # a damaged file may point anywhere
-            for el in rel.RelatedElements or ():
-                idx.container[el.id()] = rel.RelatingStructure
+        structure = value(rel, "RelatingStructure")
+        if _gid(structure) is not None:  # a damaged file may point anywhere
+            for el in value(rel, "RelatedElements") or ():
+                idx.container[el.id()] = structure
     for rel in model.by_type("IfcRelAggregates"):
-        if _gid(rel.RelatingObject) is not None:
-            for part in rel.RelatedObjects or ():
-                idx.parent[part.id()] = rel.RelatingObject
+        whole = value(rel, "RelatingObject")
+        if _gid(whole) is not None:
+            for part in value(rel, "RelatedObjects") or ():
+                idx.parent[part.id()] = whole
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
             if _gid(rel.RelatingObject) is None:
@@ -54,16 +57,18 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
         for rel in model.by_type("IfcRelConnectsPortToElement"):
             idx.port_owner[rel.RelatingPort.id()] = rel.RelatedElement
     for rel in model.by_type("IfcRelDefinesByType"):
-        if _gid(rel.RelatingType) is not None:
-            for obj in rel.RelatedObjects or ():
-                idx.types[obj.id()] = rel.RelatingType
+        kind = value(rel, "RelatingType")
+        if _gid(kind) is not None:
+            for obj in value(rel, "RelatedObjects") or ():
+                idx.types[obj.id()] = kind
     for rel in model.by_type("IfcRelAssociatesMaterial"):
-        for obj in rel.RelatedObjects:
-            idx.material[obj.id()] = rel.RelatingMaterial
+        material = value(rel, "RelatingMaterial")
+        for obj in value(rel, "RelatedObjects"):
+            idx.material[obj.id()] = material
     for rel in model.by_type("IfcRelDefinesByProperties"):
-        definition = rel.RelatingPropertyDefinition
+        definition = value(rel, "RelatingPropertyDefinition")
         if definition.is_a("IfcPropertySetDefinition"):  # IFC4 also allows sets of definitions: skipped
-            for obj in rel.RelatedObjects:
+            for obj in value(rel, "RelatedObjects"):
                 idx.psets[obj.id()].append(definition)
     for rel in model.by_type("IfcRelAssignsToGroup"):
         group = rel.RelatingGroup
@@ -179,4 +184,4 @@ def _gid(entity: ifcopenshell.entity_instance | None) -> str | None:
     """The GlobalId of a rooted entity; None for an unset end or an entity of the wrong type."""
     if entity is None or not entity.is_a("IfcRoot"):
         return None
-    return entity.GlobalId
+    return value(entity, "GlobalId")

@@ -28,6 +28,7 @@ import ifcopenshell
 
 from cim import __version__
 from cim.georef import Georef
+from cim.ifc.attribute import attribute
 
 if TYPE_CHECKING:
     from cim.ingest.file_digests import FileDigests
@@ -123,8 +124,8 @@ def _own_all(digests: GraphDigests | FileDigests, products: list[ifcopenshell.en
     """``_own`` of each product; a whole file's digests look them all up at once (``FileDigests.of_all``)."""
     if not hasattr(digests, "of_all"):
         return [_own(digests, p) for p in products]
-    reps = digests.of_all([getattr(p, "Representation", None) for p in products])
-    places = digests.of_all([getattr(p, "ObjectPlacement", None) for p in products])
+    reps = digests.of_all([attribute(p, "Representation") for p in products])
+    places = digests.of_all([attribute(p, "ObjectPlacement") for p in products])
     return [f"{r}:{q}" for r, q in zip(reps, places, strict=True)]
 
 
