@@ -122,4 +122,5 @@ def test_digests_looked_up_together_are_those_looked_up_one_by_one_cycles_and_ab
     asked = [Entity(9), None, Entity(7), Entity(5), Entity(12), Entity(40), Entity(3), Entity(9)]
     assert whole.of_all(asked) == [whole.of(e) for e in asked]
     assert whole.of_all(asked)[2:4] == ["<cycle>", "<cycle>"]
+    assert whole.of_all(asked)[:2] == [digests[2].tobytes().hex(), "-"]  # #9's own 16 bytes, and no entity
     assert FileDigests(ids[:0], digests[:0], ids[:0] > 0).of_all([None, Entity(1)]) == ["-", "<cycle>"]

@@ -47,15 +47,16 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
                 idx.parent[part.id()] = whole
     if model.schema != "IFC2X3":
         for rel in model.by_type("IfcRelNests"):
-            if _gid(rel.RelatingObject) is None:
+            whole = value(rel, "RelatingObject")
+            if _gid(whole) is None:
                 continue
-            for part in rel.RelatedObjects or ():
-                idx.parent.setdefault(part.id(), rel.RelatingObject)
+            for part in value(rel, "RelatedObjects") or ():
+                idx.parent.setdefault(part.id(), whole)
                 if part.is_a("IfcPort"):
-                    idx.port_owner[part.id()] = rel.RelatingObject
+                    idx.port_owner[part.id()] = whole
     else:
         for rel in model.by_type("IfcRelConnectsPortToElement"):
-            idx.port_owner[rel.RelatingPort.id()] = rel.RelatedElement
+            idx.port_owner[value(rel, "RelatingPort").id()] = value(rel, "RelatedElement")
     for rel in model.by_type("IfcRelDefinesByType"):
         kind = value(rel, "RelatingType")
         if _gid(kind) is not None:
@@ -71,11 +72,11 @@ def build_index(model: ifcopenshell.file) -> RelIndex:
             for obj in value(rel, "RelatedObjects"):
                 idx.psets[obj.id()].append(definition)
     for rel in model.by_type("IfcRelAssignsToGroup"):
-        group = rel.RelatingGroup
+        group = value(rel, "RelatingGroup")
         if not group.is_a("IfcSystem") or any(group.is_a(c) for c in SPATIAL_GROUP_CLASSES):
             continue
-        name = group.Name or group.GlobalId or f"#{group.id()}"
-        for obj in rel.RelatedObjects:
+        name = value(group, "Name") or value(group, "GlobalId") or f"#{group.id()}"
+        for obj in value(rel, "RelatedObjects"):
             idx.systems[obj.id()].append(name)
     return idx
 

@@ -39,16 +39,12 @@ class FileDigests:
         self._ids, self._digests, self._known = ids, digests, known
 
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
-        if entity is None:
-            return "-"
-        i = int(np.searchsorted(self._ids, entity.id()))
-        if i >= len(self._ids) or self._ids[i] != entity.id() or not self._known[i]:
-            return "<cycle>"  # on or above a reference cycle: such products are refused before meshing
-        return self._digests[i].tobytes().hex()
+        return self.of_all([entity])[0]
 
     def of_all(self, entities: list[ifcopenshell.entity_instance | None]) -> list[str]:
-        """``of`` of each entity, with one sorted search for all: a search per entity was most of the time of
-        a 10,000-product model's keys, which its parse computes while the workers mesh, on a core they share."""
+        """Each entity's digest ("-" for none; "<cycle>" on or above a reference cycle, whose products are
+        refused before meshing), with one sorted search for all: a search per entity was most of the time of a
+        10,000-product model's keys, which its parse computes while the workers mesh, on a core they share."""
         ids = np.array([-1 if e is None else e.id() for e in entities], dtype=np.int64)
         if not len(self._ids):
             return ["-" if e is None else "<cycle>" for e in entities]

@@ -89,6 +89,9 @@ class GraphDigests:
     def of(self, entity: ifcopenshell.entity_instance | None) -> str:
         return "-" if entity is None else self.digest(entity.id()).decode()
 
+    def of_all(self, entities: list[ifcopenshell.entity_instance | None]) -> list[str]:
+        return [self.of(e) for e in entities]
+
 
 def model_salt(*, georef: Georef, unit_scale: float, schema: str, settings_hash: str) -> str:
     """What shapes every mesh of the model besides its own entities (floats by their exact repr)."""
@@ -122,8 +125,6 @@ def geometry_input_hashes(model: ifcopenshell.file, products: list[ifcopenshell.
 
 def _own_all(digests: GraphDigests | FileDigests, products: list[ifcopenshell.entity_instance]) -> list[str]:
     """``_own`` of each product; a whole file's digests look them all up at once (``FileDigests.of_all``)."""
-    if not hasattr(digests, "of_all"):
-        return [_own(digests, p) for p in products]
     reps = digests.of_all([attribute(p, "Representation") for p in products])
     places = digests.of_all([attribute(p, "ObjectPlacement") for p in products])
     return [f"{r}:{q}" for r, q in zip(reps, places, strict=True)]

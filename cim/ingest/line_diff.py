@@ -183,7 +183,7 @@ def line_of(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The line defining each of ``values`` (-1: none). Ids are mostly dense and ascending, as exporters number
     them: then a table indexed by id answers at once (a sorted search cost a sixth of the whole graph)."""
     top = int(ids.max()) if len(ids) else -1
-    if int(ids.min(initial=0)) >= 0 and top <= 4 * len(ids) + 1024:
+    if top <= 4 * len(ids) + 1024:  # ids are read from digits: never negative
         table = np.full(top + 2, -1, dtype=np.int64)
         table[ids] = np.arange(len(ids))
         return table[np.clip(values, -1, top + 1)]  # -1 and top + 1 hold -1: no line
