@@ -166,7 +166,8 @@ def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
     arr = np.frombuffer(lines.body, dtype=np.uint8)
     at = np.flatnonzero(arr == _HASH)
     at = at[(at > 0) & (arr[at - 1] != _NEWLINE)]  # a line's own id: every line starts with '#' after a break
-    at = at[np.searchsorted(np.flatnonzero(arr == _QUOTE), at) % 2 == 0]
+    quotes = lines.quotes if lines.quotes is not None else np.flatnonzero(arr == _QUOTE)
+    at = at[np.searchsorted(quotes, at) % 2 == 0]
     values, n_digits = numbers(arr, at + 1)
     after = arr[np.minimum(at + 1 + n_digits, len(arr) - 1)]
     if ((n_digits > 0) & (after == _EQUALS)).any():
@@ -251,8 +252,9 @@ class _Adjacency:
 
     @classmethod
     def of(cls, rows: np.ndarray, targets: np.ndarray, n_lines: int) -> _Adjacency:
-        order = np.argsort(rows, kind="stable")
-        return cls(targets[order], np.searchsorted(rows[order], np.arange(n_lines + 1)))
+        indptr = np.zeros(n_lines + 1, dtype=np.int64)  # each row's first slot: the counts of the rows before it
+        np.cumsum(np.bincount(rows, minlength=n_lines), out=indptr[1:])
+        return cls(targets[np.argsort(rows, kind="stable")], indptr)
 
     def count(self, rows: np.ndarray) -> np.ndarray:
         return self.indptr[rows + 1] - self.indptr[rows]
