@@ -17,8 +17,11 @@ def _no_huge_page_advice() -> None:
     2 MB pages the kernel may first compact memory for, and cim allocates many short-lived arrays of a file's
     size (its line index, reference scan, meshes). Measured on the 2-core VM the benchmarks run on
     (``docs/scaling.md``): a revision's scan of a 20 MB model's lines took 134-297 ms on its first calls with
-    numpy's advice and 42-56 ms without; reading a 50,000-element model's meshes with pyarrow took 0.32-2.08 s
-    in a fresh process with mimalloc's (arenas of 1 GiB advised at once) and 0.37-0.40 s without.
+    numpy's advice and 42-56 ms without. Arrow's pool in cim is jemalloc (``cim.arrow_memory``), but Arrow still
+    takes some memory from mimalloc (the C data interface's exports that deltalake reads tables through), whose
+    first allocation reserves a 1 GiB arena advised for huge pages: reading a 50,000-element model's meshes from
+    the store in a fresh process took 0.21-1.25 s with that advice (three runs of twelve over 0.8 s) and
+    0.22-0.24 s without.
 
     The variables reach the processes cim starts (workers, Dask workers of a LocalCluster). numpy already
     imported (Prefect imports it before a flow imports cim) is switched by the function numpy's import calls
