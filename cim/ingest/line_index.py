@@ -125,7 +125,7 @@ def read_lines(path: str | Path, salt: str | None = None, previous: LineIndex | 
         return None  # '#12 = IFC...' (spaces) or no id: not the layout this index reads
     if len(unique(ids)) != len(ids):
         return None
-    codes = _type_codes(arr, equals + 1)
+    codes = _type_codes(arr, equals + 1, ends)
     if codes is None:
         return None
     digest = hashlib.sha256(np.ascontiguousarray(ids))
@@ -209,9 +209,10 @@ def numbers(arr: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, n_digits
 
 
-def _type_codes(arr: np.ndarray, at: np.ndarray) -> np.ndarray | None:
+def _type_codes(arr: np.ndarray, at: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
     """Each line's entity type (the bytes from ``at`` to the next '('), zero-padded to _MAX_TYPE bytes, as
-    rows of uint64 words: equal rows are equal names, exactly. None for a name longer than any IFC entity's.
+    rows of uint64 words: equal rows are equal names, exactly. None for a name longer than any IFC entity's,
+    or a line without its '(' before its end (``ends``).
 
     Why words: a whole-file gather of the names' bytes gives rows numpy compares and sorts at once. The '(' is
     found in each row, and the bytes after it cleared a word at a time (``at`` ascends, as lines do)."""
@@ -222,8 +223,8 @@ def _type_codes(arr: np.ndarray, at: np.ndarray) -> np.ndarray | None:
     window = np.lib.stride_tricks.sliding_window_view(arr, _MAX_TYPE)[at]  # rows copied, no index table
     paren = window == _PAREN
     length = paren.argmax(axis=1)
-    if not paren[np.arange(len(at)), length].all():
-        return None  # no '(' within _MAX_TYPE bytes
+    if not paren[np.arange(len(at)), length].all() or (at + length >= ends).any():
+        return None  # no '(' within _MAX_TYPE bytes, or only on a later line
     words = window.view("<u8")
     words &= _KEEP_BYTES[np.clip(length[:, None] - 8 * np.arange(_WORDS), 0, 8)]
     return words
