@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pyarrow.compute as pc
 
 from cim.config import default_config
@@ -61,3 +63,24 @@ def test_a_store_compacted_then_written_again_keeps_every_model_version(tmp_path
     outcome = ingest_file(store, default_config(CRS, "plan"), write(f, tmp_path / "m.ifc"))
     assert outcome.versions == [4]
     assert sorted(store.read("models")["version"].to_pylist()) == [1, 2, 3, 4]
+
+
+def test_compacted_files_keep_row_groups_small_enough_to_read_one_version_without_the_others(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import cim.store.compact
+
+    monkeypatch.setattr(cim.store.compact, "ROW_GROUP_ROWS", 2)
+    store = _versions(tmp_path, 6)
+    before = store.read("meshes").sort_by("version")
+    compact(store, min_files=3)
+    (path,) = [u.removeprefix("file://") for u in open_table(store.root / "meshes").file_uris()]
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_rows == before.num_rows and meta.num_row_groups == -(-meta.num_rows // 2)
+    column = meta.schema.to_arrow_schema().get_field_index("version")
+    spans = [(meta.row_group(i).column(column).statistics.min, meta.row_group(i).column(column).statistics.max)
+             for i in range(meta.num_row_groups)]
+    ordered = sorted(spans)  # the files' rows kept together: no two groups hold interleaved versions
+    assert all(a[1] < b[0] for a, b in pairwise(ordered))
+    assert all("RLE_DICTIONARY" not in meta.row_group(i).column(0).encodings for i in range(meta.num_row_groups))
+    assert store.read("meshes").sort_by("version").equals(before)

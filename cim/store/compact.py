@@ -10,6 +10,12 @@ then lets the next reader start from it instead of replaying every commit of the
 
 deltalake's own ``optimize.compact`` and ``create_checkpoint`` do the work; this module decides when (a table
 with at least ``MIN_FILES`` data files) and takes the store's writer lock around it, so no commit interleaves.
+
+The compacted files keep row groups of ``ROW_GROUP_ROWS`` rows. Left to its defaults, the compaction wrote a
+city's million meshes as one row group: a revision reads its model's previous rows, and reading one model's
+3,947 meshes then decompressed all of them (4.9-20 s instead of 0.04 s), which made a night after a full ingest
+of the 200-model bench city take 20-24 s instead of 4-5 s. The rows keep their commit order (a model's rows
+together), so a model's read touches one or two row groups; DuckDB reads the groups in parallel.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from cim.store.schema import core_tables
 
 log = logging.getLogger(__name__)
 MIN_FILES = 32  # below this a read opens few enough files that compacting is not worth a rewrite
+ROW_GROUP_ROWS = 65_536  # rows per row group of a compacted file (one model's read: 0.04 s at 1M meshes)
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,24 @@ def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
             before = len(table.file_uris())
             if before < min_files:
                 continue
-            table.optimize.compact()
+            table.optimize.compact(writer_properties=_properties(name))
             table = open_table(path)
             table.create_checkpoint()
             done.append(Compacted(name, before, len(table.file_uris())))
     for item in done:
         log.info("compacted %s: %d files into %d", item.table, item.files_before, item.files_after)
     return done
+
+
+def _properties(name: str):
+    """The table's Parquet settings for a compaction: zstd (deltalake's own choice for it), the meshes without
+    dictionaries as their appends (``cim.store.objects.writer_properties``), and bounded row groups."""
+    from deltalake import ColumnProperties, WriterProperties
+
+    if name == "meshes":
+        return WriterProperties(compression="ZSTD", compression_level=1, max_row_group_size=ROW_GROUP_ROWS,
+                                default_column_properties=ColumnProperties(dictionary_enabled=False))
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS)
 
 
 def compact_quietly(store, min_files: int = MIN_FILES) -> list[Compacted]:
