@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cim.store.objects import is_table, open_table
+from cim.store.objects import is_table, open_table, writer_properties
 from cim.store.schema import core_tables
 
 log = logging.getLogger(__name__)
@@ -54,24 +54,13 @@ def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
             before = len(table.file_uris())
             if before < min_files:
                 continue
-            table.optimize.compact(writer_properties=_properties(name))
+            table.optimize.compact(writer_properties=writer_properties(path, ROW_GROUP_ROWS))
             table = open_table(path)
             table.create_checkpoint()
             done.append(Compacted(name, before, len(table.file_uris())))
     for item in done:
         log.info("compacted %s: %d files into %d", item.table, item.files_before, item.files_after)
     return done
-
-
-def _properties(name: str):
-    """The table's Parquet settings for a compaction: zstd (deltalake's own choice for it), the meshes without
-    dictionaries as their appends (``cim.store.objects.writer_properties``), and bounded row groups."""
-    from deltalake import ColumnProperties, WriterProperties
-
-    if name == "meshes":
-        return WriterProperties(compression="ZSTD", compression_level=1, max_row_group_size=ROW_GROUP_ROWS,
-                                default_column_properties=ColumnProperties(dictionary_enabled=False))
-    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS)
 
 
 def compact_quietly(store, min_files: int = MIN_FILES) -> list[Compacted]:
