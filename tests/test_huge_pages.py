@@ -18,9 +18,13 @@ _PROBE = ("import os, numpy, numpy._core.multiarray as m; import cim; import sub
           "text=True).stdout.strip(); print(m._get_madvise_hugepage(), os.environ['MIMALLOC_ALLOW_THP'], child)")
 
 
-def _run(code: str, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in _SWITCHES}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env},
+def _env(**chosen: str) -> dict[str, str]:
+    """This environment without the user's huge-page switches, and with ``chosen`` ones."""
+    return {**{k: v for k, v in os.environ.items() if k not in _SWITCHES}, **chosen}
+
+
+def _run(code: str, **chosen: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(**chosen),
                           check=True, timeout=120)
     return done.stdout.strip()
 
@@ -44,9 +48,7 @@ def test_arrow_reading_a_table_after_cim_is_imported_advises_no_huge_pages(tmp_p
     code = ("import sys; import cim; import pyarrow as pa, pyarrow.parquet as pq; "
             "pq.write_table(pa.table({'x': list(range(2_000_000))}), sys.argv[1]); pq.read_table(sys.argv[1])")
     trace = tmp_path / "trace.txt"
-    clean = {k: v for k, v in os.environ.items() if k not in _SWITCHES}
     for env, advised in (({}, False), ({"MIMALLOC_ALLOW_THP": "1"}, True)):
         subprocess.run(["strace", "-f", "-e", "trace=madvise", "-o", str(trace), sys.executable, "-c", code,
-                        str(tmp_path / "t.parquet")], check=True, timeout=120, env={**clean, **env},
-                       capture_output=True)
+                        str(tmp_path / "t.parquet")], check=True, timeout=120, env=_env(**env), capture_output=True)
         assert ("MADV_HUGEPAGE" in trace.read_text()) is advised, env

@@ -36,7 +36,7 @@ from cim.ingest.line_index import FileLines, LineIndex, numbers, type_name, uniq
 _REFERENCE = re.compile(rb"#\d+")
 MAX_SHARE = 0.25
 _FEW = 64  # products always worth meshing the short way, whatever their share of a small model
-_HASH, _EQUALS, _QUOTE, _NEWLINE = 35, 61, 39, 10
+_HASH, _EQUALS, _NEWLINE = 35, 61, 10
 _REFUSED = {FEATURE: "an opening or projection", SPATIAL: "a spatial element", ROOT: "an IfcRoot entity",
             FRAME: "a representation context or georeferencing entity", PROJECT: "the IfcProject",
             FEATURE_REL: "an opening relationship"}
@@ -166,8 +166,7 @@ def references(lines: FileLines) -> tuple[np.ndarray, np.ndarray] | None:
     arr = np.frombuffer(lines.body, dtype=np.uint8)
     at = np.flatnonzero(arr == _HASH)
     at = at[(at > 0) & (arr[at - 1] != _NEWLINE)]  # a line's own id: every line starts with '#' after a break
-    quotes = lines.quotes if lines.quotes is not None else np.flatnonzero(arr == _QUOTE)
-    at = at[np.searchsorted(quotes, at) % 2 == 0]
+    at = at[np.searchsorted(lines.quotes, at) % 2 == 0]
     values, n_digits = numbers(arr, at + 1)
     after = arr[np.minimum(at + 1 + n_digits, len(arr) - 1)]
     if ((n_digits > 0) & (after == _EQUALS)).any():

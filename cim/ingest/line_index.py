@@ -92,10 +92,10 @@ class FileLines:
     ends: np.ndarray  # and of its end (its newline)
     ids: np.ndarray  # int64 STEP id per line
     types: np.ndarray  # each line's entity type as a row of words (``type_name`` gives the name)
+    quotes: np.ndarray  # offsets of the body's quotes (found once: the reference scan needs them too)
     index: LineIndex
     changed: np.ndarray | None = None  # lines that differ from the previous index (read with one)
     kinds: np.ndarray | None = None  # each line's kind (``cim.ingest.entity_kinds``), once asked
-    quotes: np.ndarray | None = None  # offsets of the body's quotes (found once: the reference scan needs them)
 
     def line(self, i: int) -> bytes:
         return self.body[self.starts[i]:self.ends[i]]
@@ -131,7 +131,7 @@ def read_lines(path: str | Path, salt: str | None = None, previous: LineIndex | 
     digest = hashlib.sha256(np.ascontiguousarray(ids))
     digest.update(np.ascontiguousarray(codes))  # the digest of the joined bytes, without joining 9 MB
     layout = digest.hexdigest()
-    lines = FileLines(header, body, starts, ends, ids, codes, LineIndex(layout, b"", b"", salt), quotes=quotes)
+    lines = FileLines(header, body, starts, ends, ids, codes, quotes, LineIndex(layout, b"", b"", salt))
     groups = _hash_all([(int(starts[g]), int(ends[min(g + GROUP, len(starts)) - 1]))
                         for g in range(0, len(starts), GROUP)], body)
     if previous is not None and previous.groups:
