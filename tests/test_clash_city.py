@@ -109,3 +109,17 @@ def test_the_sample_city_s_bcf_is_named_after_the_city_and_names_each_topic_s_if
                       for c in vp.visualization_info.components.selection.component}
             assert {f.filename for f in files} == {sources[m].name for m in models}
             assert all(m in handler.topic.title for m in models)
+
+
+def test_the_check_records_every_element_it_saw_with_its_hash_and_the_rules_digest(checked):
+    from cim.clash.region import city_index
+    from cim.clash.rules import load_rules
+
+    store = checked[0]
+    rows = store.read("clash_elements").to_pylist()
+    index = city_index(store)
+    elements = {k: h for k, h in zip(index.keys, index.hashes, strict=True)}
+    seen = {r["key"]: r["geometry_hash"] for r in rows}
+    assert {k: seen[k] for k in elements} == elements  # zones (zone:<rule>:<feature>) are recorded as well
+    assert {r["rules_digest"] for r in rows} == {load_rules().digest}
+    assert len({r["checked_at"] for r in rows}) == 1 and rows[0]["checked_at"].tzinfo is not None
