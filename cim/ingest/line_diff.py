@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,18 +54,22 @@ class Revision:
 
 def plan_revision(new: FileLines, old: LineIndex, schema: str, max_share: float = MAX_SHARE) -> Revision | str:
     """The revision's plan, or why the file must be ingested in full."""
-    kinds = kinds_of(new, schema)
-    changed = _changed(new, old)
-    if isinstance(changed, str):
-        return changed
-    new.changed = changed  # aligned by id, the lines that differ (``with_roots`` keeps the others' masks)
-    old_roots = old.root_ids()
-    was_root = np.isin(new.ids[changed], old_roots) if old_roots is not None else np.zeros(len(changed), bool)
-    rooted = (kinds[changed] != OTHER) | was_root  # an IfcRoot now, or before under the same id
-    relinked = _relinked(new, old, changed[rooted], kinds)
-    if isinstance(relinked, tuple):
-        return _why(new, kinds, *relinked, schema)
-    edges = references(new)
+    # The references, most of the plan's time, are read in a thread while this one compares the lines (numpy's
+    # loops let go of the GIL). 50,000 elements, in a fresh process: 0.155 -> 0.121 s.
+    with ThreadPoolExecutor(1, thread_name_prefix="cim-references") as pool:
+        read = pool.submit(references, new)
+        kinds = kinds_of(new, schema)
+        changed = _changed(new, old)
+        if isinstance(changed, str):
+            return changed
+        new.changed = changed  # aligned by id, the lines that differ (``with_roots`` keeps the others' masks)
+        old_roots = old.root_ids()
+        was_root = np.isin(new.ids[changed], old_roots) if old_roots is not None else np.zeros(len(changed), bool)
+        rooted = (kinds[changed] != OTHER) | was_root  # an IfcRoot now, or before under the same id
+        relinked = _relinked(new, old, changed[rooted], kinds)
+        if isinstance(relinked, tuple):
+            return _why(new, kinds, *relinked, schema)
+        edges = read.result()
     if edges is None:
         return "a line defines more than one entity, or refers to one the file does not define"
     src, dst = edges

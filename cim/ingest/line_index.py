@@ -16,6 +16,7 @@ layout); for any other a revision is ingested in full.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,29 +120,39 @@ def read_lines(path: str | Path, salt: str | None = None, previous: LineIndex | 
     if found is None:
         return None
     starts, ends, quotes = found
-    ids, n_digits = numbers(arr, starts + 1)
-    equals = starts + 1 + n_digits
-    if not ((n_digits > 0) & (arr[np.minimum(equals, len(arr) - 1)] == _EQUALS)).all():
-        return None  # '#12 = IFC...' (spaces) or no id: not the layout this index reads
-    if len(unique(ids)) != len(ids):
-        return None
-    codes = _type_codes(arr, equals + 1, ends)
-    if codes is None:
-        return None
-    digest = hashlib.sha256(np.ascontiguousarray(ids))
-    digest.update(np.ascontiguousarray(codes))  # the digest of the joined bytes, without joining 9 MB
-    layout = digest.hexdigest()
+    # The hashes need only the lines' bounds: hashed in a thread while this one reads the ids and types (BLAKE2b
+    # of a group and numpy's loops let go of the GIL). 50,000 elements, in a fresh process: 0.20 -> 0.17 s.
+    with ThreadPoolExecutor(1, thread_name_prefix="cim-line-hash") as pool:
+        hashed = pool.submit(_line_hashes, body, starts, ends, previous)
+        ids, n_digits = numbers(arr, starts + 1)
+        equals = starts + 1 + n_digits
+        if not ((n_digits > 0) & (arr[np.minimum(equals, len(arr) - 1)] == _EQUALS)).all():
+            return None  # '#12 = IFC...' (spaces) or no id: not the layout this index reads
+        if len(unique(ids)) != len(ids):
+            return None
+        codes = _type_codes(arr, equals + 1, ends)
+        if codes is None:
+            return None
+        digest = hashlib.sha256(np.ascontiguousarray(ids))
+        digest.update(np.ascontiguousarray(codes))  # the digest of the joined bytes, without joining 9 MB
+        layout = digest.hexdigest()
+        groups, hashes, changed = hashed.result()
     lines = FileLines(header, body, starts, ends, ids, codes, quotes, LineIndex(layout, b"", b"", salt))
+    if changed is not None and previous.layout == layout and len(previous.groups) == len(groups):
+        lines.changed = changed  # by position: the same entities in the same order
+    lines.index = LineIndex(layout, hashes, groups, salt, _steps(ids))
+    return lines
+
+
+def _line_hashes(body: bytes, starts: np.ndarray, ends: np.ndarray,
+                 previous: LineIndex | None) -> tuple[bytes, bytes, np.ndarray | None]:
+    """(group hashes, line hashes, the lines that differ from the previous line at their place or None without a
+    previous index)."""
     groups = _hash_all([(int(starts[g]), int(ends[min(g + GROUP, len(starts)) - 1]))
                         for g in range(0, len(starts), GROUP)], body)
     if previous is not None and previous.groups:
-        hashes, changed = _rehash(lines, groups, previous)
-        if previous.layout == layout and len(previous.groups) == len(groups):
-            lines.changed = changed  # by position: the same entities in the same order
-    else:
-        hashes = _hash_all(zip(starts.tolist(), ends.tolist(), strict=True), body)
-    lines.index = LineIndex(layout, hashes, groups, salt, _steps(ids))
-    return lines
+        return groups, *_rehash(body, starts, ends, groups, previous)
+    return groups, _hash_all(zip(starts.tolist(), ends.tolist(), strict=True), body), None
 
 
 def _steps(ids: np.ndarray) -> bytes | None:
@@ -151,13 +162,14 @@ def _steps(ids: np.ndarray) -> bytes | None:
     return steps.astype("<i4").tobytes()
 
 
-def _rehash(lines: FileLines, groups: bytes, previous: LineIndex) -> tuple[bytes, np.ndarray]:
+def _rehash(body: bytes, starts: np.ndarray, ends: np.ndarray, groups: bytes,
+            previous: LineIndex) -> tuple[bytes, np.ndarray]:
     """Line hashes from the previous index where a group's bytes are the previous file's group at the same
     place (same bytes: the same lines), hashed where they differ; and the lines hashed that differ from the
     previous line at their place. Whatever the layout: an editor that appends new entities and leaves the
     others in place keeps every group before the first edit, so only the edited groups and the new lines are
     hashed (hashing every line was a quarter of a revision of a 50,000-element model)."""
-    n = len(lines.starts)
+    n = len(starts)
     old = np.frombuffer(previous.hashes, dtype=np.uint64)
     new_groups = np.frombuffer(groups, dtype=np.uint64)
     old_groups = np.frombuffer(previous.groups, dtype=np.uint64)
@@ -168,8 +180,8 @@ def _rehash(lines: FileLines, groups: bytes, previous: LineIndex) -> tuple[bytes
     hashes = np.zeros(n, dtype=np.uint64)
     hashes[reused] = old[np.flatnonzero(reused)]
     redo = np.flatnonzero(~reused)
-    fresh = np.frombuffer(_hash_all(zip(lines.starts[redo].tolist(), lines.ends[redo].tolist(), strict=True),
-                                    lines.body), dtype=np.uint64)
+    fresh = np.frombuffer(_hash_all(zip(starts[redo].tolist(), ends[redo].tolist(), strict=True), body),
+                          dtype=np.uint64)
     hashes[redo] = fresh
     placed = redo < len(old)
     changed = np.concatenate([redo[placed][fresh[placed] != old[redo[placed]]], redo[~placed]])
