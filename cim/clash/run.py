@@ -25,7 +25,7 @@ from cim.clash.group import element_groups, location_groups
 from cim.clash.region import CityIndex, city_index, load_keys, near_changed
 from cim.clash.rows import finding_rows
 from cim.clash.rules import RuleSet, load_rules
-from cim.clash.source import load_models
+from cim.clash.source import EarlyMeshes, load_models
 from cim.clash.status import DEFAULT_RULE_SET, clash_id, looked_for, merge, rule_set_of, set_status
 from cim.clash.suppress import Intent, build_intent
 from cim.clash.tiled import merge_results, plan_jobs, run_jobs, zone_bounds
@@ -132,7 +132,12 @@ def _untiled(store: Store, index: CityIndex, rules: RuleSet, ground_z: float | N
         wanted = near_changed(index, boxes, changed, margin)
         if len(wanted) > NEAR_SHARE * len(index):
             wanted = None
-    elements = load_models(store) if wanted is None else load_keys(store, index.sources, wanted)
+    if wanted is None:
+        elements = load_models(store)
+    else:
+        early = EarlyMeshes(index.sources, wanted)  # read while the rows are read and the pairs found
+        elements = load_keys(store, index.sources, wanted)
+        elements.early = early
     checker = Checker(elements, zones, origin)
     findings = checker.run(rules, changed, progress, processes=workers)
 

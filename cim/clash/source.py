@@ -7,6 +7,7 @@ of the ``meshes`` table.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from cim.store import Store
 COLUMNS = ["model_id", "version", "global_id", "ifc_class", "predefined_type", "name", "object_type", "storey",
            "parent_global_id", "systems", "psets", "xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "has_mesh",
            "geometry_hash"]
+MESH_COLUMNS = ["global_id", "vertices", "faces", "is_closed"]
 Mesh = tuple[np.ndarray, np.ndarray, bool]  # world vertices (n, 3), faces (m, 3), closed
 
 
@@ -43,6 +45,7 @@ class ElementSet:
     sources: dict[str, ModelSource] = field(default_factory=dict)
     _index: dict[str, int] = field(default_factory=dict)
     _bounds: np.ndarray | None = None
+    early: EarlyMeshes | None = None  # meshes read ahead, while the rows are read and the pairs found
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -74,24 +77,63 @@ class ElementSet:
         self._bounds = None
 
     def meshes(self, keys: Iterable[str]) -> dict[str, Mesh]:
-        return read_meshes(self.sources, keys)
+        if self.early is None:
+            return read_meshes(self.sources, keys)
+        keys = list(keys)
+        early = self.early.take(keys)  # waits for the read: no scan is left running when the check forks
+        return {**early, **read_meshes(self.sources, [k for k in keys if k not in early])}
 
 
 def read_meshes(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[str, Mesh]:
     """World meshes of ``keys`` (model_id/GlobalId), one filtered scan per model; other keys are skipped."""
+    out: dict[str, Mesh] = {}
+    for model_id, table in mesh_tables(sources, keys).items():
+        out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(table).items()})
+    return out
+
+
+def mesh_tables(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[str, pa.Table]:
+    """model_id -> the ``meshes`` rows of ``keys`` in that model (one filtered scan per model)."""
     by_model: dict[str, list[str]] = {}
     for key in keys:
         model_id, _, gid = key.partition("/")
         by_model.setdefault(model_id, []).append(gid)
-    out: dict[str, Mesh] = {}
+    out = {}
     for model_id, gids in by_model.items():
         src = sources.get(model_id)
         if src is None:  # a zone or a model not in this set: nothing to read
             continue
-        table = src.store.read("meshes", columns=["global_id", "vertices", "faces", "is_closed"], filters=[
+        out[model_id] = src.store.read("meshes", columns=MESH_COLUMNS, filters=[
             ("model_id", "=", model_id), ("version", "=", src.version), ("global_id", "in", gids)])
-        out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(table).items()})
     return out
+
+
+class EarlyMeshes:
+    """The meshes of elements an incremental check will likely test, read in a thread from the start.
+
+    Why: the scan decodes every mesh of the model's version whatever the filter keeps (0.11 s of a 50,000-element
+    model's 0.6 s check), and the rows to read are known (the changed elements and those near them) before the
+    check reads their rows and finds its pairs, which the scan then overlaps (Arrow decodes outside the GIL).
+    Keys not read ahead are read when asked for, as without it.
+    """
+
+    def __init__(self, sources: dict[str, ModelSource], keys: list[str]) -> None:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="cim-early-meshes")
+        self._future = pool.submit(mesh_tables, sources, keys)
+        pool.shutdown(wait=False)  # the thread ends with its one read
+
+    def take(self, keys: list[str]) -> dict[str, Mesh]:
+        """The meshes of ``keys`` among those read ahead (waits for the read; raises what it raised)."""
+        wanted: dict[str, list[str]] = {}
+        for key in keys:
+            model_id, _, gid = key.partition("/")
+            wanted.setdefault(model_id, []).append(gid)
+        out: dict[str, Mesh] = {}
+        for model_id, table in self._future.result().items():
+            if model_id in wanted:
+                rows = table.filter(pc.is_in(table["global_id"], pa.array(wanted[model_id], pa.string())))
+                out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(rows).items()})
+        return out
 
 
 def current_sources(store: Store) -> dict[str, ModelSource]:
