@@ -346,3 +346,15 @@ def test_a_product_line_replaced_by_another_entity_under_the_same_id_is_not_take
     path.write_text(text.replace(line, f"#{wall.id()}=IFCCARTESIANPOINT((0.,0.,0.));"))
     plan = plan_revision(read_lines(path, None, old), old, "IFC4")
     assert isinstance(plan, str) and f"#{wall.id()}" in plan, plan
+
+
+@pytest.mark.parametrize("drop", [[], [0], [9], [0, 9], [3, 4, 5], list(range(10)), [2, 7]])
+def test_the_previous_meshes_without_those_meshed_again_are_the_rows_a_filter_keeps_in_order(drop):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cim.ingest.revise import _without
+
+    table = pa.table({"global_id": [f"g{i}" for i in range(10)], "n": list(range(10))})
+    mask = pa.chunked_array([[i in drop for i in range(5)], [i in drop for i in range(5, 10)]])
+    assert _without(table, mask).equals(table.filter(pc.invert(mask)))
