@@ -76,7 +76,9 @@ def revise(source: ReuseSource | None, path: str, *, city_crs: str, settings, sh
     old = LineIndex.from_table(store.read_model("step_lines", source.model_id, source.version))
     if old is None or old.salt is None:
         return None
-    with ThreadPoolExecutor(len(CARRIED_TABLES) + 1, thread_name_prefix="cim-revise") as pool:
+    # One thread reads the previous rows, table after table: with one per table they took the child's second
+    # core and its plan of a 50,000-element model went from 0.15 to 0.22 s; one after the other they end with it.
+    with ThreadPoolExecutor(1, thread_name_prefix="cim-revise") as pool:
         reads = {}
 
         def read_previous(_: int) -> None:  # once the child can compare the file, while it plans and meshes
