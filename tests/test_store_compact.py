@@ -84,3 +84,40 @@ def test_compacted_files_keep_row_groups_small_enough_to_read_one_version_withou
     assert all(a[1] < b[0] for a, b in pairwise(ordered))
     assert all("RLE_DICTIONARY" not in meta.row_group(i).column(0).encodings for i in range(meta.num_row_groups))
     assert store.read("meshes").sort_by("version").equals(before)
+
+
+def test_a_long_run_is_compacted_as_it_goes_and_every_version_still_reads_the_same(tmp_path, monkeypatch):
+    import cim.store.compact
+
+    monkeypatch.setattr(cim.store.compact, "RUN_FILES", 3)
+    store = _versions(tmp_path, 2)
+    assert _files(store, "models") == 2  # below RUN_FILES: left as it is
+    before = {t: store.read(t).sort_by("version") for t in ("elements", "meshes")}
+    monkeypatch.setattr(cim.store.compact, "MIN_FILES", 3)  # the tables have 3 small files after the third
+    f, ctx = new_model()
+    add_wall(f, ctx, name="W", start=(7.0, 0.0, 0.0))
+    outcome = ingest_file(store, default_config(CRS, "plan"), write(f, tmp_path / "m.ifc"))
+    assert outcome.versions == [3]
+    assert _files(store, "models") == 1 and _files(store, "elements") == 1  # compacted right after the commit
+    for table, rows in before.items():
+        assert store.read(table, filters=[("version", "<", 3)]).sort_by("version").equals(rows)
+    assert sorted(store.read("models")["version"].to_pylist()) == [1, 2, 3]
+
+
+def test_a_file_at_the_target_size_is_not_rewritten_by_a_later_compaction(tmp_path, monkeypatch):
+    import cim.store.compact
+
+    store = _versions(tmp_path, 3)
+    compact(store, min_files=2)
+    (merged,) = open_table(store.root / "elements").file_uris()
+    for i in range(2):  # two more versions: two small files beside the merged one
+        f, ctx = new_model()
+        add_wall(f, ctx, name="W", start=(20.0 + i, 0.0, 0.0))
+        assert ingest_file(store, default_config(CRS, "plan"), write(f, tmp_path / "m.ifc")).action == "ingested"
+    sizes = dict(zip(open_table(store.root / "elements").file_uris(), open_table(store.root / "elements")
+                     .get_add_actions(flatten=True).column("size_bytes").to_pylist(), strict=True))
+    monkeypatch.setattr(cim.store.compact, "TARGET_FILE_BYTES", sizes[merged])  # the others are under it
+    assert all(size < sizes[merged] for uri, size in sizes.items() if uri != merged)
+    compact(store, min_files=2)
+    assert merged in open_table(store.root / "elements").file_uris()
+    assert sorted(set(store.read("elements")["version"].to_pylist())) == [1, 2, 3, 4, 5]

@@ -9,7 +9,16 @@ roll-back targets are unaffected, as the old files stay until a vacuum, which ci
 then lets the next reader start from it instead of replaying every commit of the log.
 
 deltalake's own ``optimize.compact`` and ``create_checkpoint`` do the work; this module decides when (a table
-with at least ``MIN_FILES`` data files) and takes the store's writer lock around it, so no commit interleaves.
+with at least ``MIN_FILES`` small data files) and takes the store's writer lock around it, so no commit
+interleaves. Only files under ``TARGET_FILE_BYTES`` are merged, into files of about that size, which later
+compactions leave as they are: each row is rewritten about once, however often a store is compacted.
+
+A long run is compacted while it goes (``compact_during_run``, after each commit): every append of deltalake
+(1.6) costs in proportion to the table's files and their statistics (a one-row append: 5.8 ms at one file, 31.8
+ms at 200, 56.8 ms at 400 files of 40 columns; 6.2 ms again once compacted), so a writer committing model
+after model spent most of a commit on the files of the commits before. The 1M-element bench city's writer
+(200 commits): 62.3 -> 53.2 CPU s, its commits 35.0 -> 23.1 s with 10.2 s of compaction; the 2-worker full
+ingest 486 -> 470 s. A commit's cost no longer grows with the models before it.
 
 The compacted files keep row groups of ``ROW_GROUP_ROWS`` rows. Left to its defaults, the compaction wrote a
 city's million meshes as one row group: a revision reads its model's previous rows, and reading one model's
@@ -23,12 +32,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cim.store.objects import is_table, open_table, writer_properties
+from cim.store.objects import ObjectPath, is_table, open_table, writer_properties
+from cim.store.opened import held
 from cim.store.schema import core_tables
 
 log = logging.getLogger(__name__)
 MIN_FILES = 32  # below this a read opens few enough files that compacting is not worth a rewrite
 ROW_GROUP_ROWS = 65_536  # rows per row group of a compacted file (one model's read: 0.04 s at 1M meshes)
+TARGET_FILE_BYTES = 32 << 20  # files under this are merged into files of about this size; larger ones stay
+RUN_FILES = 64  # a local store's ``models`` table with this many files is compacted after the commit
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,9 @@ class Compacted:
     files_after: int
 
 
-def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
-    """Compact every core table of ``store`` holding ``min_files`` data files or more; returns what was done.
+def compact(store, min_files: int | None = None) -> list[Compacted]:
+    """Compact every core table of ``store`` holding ``min_files`` (default ``MIN_FILES``) small data files or
+    more; returns what was done.
 
     Runs under the store's writer lock, after rolling back whatever a crashed writer left (``Store.recover``).
     """
@@ -51,10 +64,12 @@ def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
             if not is_table(path):
                 continue
             table = open_table(path)
-            before = len(table.file_uris())
-            if before < min_files:
+            sizes = table.get_add_actions(flatten=True).column("size_bytes").to_pylist()
+            if sum(1 for size in sizes if size < TARGET_FILE_BYTES) < (min_files or MIN_FILES):
                 continue
-            table.optimize.compact(writer_properties=writer_properties(path, ROW_GROUP_ROWS))
+            before = len(sizes)
+            table.optimize.compact(target_size=TARGET_FILE_BYTES,
+                                   writer_properties=writer_properties(path, ROW_GROUP_ROWS))
             table = open_table(path)
             table.create_checkpoint()
             done.append(Compacted(name, before, len(table.file_uris())))
@@ -63,7 +78,19 @@ def compact(store, min_files: int = MIN_FILES) -> list[Compacted]:
     return done
 
 
-def compact_quietly(store, min_files: int = MIN_FILES) -> list[Compacted]:
+def compact_during_run(store) -> list[Compacted]:
+    """After a commit: compact a local store whose ``models`` table has reached ``RUN_FILES`` files (one per commit
+    since the last compaction), quietly. Object stores are compacted at the end of a run only: counting their
+    files costs a listing per commit."""
+    if isinstance(store.root, ObjectPath):
+        return []
+    with held(store.root / "models") as table:
+        if len(table.file_uris()) < RUN_FILES:
+            return []
+    return compact_quietly(store)
+
+
+def compact_quietly(store, min_files: int | None = None) -> list[Compacted]:
     """``compact`` for the end of a run: a failure is logged, never raised (the run's data is already stored)."""
     try:
         return compact(store, min_files)

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from cim import __version__, arrow_memory  # noqa: F401 - Arrow's pool for every table this process builds
 from cim.errors import StoreError
 from cim.store.committed import ModelsRead, keep_committed
+from cim.store.compact import compact_during_run
 from cim.store.derived import DerivedWrite
 from cim.store.journal import (  # noqa: F401 - FAULT_ENV: the kill hook tests arm
     FAULT_ENV,
@@ -357,6 +358,7 @@ class Store:
                 rows = [{**e, "run_id": run_id} for e in change.errors]
                 schema = table_schema("ingest_errors", self.crs)
                 self._append("ingest_errors", pa.Table.from_pylist(rows, schema=schema))
+            compact_during_run(self)  # a long run's files merged as it goes: the next commits stay as quick
             return version
 
     def _write_parallel(self, change: ModelCommit, version: int, layer_rel: str | None) -> None:
