@@ -94,12 +94,8 @@ def read_meshes(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[st
 
 def mesh_tables(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[str, pa.Table]:
     """model_id -> the ``meshes`` rows of ``keys`` in that model (one filtered scan per model)."""
-    by_model: dict[str, list[str]] = {}
-    for key in keys:
-        model_id, _, gid = key.partition("/")
-        by_model.setdefault(model_id, []).append(gid)
     out = {}
-    for model_id, gids in by_model.items():
+    for model_id, gids in _by_model(keys).items():
         src = sources.get(model_id)
         if src is None:  # a zone or a model not in this set: nothing to read
             continue
@@ -124,16 +120,22 @@ class EarlyMeshes:
 
     def take(self, keys: list[str]) -> dict[str, Mesh]:
         """The meshes of ``keys`` among those read ahead (waits for the read; raises what it raised)."""
-        wanted: dict[str, list[str]] = {}
-        for key in keys:
-            model_id, _, gid = key.partition("/")
-            wanted.setdefault(model_id, []).append(gid)
+        wanted = _by_model(keys)
         out: dict[str, Mesh] = {}
         for model_id, table in self._future.result().items():
             if model_id in wanted:
                 rows = table.filter(pc.is_in(table["global_id"], pa.array(wanted[model_id], pa.string())))
                 out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(rows).items()})
         return out
+
+
+def _by_model(keys: Iterable[str]) -> dict[str, list[str]]:
+    """model_id -> the GlobalIds of ``keys`` (model_id/GlobalId) in it, in their order."""
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        model_id, _, gid = key.partition("/")
+        out.setdefault(model_id, []).append(gid)
+    return out
 
 
 def current_sources(store: Store) -> dict[str, ModelSource]:
