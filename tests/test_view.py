@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -207,3 +208,17 @@ def test_a_report_of_another_city_or_no_report_is_refused_in_one_line(tmp_path, 
         pytest.skip("viewer/node_modules is not installed: the front-end refusal comes first")
     assert missing.exit_code == 2 and "no such review report" in missing.output
     assert wrong.exit_code == 2 and "EPSG:32650" in wrong.output and len(wrong.output.strip().splitlines()) == 1
+
+
+def test_the_viewer_listens_again_on_its_port_right_after_it_served_and_stopped():
+    import urllib.request
+
+    served = ViewServer(0)
+    port = served.server_address[1]
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    for _ in range(3):  # answered and closed by the server first: its side lingers in TIME_WAIT
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+    served.shutdown()
+    served.server_close()
+    ViewServer(port).server_close()  # not "already in use" for the next minute

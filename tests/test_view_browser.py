@@ -18,6 +18,7 @@ from queue import Empty, Queue
 import pytest
 
 from cim.view.frontend import cesium_dir, viewer_dir
+from cim.view.server import ViewServer
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("CIM_CHROMIUM", "/usr/bin/chromium")
@@ -123,8 +124,7 @@ def test_cim_view_shows_the_city_with_the_review_and_picks_a_known_element(city,
     assert result["picked"]["global_id"] == roof["global_id"] and roof["global_id"] in result["panel"]
     assert distinct_colours(shot, left=360) > 50  # the 3-D canvas right of the panel is drawn, not blank
     assert code == 0 and proc.poll() is not None  # SIGTERM stops the server cleanly: the process is gone
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # and the port is free again
+    ViewServer(port).server_close()  # and the port is free again: `cim view` can listen on it at once
     assert any("tiles:" in line for line in lines)
 
 

@@ -60,7 +60,9 @@ class ViewServer(ThreadingHTTPServer):
     """A threading HTTP server bound before any slow work, so that a port in use fails in the first second."""
 
     daemon_threads = True
-    allow_reuse_address = False  # a second `cim view` on the same port must fail, not share it
+    # SO_REUSEADDR: `cim view` started again on its port works while the last run's connections linger in
+    # TIME_WAIT (up to a minute after Ctrl-C); on Linux a port another process listens on is still refused.
+    allow_reuse_address = True
 
     def __init__(self, port: int):
         self.mounts: list[tuple[str, Path]] = []
