@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.clash.broad import candidate_pairs
-from cim.clash.source import COLUMNS, ElementSet, ModelSource, current_sources, element_key
+from cim.clash.source import COLUMNS, ElementSet, ModelSource, current_sources, element_key, gids_by_model
 from cim.store import Store
 
 BOUNDS = ("xmin", "ymin", "zmin", "xmax", "ymax", "zmax")
@@ -92,16 +92,7 @@ def load_window(store: Store, sources: dict[str, ModelSource], x0: float, y0: fl
 
 def load_keys(store: Store, sources: dict[str, ModelSource], keys) -> ElementSet:
     """The elements ``keys`` (model_id/GlobalId; others skipped) and their intent's context."""
-    return _assemble(store, sources, _read_gids(store, sources, _gids_by_model(keys, sources)))
-
-
-def _gids_by_model(keys, sources) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key in keys:
-        model_id, _, gid = key.partition("/")
-        if model_id in sources:
-            out.setdefault(model_id, []).append(gid)
-    return out
+    return _assemble(store, sources, _read_gids(store, sources, gids_by_model(keys)))
 
 
 def _read_gids(store: Store, sources: dict[str, ModelSource], gids: dict[str, list[str]]) -> pa.Table | None:

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -192,15 +193,14 @@ def _snapshot(store: Store, digest: str) -> dict[str, str] | None:
     return dict(zip(table.column("key").to_pylist(), table.column("geometry_hash").to_pylist(), strict=True))
 
 
-def _snapshot_table(keys: dict[str, str], digest: str, now, crs: str) -> pa.Table:
+def _snapshot_table(keys: dict[str, str], digest: str, now: datetime, crs: str) -> pa.Table:
     """The ``clash_elements`` rows of ``keys``, built a column at a time: from a dict per element they took 30-60 ms
     of a 50,000-element incremental check's 0.6 s, by columns 4-7 ms."""
     schema = table_schema("clash_elements", crs)
-    n = len(keys)
-    columns = {"key": pa.array(list(keys), pa.string()), "geometry_hash": pa.array(list(keys.values()), pa.string()),
-               "rules_digest": pa.repeat(pa.scalar(digest, pa.string()), n),
-               "checked_at": pa.repeat(pa.scalar(now, schema.field("checked_at").type), n)}
-    return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
+    return pa.table({"key": list(keys), "geometry_hash": list(keys.values()),
+                     "rules_digest": pa.repeat(pa.scalar(digest, pa.string()), len(keys)),
+                     "checked_at": pa.repeat(pa.scalar(now, schema.field("checked_at").type), len(keys))},
+                    schema=schema)
 
 
 def _state(store: Store, rules: RuleSet) -> dict[str, dict]:

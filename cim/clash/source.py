@@ -95,7 +95,7 @@ def read_meshes(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[st
 def mesh_tables(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[str, pa.Table]:
     """model_id -> the ``meshes`` rows of ``keys`` in that model (one filtered scan per model)."""
     out = {}
-    for model_id, gids in _by_model(keys).items():
+    for model_id, gids in gids_by_model(keys).items():
         src = sources.get(model_id)
         if src is None:  # a zone or a model not in this set: nothing to read
             continue
@@ -120,7 +120,7 @@ class EarlyMeshes:
 
     def take(self, keys: list[str]) -> dict[str, Mesh]:
         """The meshes of ``keys`` among those read ahead (waits for the read; raises what it raised)."""
-        wanted = _by_model(keys)
+        wanted = gids_by_model(keys)
         out: dict[str, Mesh] = {}
         for model_id, table in self._future.result().items():
             if model_id in wanted:
@@ -129,7 +129,7 @@ class EarlyMeshes:
         return out
 
 
-def _by_model(keys: Iterable[str]) -> dict[str, list[str]]:
+def gids_by_model(keys: Iterable[str]) -> dict[str, list[str]]:
     """model_id -> the GlobalIds of ``keys`` (model_id/GlobalId) in it, in their order."""
     out: dict[str, list[str]] = {}
     for key in keys:

@@ -66,7 +66,7 @@ def compact(store, min_files: int | None = None) -> list[Compacted]:
                 continue
             table = open_table(path)
             sizes = table.get_add_actions(flatten=True).column("size_bytes").to_pylist()
-            if sum(1 for size in sizes if size < TARGET_FILE_BYTES) < (min_files or MIN_FILES):
+            if sum(1 for size in sizes if size < TARGET_FILE_BYTES) < (MIN_FILES if min_files is None else min_files):
                 continue
             before = len(sizes)
             table.optimize.compact(target_size=TARGET_FILE_BYTES,
