@@ -88,7 +88,7 @@ def read_meshes(sources: dict[str, ModelSource], keys: Iterable[str]) -> dict[st
     """World meshes of ``keys`` (model_id/GlobalId), one filtered scan per model; other keys are skipped."""
     out: dict[str, Mesh] = {}
     for model_id, table in mesh_tables(sources, keys).items():
-        out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(table).items()})
+        out.update(_keyed(model_id, table))
     return out
 
 
@@ -125,7 +125,7 @@ class EarlyMeshes:
         for model_id, table in self._future.result().items():
             if model_id in wanted:
                 rows = table.filter(pc.is_in(table["global_id"], pa.array(wanted[model_id], pa.string())))
-                out.update({element_key(model_id, gid): mesh for gid, mesh in _slice(rows).items()})
+                out.update(_keyed(model_id, rows))
         return out
 
 
@@ -158,5 +158,6 @@ def load_models(store: Store, model_ids: Iterable[str] | None = None, into: Elem
     return out
 
 
-def _slice(table: pa.Table) -> dict[str, Mesh]:
-    return {gid: (verts, faces, closed) for gid, verts, faces, closed in mesh_rows(table)}
+def _keyed(model_id: str, table: pa.Table) -> dict[str, Mesh]:
+    """The meshes of ``table`` (``meshes`` rows of one model) by element key."""
+    return {element_key(model_id, gid): (verts, faces, closed) for gid, verts, faces, closed in mesh_rows(table)}

@@ -57,6 +57,7 @@ def compact(store, min_files: int | None = None) -> list[Compacted]:
 
     Runs under the store's writer lock, after rolling back whatever a crashed writer left (``Store.recover``).
     """
+    least = MIN_FILES if min_files is None else min_files
     done = []
     with store.lock():
         store.recover()
@@ -66,7 +67,7 @@ def compact(store, min_files: int | None = None) -> list[Compacted]:
                 continue
             table = open_table(path)
             sizes = table.get_add_actions(flatten=True).column("size_bytes").to_pylist()
-            if sum(1 for size in sizes if size < TARGET_FILE_BYTES) < (MIN_FILES if min_files is None else min_files):
+            if sum(1 for size in sizes if size < TARGET_FILE_BYTES) < least:
                 continue
             before = len(sizes)
             table.optimize.compact(target_size=TARGET_FILE_BYTES,
